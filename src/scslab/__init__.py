@@ -1,0 +1,33 @@
+"""scslab: a simulation lab for social credit systems, on synthetic populations.
+
+The API: `load_scenario`, `simulate`, `Scenario`, `Result` (imported on first use, so that
+`import scslab` stays light).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Result", "Scenario", "__version__", "load_scenario", "simulate"]
+
+if TYPE_CHECKING:
+    from scslab.api import load_scenario, simulate
+    from scslab.results import Result
+    from scslab.scenario import Scenario
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load_scenario", "simulate"):
+        from scslab import api
+
+        return getattr(api, name)
+    if name == "Result":
+        from scslab.results import Result
+
+        return Result
+    if name == "Scenario":
+        from scslab.scenario import Scenario
+
+        return Scenario
+    raise AttributeError(f"module 'scslab' has no attribute {name!r}")

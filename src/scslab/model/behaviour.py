@@ -1,0 +1,105 @@
+"""Phase 1, behaviour: draw the day's events (MODEL.md section 3).
+
+The count of events of type e by citizen i is Poisson with mean
+`rate_e * u_ie * deter_ie * stress_ie * block_ie`. It is drawn by thinning: one Poisson
+total of candidates for the bound `rate_e * u_ie * stress_bound`, candidates placed in
+proportion to `u_ie`, each kept with probability `deter * stress / stress_bound`. Only the
+candidates are touched, so the cost follows the day's events, not the population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scslab.model.params import Compiled, applies
+from scslab.model.state import State
+
+
+@dataclass
+class DayEvents:
+    """The day's true events: who did what (parallel arrays)."""
+
+    actor: np.ndarray
+    event: np.ndarray
+
+
+def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
+    """`rho_i` at the start of `day`: stored values decay by (1 - eta) a day untouched."""
+    eta = state.cp.p.feedback.eta
+    return state.rho[ids] * (1.0 - eta) ** (day - 1 - state.rho_day[ids])
+
+
+def exposure(state: State, ids: np.ndarray) -> np.ndarray:
+    """`A_i = sum_l alpha_l * deg_l(i)` over the active ties of `ids`."""
+    total = np.zeros(ids.size)
+    for name, alpha in state.cp.alpha.items():
+        if alpha > 0 and name in state.active_degree:
+            total += alpha * state.active_degree[name][ids]
+    return total
+
+
+def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
+    """`1 - x` under a loan penalty, `1 + x` with a discount loan (sizes add up)."""
+    cp = state.cp
+    mult = np.ones(ids.size)
+    for rule, size in cp.loan_penalty:
+        mult -= size * rule.hits(ids, state.blacklist.member, state.tier)
+    for rule, size in cp.discount_loan:
+        mult += size * rule.hits(ids, state.blacklist.member, state.tier)
+    return mult
+
+
+def deterrence(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
+    """`deter_ie = exp(-beta_e * rho_i * |w_e| * (1 + psi * A_i) / 100)`."""
+    cp = state.cp
+    beta = cp.events.elasticity[e]
+    if beta == 0:
+        return np.ones(ids.size)
+    a = exposure(state, ids) if cp.events.associated[e] else 0.0
+    rho = perceived_risk(state, ids, day)
+    return np.exp(-beta * rho * abs(cp.events.points[e]) * (1.0 + cp.p.feedback.psi * a) / 100.0)
+
+
+def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> np.ndarray:
+    """Citizens drawn by a Poisson process of rate `rate_e * u_ie * bound` (with repeats)."""
+    prop = state.propensity[e]
+    rate = state.cp.events.rate[e]
+    k = rng.poisson(rate * prop.total * bound) if prop.total > 0 else 0
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    if prop.cumulative is None:
+        pos = rng.integers(0, prop.eligible.size, size=k)
+    else:
+        pos = np.searchsorted(prop.cumulative, rng.random(k) * prop.total, side="right")
+        pos = np.minimum(pos, prop.eligible.size - 1)
+    return prop.eligible[pos].astype(np.int64)
+
+
+def behaviour(state: State, rng: np.random.Generator, day: int) -> DayEvents:
+    """Draw every event type's events for `day`; suppressed speech is counted, not kept."""
+    cp: Compiled = state.cp
+    actors, types = [], []
+    stress_bound = cp.stress_bound
+    speech_rules = cp.sanctions.get("speech_block", ())
+    for e in range(len(cp.events.names)):
+        bound = stress_bound if cp.events.financial[e] else 1.0
+        ids = candidates(state, e, bound, rng)
+        if ids.size == 0:
+            continue
+        keep_p = deterrence(state, e, ids, day)
+        if cp.events.financial[e]:
+            keep_p *= 1.0 + cp.p.stress.sigma * (1.0 - income_multiplier(state, ids))
+        keep_p /= bound
+        ids = ids[rng.random(ids.size) < keep_p]
+        if cp.events.political[e] and speech_rules:
+            blocked = applies(speech_rules, ids, state.blacklist.member, state.tier)
+            state.counters.speech_suppressed += int(blocked.sum())
+            ids = ids[~blocked]
+        state.counters.events[e] += ids.size
+        actors.append(ids)
+        types.append(np.full(ids.size, e, dtype=np.int64))
+    if not actors:
+        return DayEvents(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return DayEvents(np.concatenate(actors), np.concatenate(types))

@@ -1,0 +1,181 @@
+"""Scenario parameters compiled into arrays the daily phases index directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scslab.scenario.schema import CAUSES, ScenarioParams, Source, parse_trigger
+
+# Ledger codes of a charge.
+OWN, MISATTRIBUTED, MERIT = 0, 1, 2
+CAUSE_CODE = {name: code for code, name in enumerate(CAUSES)}
+OWN_CONDUCT, MISATTRIBUTION, ASSOCIATION, LISTED_OFFENCE, JOINT_PUNISHMENT = range(len(CAUSES))
+MODES = ("plane", "train")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When a sanction or reward applies: on the blacklist, or at a tier at most/at least."""
+
+    kind: str  # "blacklist", "tier_at_most", "tier_at_least", "none"
+    tier: int  # tier index (0 = top tier); -1 when the rule names no tier
+
+    def hits(self, ids: np.ndarray, blacklisted: np.ndarray, tier: np.ndarray) -> np.ndarray:
+        """Whether the rule applies to each of `ids`."""
+        if self.kind == "blacklist":
+            return blacklisted[ids]
+        if self.kind == "tier_at_most":  # "tier <= C": tier C or a lower one
+            return tier[ids] >= self.tier
+        if self.kind == "tier_at_least":  # "tier >= A": tier A or a higher one
+            return tier[ids] <= self.tier
+        return np.zeros(ids.size, dtype=bool)
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """The event catalogue as arrays over event types."""
+
+    names: tuple[str, ...]
+    rate: np.ndarray
+    heterogeneity: np.ndarray
+    points: np.ndarray
+    source: np.ndarray
+    elasticity: np.ndarray
+    political: np.ndarray
+    financial: np.ndarray
+    party_promotion: np.ndarray
+    listed: np.ndarray  # blacklist_on_detection
+    associated: np.ndarray  # listed in association.events
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """The data sources as arrays over sources."""
+
+    names: tuple[str, ...]
+    specs: tuple[Source, ...]
+    civil_servant_multiplier: np.ndarray
+    misattribution: np.ndarray
+    minority_error_ratio: np.ndarray
+    share: np.ndarray
+    delay: np.ndarray
+
+    def coverage_on(self, day: int) -> np.ndarray:
+        """Coverage `c_s(t)` of every source on `day`."""
+        return np.array([spec.coverage_on(day) for spec in self.specs])
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything the phases need from the scenario, in array form."""
+
+    p: ScenarioParams
+    events: EventTable
+    sources: SourceTable
+    tier_names: tuple[str, ...]
+    tier_bounds: np.ndarray  # lower bounds, top tier first
+    alpha: dict[str, float]
+    sanctions: dict[str, tuple[Rule, ...]]
+    travel_ban_modes: tuple[tuple[Rule, tuple[int, ...]], ...]
+    loan_penalty: tuple[tuple[Rule, float], ...]
+    rewards: dict[str, tuple[Rule, ...]]
+    discount_loan: tuple[tuple[Rule, float], ...]
+    red_loan_window: int | None
+    promotion_min_tier: int  # tier index; promotions need tier index <= this
+    threshold: float  # blacklist threshold (-inf when there is none)
+
+    @property
+    def stress_bound(self) -> float:
+        """The largest financial stress factor any citizen can have."""
+        lowest_multiplier = 1.0 - sum(size for _, size in self.loan_penalty)
+        return max(1.0, 1.0 + self.p.stress.sigma * (1.0 - lowest_multiplier))
+
+
+def _rule(trigger: str | None, tier_index: dict[str, int]) -> Rule:
+    kind, tier = parse_trigger(trigger)
+    return Rule(kind, tier_index[tier] if tier is not None else -1)
+
+
+def compile_params(p: ScenarioParams) -> Compiled:
+    """Turn validated scenario parameters into the arrays the model uses."""
+    source_names = tuple(p.sources)
+    source_index = {name: i for i, name in enumerate(source_names)}
+    ev = list(p.events.items())
+    associated = set(p.association.events)
+    events = EventTable(
+        names=tuple(name for name, _ in ev),
+        rate=np.array([e.rate for _, e in ev], dtype=float),
+        heterogeneity=np.array([e.heterogeneity for _, e in ev], dtype=float),
+        points=np.array([e.points for _, e in ev], dtype=float),
+        source=np.array([source_index[e.source] for _, e in ev], dtype=np.int64),
+        elasticity=np.array([e.elasticity for _, e in ev], dtype=float),
+        political=np.array([e.political for _, e in ev], dtype=bool),
+        financial=np.array([e.financial for _, e in ev], dtype=bool),
+        party_promotion=np.array([e.party_promotion for _, e in ev], dtype=bool),
+        listed=np.array([e.blacklist_on_detection for _, e in ev], dtype=bool),
+        associated=np.array([name in associated for name, _ in ev], dtype=bool),
+    )
+    specs = tuple(p.sources.values())
+    sources = SourceTable(
+        names=source_names,
+        specs=specs,
+        civil_servant_multiplier=np.array([s.civil_servant_multiplier for s in specs], dtype=float),
+        misattribution=np.array([s.misattribution for s in specs], dtype=float),
+        minority_error_ratio=np.array([s.minority_error_ratio for s in specs], dtype=float),
+        share=np.array([s.share for s in specs], dtype=float),
+        delay=np.array([s.delay for s in specs], dtype=np.int64),
+    )
+    tier_names = tuple(p.score.tier_names())
+    tier_index = {name: i for i, name in enumerate(tier_names)}
+    sanctions: dict[str, list[Rule]] = {}
+    travel: list[tuple[Rule, tuple[int, ...]]] = []
+    loan: list[tuple[Rule, float]] = []
+    for s in p.sanctions:
+        rule = _rule(s.trigger, tier_index)
+        sanctions.setdefault(s.effect, []).append(rule)
+        if s.effect == "travel_ban":
+            travel.append((rule, tuple(MODES.index(m) for m in s.modes)))
+        if s.effect == "loan_penalty":
+            loan.append((rule, s.size))
+    rewards: dict[str, list[Rule]] = {}
+    discount: list[tuple[Rule, float]] = []
+    red_window: int | None = None
+    for r in p.rewards:
+        rule = _rule(r.trigger, tier_index)
+        rewards.setdefault(r.effect, []).append(rule)
+        if r.effect == "discount_loan":
+            discount.append((rule, r.size))
+        if r.effect == "red_loan":
+            red_window = r.window_days
+    min_tier = p.promotion.min_tier
+    threshold = p.blacklist.threshold
+    return Compiled(
+        p=p,
+        events=events,
+        sources=sources,
+        tier_names=tier_names,
+        tier_bounds=np.array(p.score.tier_bounds(), dtype=float),
+        alpha={
+            "family": p.networks.family.alpha,
+            "work": p.networks.work.alpha,
+            "friends": p.networks.friends.alpha,
+        },
+        sanctions={k: tuple(v) for k, v in sanctions.items()},
+        travel_ban_modes=tuple(travel),
+        loan_penalty=tuple(loan),
+        rewards={k: tuple(v) for k, v in rewards.items()},
+        discount_loan=tuple(discount),
+        red_loan_window=red_window,
+        promotion_min_tier=len(tier_names) - 1 if min_tier is None else tier_index[min_tier],
+        threshold=-np.inf if threshold is None else float(threshold),
+    )
+
+
+def applies(rules: tuple[Rule, ...], ids: np.ndarray, blacklisted: np.ndarray, tier: np.ndarray) -> np.ndarray:
+    """Whether any of `rules` applies to each of `ids`."""
+    hit = np.zeros(ids.size, dtype=bool)
+    for rule in rules:
+        hit |= rule.hits(ids, blacklisted, tier)
+    return hit

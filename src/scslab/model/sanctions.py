@@ -1,0 +1,239 @@
+"""Phase 4, sanctions and rewards: the blacklist, appeals, and every effect (MODEL.md section 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scslab.model import firms
+from scslab.model.params import (
+    ASSOCIATION,
+    JOINT_PUNISHMENT,
+    LISTED_OFFENCE,
+    MISATTRIBUTION,
+    OWN_CONDUCT,
+    applies,
+)
+from scslab.model.scoring import counterfactual, refresh_scores
+from scslab.model.state import State, concat
+from scslab.model.surveillance import Charges
+from scslab.population.types import AGE_CHILD, BUSINESS_OWNER
+
+
+def enlist(state: State, ids: np.ndarray, cause: np.ndarray, wrongful: np.ndarray, day: int) -> np.ndarray:
+    """Put `ids` on the blacklist with their causes; return those newly listed."""
+    fresh = ~state.blacklist.member[ids]
+    ids, cause, wrongful = ids[fresh], cause[fresh], wrongful[fresh]
+    ids, first = np.unique(ids, return_index=True)
+    if ids.size == 0:
+        return ids
+    state.blacklist.add(ids)
+    state.cause[ids] = cause[first]
+    state.listing_wrongful[ids] = wrongful[first]
+    state.listed_day[ids] = day
+    state.ever_blacklisted[ids] = True
+    state.counters.listings_new += ids.size
+    state.changed.append(ids)
+    return ids
+
+
+def delist(state: State, ids: np.ndarray) -> None:
+    """Take `ids` off the blacklist."""
+    if ids.size == 0:
+        return
+    state.blacklist.member[ids] = False
+    state.blacklist.compact()
+    state.cause[ids] = -1
+    state.listing_wrongful[ids] = False
+    state.changed.append(ids)
+
+
+def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
+    """Why a low score lists someone: own conduct if the counterfactual alone would, else the larger
+    of the misattributed and association ledgers."""
+    own_alone = counterfactual(state, ids) < state.cp.threshold
+    mis_larger = np.minimum(state.misattributed[ids], 0) <= np.minimum(state.association[ids], 0)
+    return np.where(own_alone, OWN_CONDUCT, np.where(mis_larger, MISATTRIBUTION, ASSOCIATION)).astype(np.int8)
+
+
+def wrongful(state: State, ids: np.ndarray) -> np.ndarray:
+    """Whether each listing of `ids` would not exist without errors and association."""
+    by_score = state.cause[ids] <= ASSOCIATION
+    return np.where(
+        by_score,
+        counterfactual(state, ids) >= state.cp.threshold,
+        (state.cause[ids] == LISTED_OFFENCE) & state.listing_wrongful[ids],
+    )
+
+
+def listed_offences(state: State, charges: Charges, day: int) -> None:
+    """A detected `blacklist_on_detection` event lists the attributed person for `term_days`."""
+    hit = state.cp.events.listed[charges.event]
+    if not hit.any():
+        return
+    ids, mis = charges.target[hit], charges.misattributed[hit]
+    already = state.blacklist.member[ids]
+    # a listed offence turns an existing listing into a term listing from today
+    conv = np.unique(ids[already])
+    state.cause[conv] = LISTED_OFFENCE
+    state.listed_day[conv] = day
+    state.listing_wrongful[conv] = False
+    np.logical_or.at(state.listing_wrongful, ids[already], mis[already])
+    new = enlist(state, ids[~already], np.full((~already).sum(), LISTED_OFFENCE, dtype=np.int8), mis[~already], day)
+    joint_person_to_firm(state, new, day)
+
+
+def score_listings(state: State, day: int) -> None:
+    """Citizens whose score fell below the threshold today are listed."""
+    if not np.isfinite(state.cp.threshold):
+        return
+    ids = np.unique(concat(state.changed))
+    ids = ids[(state.score[ids] < state.cp.threshold) & ~state.blacklist.member[ids]]
+    new = enlist(state, ids, score_cause(state, ids), np.zeros(ids.size, dtype=bool), day)
+    joint_person_to_firm(state, new, day)
+
+
+def joint_person_to_firm(state: State, new: np.ndarray, day: int) -> None:
+    """With `person_to_firm`, a listed legal representative lists the firm."""
+    f = state.cp.p.firms
+    if f is None or not f.person_to_firm or new.size == 0:
+        return
+    firm = state.rep_firm[new]
+    firms.enlist_firms(state, firm[firm >= 0], day)
+
+
+def joint_firm_to_person(state: State, day: int) -> None:
+    """With `firm_to_person`, a newly listed firm lists its legal representative."""
+    f = state.cp.p.firms
+    if f is None or not f.firm_to_person or state.firms_listed_today.size == 0:
+        return
+    reps = state.pop.firm_rep[state.firms_listed_today].astype(np.int64)
+    reps = reps[reps >= 0]
+    enlist(state, reps, np.full(reps.size, JOINT_PUNISHMENT, dtype=np.int8), np.zeros(reps.size, dtype=bool), day)
+
+
+def firm_is_listed(state: State, ids: np.ndarray) -> np.ndarray:
+    """Whether each of `ids` represents a firm on the firm blacklist."""
+    firm = state.rep_firm[ids]
+    listed = np.zeros(ids.size, dtype=bool)
+    has = firm >= 0
+    listed[has] = state.firm_blacklisted[firm[has]]
+    return listed
+
+
+def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
+    """End listings whose terms are met, then let listed citizens appeal."""
+    ids = state.blacklist.ids().copy()
+    if ids.size == 0:
+        return
+    bl = state.cp.p.blacklist
+    cause = state.cause[ids]
+    served = day - state.listed_day[ids]
+    firm_listed = firm_is_listed(state, ids)
+    leave = np.where(
+        cause <= ASSOCIATION,
+        (served >= bl.min_days) & (state.score[ids] >= state.cp.threshold),
+        np.where(cause == LISTED_OFFENCE, served >= bl.term_days, ~firm_listed),
+    )
+    delist(state, ids[leave])
+    ids = ids[~leave]
+    ap = state.cp.p.appeal
+    if ap.rate <= 0 or ids.size == 0:
+        return
+    appealing = ids[rng.random(ids.size) < ap.rate]
+    success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
+    won = appealing[rng.random(appealing.size) < success_p]
+    state.counters.appeals_won += won.size
+    delist(state, won)
+    state.misattributed[won] = 0.0
+    refresh_scores(state, won)
+
+
+def travel(state: State, rng: np.random.Generator) -> None:
+    """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
+    rules = state.cp.travel_ban_modes
+    if not rules:
+        return
+    t = state.cp.p.travel
+    n_q = np.diff(np.append(state.quintile_start, state.n))
+    for q in range(5):
+        k = rng.poisson(n_q[q] * t.rate[q]) if n_q[q] else 0
+        if k == 0:
+            continue
+        who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q], size=k)]
+        plane = rng.random(k) < t.plane_share[q]
+        denied = np.zeros(k, dtype=bool)
+        for rule, modes in rules:
+            mode_ok = np.zeros(k, dtype=bool)
+            if 0 in modes:
+                mode_ok |= plane
+            if 1 in modes:
+                mode_ok |= ~plane
+            denied |= mode_ok & rule.hits(who, state.blacklist.member, state.tier)
+        state.counters.trips_denied += int(denied.sum())
+        state.counters.trips_denied_plane += int((denied & plane).sum())
+        state.counters.trips_denied_train += int((denied & ~plane).sum())
+
+
+def promotions(state: State, rng: np.random.Generator) -> None:
+    """Civil servants' promotion chances: granted at `min_tier` or above, off the blacklist,
+    and without a public-job exclusion; otherwise blocked."""
+    cs = state.civil_servants
+    rate = state.cp.p.promotion.rate_per_year / 365.0
+    k = rng.poisson(cs.size * rate) if cs.size else 0
+    if k == 0:
+        return
+    who = cs[rng.integers(0, cs.size, size=k)].astype(np.int64)
+    ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
+    ok &= ~applies(state.cp.sanctions.get("public_job_exclusion", ()), who, state.blacklist.member, state.tier)
+    state.counters.promotions_granted += int(ok.sum())
+    state.counters.promotions_blocked += int((~ok).sum())
+
+
+def education(state: State) -> None:
+    """Children lose priority admission while an adult of their household is sanctioned."""
+    rules = state.cp.sanctions.get("education_restriction", ())
+    if not rules:
+        return
+    ids = np.unique(concat(state.changed))
+    ids = ids[state.pop.age_band[ids] != AGE_CHILD]
+    now = applies(rules, ids, state.blacklist.member, state.tier)
+    flip = now != state.education_affected[ids]
+    ids, now = ids[flip], now[flip]
+    if ids.size == 0:
+        return
+    state.education_affected[ids] = now
+    house = state.pop.household[ids]
+    uh = np.unique(house)
+    before = state.household_restricted[uh] > 0
+    np.add.at(state.household_restricted, house, np.where(now, 1, -1))
+    after = state.household_restricted[uh] > 0
+    state.children_restricted += int(state.household_children[uh][after & ~before].sum())
+    state.children_restricted -= int(state.household_children[uh][before & ~after].sum())
+
+
+def red_loans(state: State, charges: Charges, day: int) -> None:
+    """Business owners with a detected party-promotion event in the last `window_days` hold a red loan."""
+    window = state.cp.red_loan_window
+    if window is None:
+        return
+    hit = state.cp.events.party_promotion[charges.event]
+    ids = charges.target[hit]
+    ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]
+    state.red_loan_until[ids] = day + window
+    state.red_loan.add(ids)
+    held = state.red_loan.ids()
+    expired = held[state.red_loan_until[held] < day]
+    state.red_loan.discard(expired)
+
+
+def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+    """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
+    firms.corporate_credit(state, rng, day)
+    listed_offences(state, charges, day)
+    score_listings(state, day)
+    joint_firm_to_person(state, day)
+    exits_and_appeals(state, rng, day)
+    travel(state, rng)
+    promotions(state, rng)
+    education(state)
+    red_loans(state, charges, day)

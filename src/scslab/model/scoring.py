@@ -1,0 +1,143 @@
+"""Phase 3, scoring: ledgers, association penalties, recovery and bounds (MODEL.md section 5).
+
+`score_i = S0 + own_i + misattributed_i + association_i + merit_i`, clamped. Only the
+citizens whose ledgers moved today are recomputed; the score index (sum, tiers,
+histogram) follows them incrementally.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scslab.model.contacts import contacts
+from scslab.model.state import State, concat
+from scslab.model.surveillance import Charges
+
+
+def clamp_score(state: State, raw: np.ndarray) -> np.ndarray:
+    """Clamp raw scores to `[score.min, score.max]`."""
+    return np.clip(raw, state.cp.p.score.min, state.cp.p.score.max)
+
+
+def tier_of(state: State, score: np.ndarray) -> np.ndarray:
+    """Tier index (0 = top) of each score; scores below every bound fall in the lowest tier."""
+    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="right") - 1
+    return np.clip(idx, 0, len(state.cp.tier_names) - 1).astype(np.int8)
+
+
+def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
+    """`S0 + own + merit`, clamped: the score without misattribution and association."""
+    p = state.cp.p.score
+    return np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max)
+
+
+def refresh_scores(state: State, ids: np.ndarray) -> None:
+    """Recompute the clamped score and tier of `ids` and update the score index."""
+    ids = np.unique(ids)
+    if ids.size == 0:
+        return
+    raw = state.cp.p.score.start + state.own[ids] + state.misattributed[ids] + state.association[ids] + state.merit[ids]
+    new = clamp_score(state, raw)
+    new_tier = tier_of(state, new)
+    state.index.move(state.score[ids], new, state.tier[ids], new_tier)
+    state.score[ids] = new
+    state.tier[ids] = new_tier
+    state.changed.append(ids)
+
+
+def association_charges(state: State, target: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Charge `alpha_l * w_e` to every active contact of each target; return who was charged."""
+    touched = []
+    for name, layer in state.pop.layers.items():
+        alpha = state.cp.alpha.get(name, 0.0)
+        if alpha <= 0:
+            continue
+        contact, owner = contacts(layer, target)
+        np.add.at(state.association, contact, alpha * points[owner])
+        touched.append(contact)
+    return concat(touched)
+
+
+def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
+    """Restart the clean-days clock of `ids` and schedule their recovery check."""
+    ids = np.unique(ids)
+    if ids.size == 0:
+        return
+    state.last_negative[ids] = day
+    if state.recovering.size:
+        state.recovering.discard(ids[state.recovering.member[ids]])
+    if state.cp.p.recovery.per_day > 0:
+        state.recovery_due.push(day + state.cp.p.recovery.clean_days, ids)
+    state.charged_negative.append(ids)
+
+
+def apply_charges(state: State, charges: Charges, day: int) -> None:
+    """Post today's charges to the four ledgers and spread association penalties."""
+    if charges.target.size == 0:
+        return
+    ev = state.cp.events
+    target, event, mis = charges.target, charges.event, charges.misattributed
+    points = ev.points[event]
+    np.add.at(state.misattributed, target[mis], points[mis])
+    own = ~mis & (points < 0)
+    np.add.at(state.own, target[own], points[own])
+    merit = ~mis & (points >= 0)
+    np.add.at(state.merit, target[merit], points[merit])
+    negative = points < 0
+    state.charged_direct.append(target[negative])
+    spread = negative & ev.associated[event]
+    contacts_charged = association_charges(state, target[spread], points[spread]) if spread.any() else concat([])
+    mark_negative(state, np.concatenate([target[negative], contacts_charged]), day)
+    refresh_scores(state, np.concatenate([target, contacts_charged]))
+
+
+def recover(state: State, day: int) -> None:
+    """Give back `recovery.per_day` points to everyone clean for `recovery.clean_days` days.
+
+    Points come from the negative ledgers in proportion to their size, until they are zero.
+    """
+    rec = state.cp.p.recovery
+    if rec.per_day <= 0:
+        return
+    (due,) = state.recovery_due.pop(day, 1)
+    if due.size:
+        due = due.astype(np.int64)
+        ready = (day - state.last_negative[due] >= rec.clean_days) & (negative_total(state, due) < 0)
+        state.recovering.add(due[ready])
+    ids = state.recovering.ids()
+    if ids.size == 0:
+        return
+    ids = ids.copy()
+    own = np.minimum(state.own[ids], 0.0)
+    mis = np.minimum(state.misattributed[ids], 0.0)
+    assoc = np.minimum(state.association[ids], 0.0)
+    debt = -(own + mis + assoc)
+    back = np.minimum(rec.per_day, debt)
+    share = np.divide(back, debt, out=np.zeros_like(debt), where=debt > 0)
+    state.own[ids] -= own * share
+    state.misattributed[ids] -= mis * share
+    state.association[ids] -= assoc * share
+    done = back >= debt
+    # cleared ledgers are set to exactly zero so that rounding leaves no residue
+    cleared = ids[done]
+    for ledger in (state.own, state.association):
+        ledger[cleared] = np.maximum(ledger[cleared], 0.0)
+    state.misattributed[cleared] = np.maximum(state.misattributed[cleared], 0.0)
+    state.recovering.member[cleared] = False
+    state.recovering.compact()
+    refresh_scores(state, ids)
+
+
+def negative_total(state: State, ids: np.ndarray) -> np.ndarray:
+    """The sum of the negative parts of the three negative ledgers."""
+    return (
+        np.minimum(state.own[ids], 0.0)
+        + np.minimum(state.misattributed[ids], 0.0)
+        + np.minimum(state.association[ids], 0.0)
+    )
+
+
+def scoring(state: State, charges: Charges, day: int) -> None:
+    """Phase 3: apply charges and association, then recovery."""
+    apply_charges(state, charges, day)
+    recover(state, day)

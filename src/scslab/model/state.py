@@ -1,0 +1,318 @@
+"""The simulation state: one array per attribute over all citizens, allocated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scslab.model.params import Compiled
+from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
+
+NEVER = np.iinfo(np.int32).min // 2
+
+
+class IdSet:
+    """A set of citizen ids kept as a membership mask plus a dense list, with in-place compaction."""
+
+    def __init__(self, n: int) -> None:
+        self.member = np.zeros(n, dtype=bool)
+        self.items = np.empty(n, dtype=np.int64)
+        self.size = 0
+
+    def ids(self) -> np.ndarray:
+        """The members, in insertion order (a view)."""
+        return self.items[: self.size]
+
+    def add(self, ids: np.ndarray) -> np.ndarray:
+        """Add `ids` (repeats allowed); return those that were new."""
+        new = np.unique(ids[~self.member[ids]])
+        self.member[new] = True
+        self.items[self.size : self.size + new.size] = new
+        self.size += new.size
+        return new
+
+    def discard(self, ids: np.ndarray) -> None:
+        """Drop `ids` from the set (those not in it are ignored)."""
+        if ids.size:
+            self.member[ids] = False
+            self.compact()
+
+    def compact(self) -> None:
+        """Remove ids whose membership was cleared."""
+        current = self.ids()
+        kept = current[self.member[current]]
+        self.items[: kept.size] = kept
+        self.size = kept.size
+
+
+class Calendar:
+    """Chunks of ids (or records) due on a given future day, in a ring of `horizon + 1` slots."""
+
+    def __init__(self, horizon: int) -> None:
+        self.slots: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(horizon + 1)]
+
+    def push(self, day: int, *columns: np.ndarray) -> None:
+        """Schedule records (parallel columns) for `day`."""
+        if columns[0].size:
+            self.slots[day % len(self.slots)].append(columns)
+
+    def pop(self, day: int, n_columns: int) -> tuple[np.ndarray, ...]:
+        """Take every record due on `day`."""
+        slot = self.slots[day % len(self.slots)]
+        if not slot:
+            return tuple(np.empty(0, dtype=np.int64) for _ in range(n_columns))
+        out = tuple(np.concatenate([chunk[k] for chunk in slot]) for k in range(n_columns))
+        slot.clear()
+        return out
+
+
+class ScoreIndex:
+    """Aggregates of the score kept up to date incrementally: sum, tier counts, a 0.1-point histogram.
+
+    Bins are centred on multiples of 0.1 above `score.min`, so a quantile is exact for scores
+    on that grid and within 0.05 points otherwise.
+    """
+
+    BIN = 0.1
+
+    def __init__(self, score: np.ndarray, tier: np.ndarray, low: float, high: float, n_tiers: int) -> None:
+        self.low = low
+        self.n_bins = int(np.ceil((high - low) / self.BIN)) + 1
+        self.hist = np.bincount(self._bins(score), minlength=self.n_bins).astype(np.int64)
+        self.tier_counts = np.bincount(tier, minlength=n_tiers).astype(np.int64)
+        self.total = float(score.sum())
+        self.n = score.size
+
+    def _bins(self, score: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
+
+    def move(self, old: np.ndarray, new: np.ndarray, old_tier: np.ndarray, new_tier: np.ndarray) -> None:
+        """Account for citizens whose score went from `old` to `new` (ids unique)."""
+        self.total += float(new.sum() - old.sum())
+        np.subtract.at(self.hist, self._bins(old), 1)
+        np.add.at(self.hist, self._bins(new), 1)
+        np.subtract.at(self.tier_counts, old_tier, 1)
+        np.add.at(self.tier_counts, new_tier, 1)
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the score (the lowest grid value with at least a share q at or below it)."""
+        cum = np.cumsum(self.hist)
+        b = int(np.searchsorted(cum, q * self.n, side="left"))
+        return self.low + self.BIN * min(b, self.n_bins - 1)
+
+
+@dataclass
+class Propensity:
+    """Who may commit one event type, and the cumulative sum of their propensities `u_ie`."""
+
+    eligible: np.ndarray  # citizen ids
+    cumulative: np.ndarray | None  # cumsum of u_ie over `eligible`; None when h = 0
+
+    @property
+    def total(self) -> float:
+        """Sum of u_ie over the eligible citizens."""
+        if self.cumulative is None:
+            return float(self.eligible.size)
+        return float(self.cumulative[-1]) if self.cumulative.size else 0.0
+
+
+@dataclass
+class DayCounters:
+    """The day's flows, reset every morning."""
+
+    events: np.ndarray
+    detected: np.ndarray
+    listings_new: int = 0
+    appeals_won: int = 0
+    trips_denied: int = 0
+    trips_denied_plane: int = 0
+    trips_denied_train: int = 0
+    speech_suppressed: int = 0
+    promotions_granted: int = 0
+    promotions_blocked: int = 0
+    ties_cut: int = 0
+
+    def reset(self) -> None:
+        self.events[:] = 0
+        self.detected[:] = 0
+        for name in (
+            "listings_new",
+            "appeals_won",
+            "trips_denied",
+            "trips_denied_plane",
+            "trips_denied_train",
+            "speech_suppressed",
+            "promotions_granted",
+            "promotions_blocked",
+            "ties_cut",
+        ):
+            setattr(self, name, 0)
+
+
+@dataclass
+class State:
+    """Everything that changes during a run."""
+
+    cp: Compiled
+    pop: Population
+    n: int
+    # ledgers (section 4) and the clamped score (section 5)
+    own: np.ndarray
+    misattributed: np.ndarray
+    association: np.ndarray
+    merit: np.ndarray
+    score: np.ndarray
+    tier: np.ndarray
+    index: ScoreIndex
+    last_negative: np.ndarray
+    recovering: IdSet
+    recovery_due: Calendar
+    pending: Calendar  # charges waiting for their source's delay: (target, event, misattributed)
+    # blacklist (section 6)
+    blacklist: IdSet
+    cause: np.ndarray  # int8 cause code, -1 when not listed
+    listed_day: np.ndarray
+    listing_wrongful: np.ndarray  # listed offences charged to the wrong person
+    ever_blacklisted: np.ndarray
+    # rewards and sanctions with state
+    red_loan_until: np.ndarray
+    red_loan: IdSet
+    education_affected: np.ndarray  # adults whose household's children are restricted
+    household_restricted: np.ndarray  # per household: affected adults
+    household_children: np.ndarray  # per household: children
+    children_restricted: int
+    # feedback (section 7)
+    rho: np.ndarray
+    rho_day: np.ndarray
+    rho_sum: float
+    active_degree: dict[str, np.ndarray]
+    # firms
+    firm_score: np.ndarray
+    firm_last_negative: np.ndarray
+    firm_blacklisted: np.ndarray
+    firm_listed_day: np.ndarray
+    firm_pending: Calendar
+    private_firms: np.ndarray
+    rep_firm: np.ndarray  # per citizen: the firm they represent, or -1
+    # lookups built once
+    propensity: list[Propensity]
+    block_order: np.ndarray  # citizens sorted by (district, group)
+    block_start: np.ndarray
+    block_size: np.ndarray
+    quintile_order: np.ndarray
+    quintile_start: np.ndarray
+    civil_servants: np.ndarray
+    # the day's work
+    counters: DayCounters
+    changed: list[np.ndarray] = field(default_factory=list)  # citizens whose score or listing changed today
+    charged_negative: list[np.ndarray] = field(default_factory=list)  # any negative charge today
+    charged_direct: list[np.ndarray] = field(default_factory=list)  # negative charges of events today
+    listed_today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, wrongful)
+    firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator) -> list[Propensity]:
+    """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`."""
+    out = []
+    age_names = ("child", "adult", "senior")
+    occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
+    for name, h in zip(cp.events.names, cp.events.heterogeneity, strict=True):
+        rule = cp.p.events[name].eligible
+        mask = np.ones(pop.size, dtype=bool)
+        if rule.age_bands is not None:
+            mask &= np.isin(pop.age_band, [age_names.index(a) for a in rule.age_bands])
+        if rule.occupations is not None:
+            mask &= np.isin(pop.occupation, [occ_names.index(o) for o in rule.occupations])
+        if rule.party_member is not None:
+            mask &= pop.party_member == rule.party_member
+        eligible = np.flatnonzero(mask)
+        cumulative = None
+        if h > 0:
+            u = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size)
+            cumulative = np.cumsum(u)
+        out.append(Propensity(eligible, cumulative))
+    return out
+
+
+def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Citizens sorted by a small integer key, with each key's start and size."""
+    order = np.argsort(keys, kind="stable")
+    size = np.bincount(keys, minlength=n_keys).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    return order, start, size
+
+
+def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> State:
+    """Allocate the state for a run: everyone at the starting score, no one listed."""
+    p = cp.p
+    n = pop.size
+    start = float(p.score.start)
+    start_tier = int(np.searchsorted(-cp.tier_bounds, -start, side="right") - 1)
+    n_households = pop.n_households
+    district_group = pop.district.astype(np.int64) * 2 + pop.group
+    block_order, block_start, block_size = _blocks(district_group, p.population.districts * 2)
+    q_order, q_start, _ = _blocks(pop.income_q.astype(np.int64) - 1, 5)
+    rep_firm = np.full(n, -1, dtype=np.int64)
+    has_rep = pop.firm_rep >= 0
+    rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
+    max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
+    firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
+    return State(
+        cp=cp,
+        pop=pop,
+        n=n,
+        own=np.zeros(n),
+        misattributed=np.zeros(n),
+        association=np.zeros(n),
+        merit=np.zeros(n),
+        score=np.full(n, start),
+        tier=np.full(n, max(start_tier, 0), dtype=np.int8),
+        index=ScoreIndex(
+            np.full(n, start), np.full(n, max(start_tier, 0), dtype=np.int8), p.score.min, p.score.max, len(cp.tier_names)
+        ),
+        last_negative=np.full(n, NEVER, dtype=np.int32),
+        recovering=IdSet(n),
+        recovery_due=Calendar(p.recovery.clean_days),
+        pending=Calendar(max_delay),
+        blacklist=IdSet(n),
+        cause=np.full(n, -1, dtype=np.int8),
+        listed_day=np.full(n, NEVER, dtype=np.int32),
+        listing_wrongful=np.zeros(n, dtype=bool),
+        ever_blacklisted=np.zeros(n, dtype=bool),
+        red_loan_until=np.full(n, NEVER, dtype=np.int32),
+        red_loan=IdSet(n),
+        education_affected=np.zeros(n, dtype=bool),
+        household_restricted=np.zeros(n_households, dtype=np.int32),
+        household_children=np.bincount(pop.household[pop.age_band == AGE_CHILD], minlength=n_households).astype(
+            np.int32
+        ),
+        children_restricted=0,
+        rho=np.full(n, p.feedback.rho0),
+        rho_day=np.full(n, -1, dtype=np.int32),
+        rho_sum=p.feedback.rho0 * n,
+        active_degree={name: layer.degree() for name, layer in pop.layers.items()},
+        firm_score=np.full(pop.n_firms, p.firms.start if p.firms else 0.0),
+        firm_last_negative=np.full(pop.n_firms, NEVER, dtype=np.int32),
+        firm_blacklisted=np.zeros(pop.n_firms, dtype=bool),
+        firm_listed_day=np.full(pop.n_firms, NEVER, dtype=np.int32),
+        firm_pending=Calendar(firm_delay),
+        private_firms=np.flatnonzero(pop.firm_sector == SECTOR_PRIVATE),
+        rep_firm=rep_firm,
+        propensity=_propensities(cp, pop, rng),
+        block_order=block_order,
+        block_start=block_start,
+        block_size=block_size,
+        quintile_order=q_order,
+        quintile_start=q_start,
+        civil_servants=np.flatnonzero(pop.occupation == CIVIL_SERVANT),
+        counters=DayCounters(
+            events=np.zeros(len(cp.events.names), dtype=np.int64),
+            detected=np.zeros(len(cp.events.names), dtype=np.int64),
+        ),
+    )
+
+
+def concat(chunks: list[np.ndarray]) -> np.ndarray:
+    """Join the day's chunks of ids into one array (empty when there are none)."""
+    return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)

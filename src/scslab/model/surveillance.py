@@ -1,0 +1,67 @@
+"""Phase 2, surveillance: detect events, attribute them, and deliver records (MODEL.md section 4).
+
+An event is observed by its source with probability `c_s(t)` (times the civil-servant
+multiplier, capped at 1), charged to a wrong person of the actor's district and group with
+probability `mu_s` (times `minority_error_ratio` for group 1, capped at 1), reaches the
+scoring authority with probability `share`, and lands `delay` days later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scslab.model.behaviour import DayEvents
+from scslab.model.state import State
+from scslab.population.types import CIVIL_SERVANT
+
+
+@dataclass
+class Charges:
+    """Records that reach the scoring authority today (parallel arrays)."""
+
+    target: np.ndarray  # the attributed citizen
+    event: np.ndarray
+    misattributed: np.ndarray  # charged to someone who did not do it
+
+
+def wrong_person(state: State, actor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly drawn other citizen of each actor's district and group (the actor if alone)."""
+    block = state.pop.district[actor].astype(np.int64) * 2 + state.pop.group[actor]
+    start = state.block_start[block]
+    size = state.block_size[block]
+    others = np.maximum(size - 1, 1)
+    pick = state.block_order[start + (rng.random(actor.size) * others).astype(np.int64)]
+    # drawing among the block minus the actor: the actor's own draw maps to the block's last member
+    last = state.block_order[start + size - 1]
+    pick = np.where(pick == actor, last, pick)
+    return np.where(size > 1, pick, actor).astype(np.int64)
+
+
+def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day: int) -> Charges:
+    """Detect and attribute the day's events, queue them by delay, and return today's arrivals."""
+    cp = state.cp
+    src = cp.sources
+    if events.actor.size:
+        s = cp.events.source[events.event]
+        coverage = src.coverage_on(day)[s]
+        civil = state.pop.occupation[events.actor] == CIVIL_SERVANT
+        p_detect = np.minimum(1.0, np.where(civil, coverage * src.civil_servant_multiplier[s], coverage))
+        seen = rng.random(events.actor.size) < p_detect
+        actor, event, s = events.actor[seen], events.event[seen], s[seen]
+        np.add.at(state.counters.detected, event, 1)
+        minority = state.pop.group[actor] == 1
+        p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
+        wrong = rng.random(actor.size) < p_wrong
+        target = actor.copy()
+        if wrong.any():
+            target[wrong] = wrong_person(state, actor[wrong], rng)
+        misattributed = target != actor
+        shared = rng.random(actor.size) < src.share[s]
+        land = day + src.delay[s]
+        for d in np.unique(land[shared]):
+            sel = shared & (land == d)
+            state.pending.push(int(d), target[sel], event[sel], misattributed[sel])
+    target, event, misattributed = state.pending.pop(day, 3)
+    return Charges(target.astype(np.int64), event.astype(np.int64), misattributed.astype(bool))

@@ -1,0 +1,252 @@
+"""A run's results: the daily time series, the end-of-run breakdowns, the summary, the people."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scslab.engine import Run
+from scslab.model.params import applies
+from scslab.model.sanctions import wrongful
+from scslab.model.scoring import counterfactual
+from scslab.model.state import State
+from scslab.scenario import Scenario
+from scslab.scenario.schema import CAUSES, OCCUPATIONS
+
+AGE_BANDS = ("child", "adult", "senior")
+DIMENSIONS = ("group", "occupation", "income_q", "party_member")
+# Headline figures: (label, summary key, is a count that scales to the real population).
+HEADLINE = (
+    ("Blacklisted at the end", "blacklisted", True),
+    ("  of whom wrongfully", "blacklisted_wrongful", True),
+    ("Ever blacklisted", "ever_blacklisted", True),
+    ("New listings", "listings_new", True),
+    ("Appeals won", "appeals_won", True),
+    ("Trips denied", "trips_denied", True),
+    ("Speech suppressed (events)", "speech_suppressed", True),
+    ("Political events", "political_events", True),
+    ("Promotions blocked", "promotions_blocked", True),
+    ("Children restricted at the end", "children_restricted", True),
+    ("Green channel holders at the end", "green_channel_benefits", True),
+    ("Red loans at the end", "red_loans", True),
+    ("Firms blacklisted at the end", "firms_blacklisted", True),
+    ("Ties cut", "ties_cut", True),
+    ("Mean score at the end", "score_mean", False),
+    ("Wrongful share of the blacklisted", "wrongful_share", False),
+)
+STOCKS = ("blacklisted", "blacklisted_wrongful", "children_restricted", "green_channel_benefits", "red_loans",
+          "firms_blacklisted", "score_mean", "score_p10", "score_p50", "score_p90", "rho_mean")
+
+
+def version() -> str:
+    from scslab import __version__
+
+    return __version__
+
+
+def _labels(state: State) -> dict[str, np.ndarray]:
+    """Each breakdown dimension as an array of readable labels over citizens."""
+    pop = state.pop
+    return {
+        "group": np.where(pop.group == 1, "minority", "majority"),
+        "occupation": np.asarray(OCCUPATIONS)[pop.occupation],
+        "income_q": np.char.add("q", pop.income_q.astype(str)),
+        "party_member": np.where(pop.party_member, "member", "non-member"),
+    }
+
+
+def rewarded(state: State) -> np.ndarray:
+    """Citizens holding any reward at the end of the run."""
+    everyone = np.arange(state.n)
+    hit = state.red_loan.member.copy()
+    for effect in ("green_channel", "discount_loan"):
+        hit |= applies(state.cp.rewards.get(effect, ()), everyone, state.blacklist.member, state.tier)
+    return hit
+
+
+def wrongful_mask(state: State) -> np.ndarray:
+    """Citizens wrongfully on the blacklist at the end."""
+    mask = np.zeros(state.n, dtype=bool)
+    listed = state.blacklist.ids()
+    mask[listed] = wrongful(state, listed)
+    return mask
+
+
+def breakdowns(state: State) -> pd.DataFrame:
+    """Shares blacklisted, wrongful and rewarded, and the mean score, by each dimension."""
+    frame = pd.DataFrame(
+        {
+            "blacklisted": state.blacklist.member,
+            "ever_blacklisted": state.ever_blacklisted,
+            "wrongful": wrongful_mask(state),
+            "rewarded": rewarded(state),
+            "score": state.score,
+        }
+    )
+    scale = state.cp.p.population.scale
+    parts = []
+    for dim, labels in _labels(state).items():
+        g = frame.groupby(labels, sort=True)
+        part = pd.DataFrame(
+            {
+                "citizens": g.size(),
+                "blacklisted": g["blacklisted"].sum(),
+                "ever_blacklisted": g["ever_blacklisted"].sum(),
+                "wrongful": g["wrongful"].sum(),
+                "rewarded": g["rewarded"].sum(),
+                "score_mean": g["score"].mean(),
+            }
+        )
+        for col in ("blacklisted", "ever_blacklisted", "wrongful", "rewarded"):
+            part[f"{col}_share"] = part[col] / part["citizens"]
+        part["citizens_scaled"] = part["citizens"] * scale
+        part.insert(0, "value", part.index.astype(str))
+        part.insert(0, "dimension", dim)
+        parts.append(part.reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _ratio(b: pd.DataFrame, dim: str, num: str, den: str, col: str) -> float | None:
+    rows = b[b["dimension"] == dim].set_index("value")
+    if num not in rows.index or den not in rows.index or rows.at[den, col] == 0:
+        return None
+    return float(rows.at[num, col] / rows.at[den, col])
+
+
+def disparities(b: pd.DataFrame) -> dict[str, float | None]:
+    """Minority/majority and lowest/highest income quintile ratios of each share."""
+    out: dict[str, float | None] = {}
+    for share in ("blacklisted_share", "ever_blacklisted_share", "wrongful_share", "rewarded_share"):
+        out[f"{share}_minority_to_majority"] = _ratio(b, "group", "minority", "majority", share)
+        out[f"{share}_q1_to_q5"] = _ratio(b, "income_q", "q1", "q5", share)
+    return out
+
+
+def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
+    """Headline figures: end-of-run stocks, run totals, disparities, scaled counts, provenance."""
+    p = scenario.params
+    last = ts.iloc[-1]
+    figures: dict[str, float] = {}
+    for col in ts.columns:
+        if col == "day":
+            continue
+        is_stock = col in STOCKS or col.startswith(("tier_", "blacklisted_"))
+        figures[col] = float(last[col]) if is_stock else float(ts[col].sum())
+    figures["ever_blacklisted"] = float(run.state.ever_blacklisted.sum())
+    figures["wrongful_share"] = figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
+    scale = p.population.scale
+    counts = [k for k in figures if not k.startswith(("score_", "rho_")) and k != "wrongful_share"]
+    return {
+        "scenario": p.name,
+        "description": p.description,
+        "origin": scenario.origin,
+        "seed": seed,
+        "scslab_version": version(),
+        "population_size": p.population.size,
+        "real_size": p.population.real_size or p.population.size,
+        "scale": scale,
+        "days": p.days,
+        "start_date": p.start_date.isoformat(),
+        "figures": figures,
+        "scaled": {k: figures[k] * scale for k in counts},
+        "disparities": disparities(b),
+        "wall_seconds": run.wall_seconds,
+        "profile_seconds": run.profile,
+    }
+
+
+@dataclass
+class Result:
+    """One run of one scenario with one seed."""
+
+    scenario: Scenario
+    seed: int
+    timeseries: pd.DataFrame
+    breakdowns: pd.DataFrame
+    summary: dict[str, Any]
+    state: State = field(repr=False)
+
+    @classmethod
+    def from_run(cls, scenario: Scenario, seed: int, run: Run) -> Result:
+        cols = run.table.columns
+        ts = pd.DataFrame({"day": np.arange(run.table.days_done)} | {k: v[: run.table.days_done] for k, v in cols.items()})
+        b = breakdowns(run.state)
+        return cls(scenario, seed, ts, b, summarise(scenario, seed, run, ts, b), run.state)
+
+    @property
+    def profile(self) -> dict[str, float]:
+        """Seconds spent in each phase (population build included)."""
+        return dict(self.summary["profile_seconds"])
+
+    @cached_property
+    def people(self) -> pd.DataFrame:
+        """One row per citizen at the end of the run."""
+        s = self.state
+        pop = s.pop
+        cause = np.asarray(("",) + CAUSES, dtype=object)[s.cause.astype(np.int64) + 1]
+        return pd.DataFrame(
+            {
+                "score": s.score,
+                "tier": pd.Categorical.from_codes(s.tier, s.cp.tier_names),
+                "own": s.own,
+                "misattributed": s.misattributed,
+                "association": s.association,
+                "merit": s.merit,
+                "counterfactual_score": counterfactual(s, np.arange(s.n)),
+                "blacklisted": s.blacklist.member,
+                "blacklist_cause": pd.Categorical(cause, categories=("",) + CAUSES),
+                "wrongful": wrongful_mask(s),
+                "ever_blacklisted": s.ever_blacklisted,
+                "group": pop.group,
+                "occupation": pd.Categorical.from_codes(pop.occupation, OCCUPATIONS),
+                "age_band": pd.Categorical.from_codes(pop.age_band, AGE_BANDS),
+                "income_q": pop.income_q,
+                "party_member": pop.party_member,
+                "district": pop.district,
+                "household": pop.household,
+                "firm": pop.firm,
+                "degree_family": s.active_degree["family"],
+                "degree_work": s.active_degree["work"],
+                "degree_friends": s.active_degree["friends"],
+            }
+        )
+
+    def headline(self) -> pd.DataFrame:
+        """The headline figures, simulated and scaled to the real population."""
+        f = self.summary["figures"]
+        scale = self.summary["scale"]
+        rows = [
+            (label, f[key], f[key] * scale if scaled else f[key]) for label, key, scaled in HEADLINE if key in f
+        ]
+        return pd.DataFrame(rows, columns=["figure", "simulated", "scaled"])
+
+    def save(self, directory: str | Path, people: bool = False) -> Path:
+        """Write the run's files into `directory`, which appears complete or not at all."""
+        target = Path(directory)
+        if target.exists():
+            from scslab.errors import ScslabError
+
+            raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
+            self.breakdowns.to_parquet(tmp / "breakdowns.parquet", index=False)
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
+            (tmp / "scenario.toml").write_text(self.scenario.to_toml())
+            if people:
+                self.people.to_parquet(tmp / "people.parquet", index=False)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
