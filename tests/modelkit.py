@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from scslab.engine import Run, run
+from scslab import engine
+from scslab.engine import Run, run, start_day
+from scslab.model import feedback, sanctions, scoring
+from scslab.model.metrics import MetricTable, record
+from scslab.model.params import compile_params
+from scslab.model.state import State, initial_state
+from scslab.model.surveillance import Charges
 from scslab.population.types import AGE_ADULT, EMPLOYEE, Layer, Population
 from scslab.scenario.schema import ScenarioParams
 
@@ -86,3 +93,54 @@ def simulate(params: ScenarioParams, pop: Population, seed: int = 1) -> Run:
 def column(r: Run, name: str) -> np.ndarray:
     """One daily metric column."""
     return r.table.columns[name][: r.table.days_done]
+
+
+# --- Unit-level helpers: a state built by hand, days driven with hand-made charges ---------------
+
+
+def build_state(params: ScenarioParams, pop: Population, seed: int = 1) -> State:
+    """The initial state of a run of `params` on `pop` (propensities drawn from `seed`)."""
+    return initial_state(compile_params(params), pop, np.random.default_rng(seed))
+
+
+def charges(target: Any = (), event: Any = 0, misattributed: Any = False) -> Charges:
+    """Hand-made records reaching the scoring authority (scalars broadcast over `target`)."""
+    target = np.asarray(target, dtype=np.int64).reshape(-1)
+    event = np.broadcast_to(np.asarray(event, dtype=np.int64), target.shape).copy()
+    misattributed = np.broadcast_to(np.asarray(misattributed, dtype=bool), target.shape).copy()
+    return Charges(target, event, misattributed)
+
+
+def step(
+    state: State,
+    day: int,
+    todays: Charges | None = None,
+    rng: np.random.Generator | None = None,
+    table: MetricTable | None = None,
+) -> None:
+    """One day of the engine's loop with `todays` charges in place of behaviour and surveillance."""
+    rng = rng or np.random.default_rng(day)
+    todays = todays or charges()
+    start_day(state)
+    scoring.scoring(state, todays, day)
+    sanctions.sanctions(state, todays, rng, day)
+    feedback.feedback(state, rng, day)
+    if table is not None:
+        record(state, table, day)
+
+
+def simulate_watching(
+    params: ScenarioParams, pop: Population, watch: Callable[[State, int], None], seed: int = 1
+) -> Run:
+    """Run the engine, calling `watch(state, day)` after each day's metrics are recorded."""
+    original = engine.record
+
+    def spy(state: State, table: MetricTable, day: int) -> None:
+        original(state, table, day)
+        watch(state, day)
+
+    engine.record = spy
+    try:
+        return run(params, seed, population=pop)
+    finally:
+        engine.record = original

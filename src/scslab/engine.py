@@ -13,7 +13,7 @@ from scslab.model.behaviour import behaviour
 from scslab.model.feedback import feedback
 from scslab.model.metrics import MetricTable, record
 from scslab.model.params import compile_params
-from scslab.model.sanctions import sanctions
+from scslab.model.sanctions import initial_effects, sanctions
 from scslab.model.scoring import scoring
 from scslab.model.state import State, initial_state
 from scslab.model.surveillance import surveillance
@@ -72,6 +72,7 @@ def run(
     cp = compile_params(params)
     pop = population or build_population(params.population, params.networks, rng["population"])
     state = initial_state(cp, pop, rng["propensity"])
+    initial_effects(state)
     table = MetricTable(cp, params.days)
     profile["population"] = time.perf_counter() - started
     for day in range(params.days):

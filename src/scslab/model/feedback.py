@@ -18,19 +18,16 @@ from scslab.model.state import State, concat
 def perceived_risk_update(state: State, day: int) -> None:
     """Raise the perceived risk of the charged and of their contacts; decay everyone else's."""
     fb = state.cp.p.feedback
-    penalised = np.unique(concat(state.charged_negative))
-    direct = np.unique(concat(state.charged_direct))
-    reached = [penalised]
-    for layer in state.pop.layers.values():
-        contact, _ = contacts(layer, direct)
-        reached.append(contact)
-    everyone = concat(reached)
-    ids, first = np.unique(everyone, return_inverse=True)
-    # n_i: ties to directly charged citizens (everyone minus the `penalised` block)
-    n_contacts = np.bincount(first[penalised.size :], minlength=ids.size)
-    pen = np.zeros(ids.size)
-    pen[np.searchsorted(ids, penalised)] = 1.0
-    x = np.minimum(1.0, pen + fb.gamma * n_contacts)
+    penalised = state.scratch.distinct(concat(state.charged_negative))
+    direct = state.scratch.distinct(concat(state.charged_direct))
+    contact = concat([contacts(layer, direct)[0] for layer in state.pop.layers.values()])
+    ids = state.scratch.distinct(np.concatenate([penalised, contact]))
+    # pen_i + gamma * n_i, summed in a per-citizen column that is cleared right after
+    tally = state.tally
+    np.add.at(tally, contact, fb.gamma)
+    tally[penalised] += 1.0
+    x = np.minimum(1.0, tally[ids])
+    tally[ids] = 0.0
     rho_before = perceived_risk(state, ids, day)
     state.rho[ids] = (1.0 - fb.eta) * rho_before + fb.eta * x
     state.rho_day[ids] = day
@@ -47,6 +44,10 @@ def cut_ties(state: State, rng: np.random.Generator) -> None:
         if state.cp.alpha.get(name, 0.0) <= 0:
             continue
         slots, owner = edge_slots(layer, listed)
+        # a tie between two listed citizens is drawn once, from its lower-numbered end
+        other = layer.indices[slots].astype(np.int64)
+        once = ~(state.blacklist.member[other] & (other < listed[owner]))
+        slots, owner = slots[once], owner[once]
         cut = rng.random(slots.size) < rate
         slots, rows = slots[cut], listed[owner[cut]].astype(np.int64)
         if slots.size == 0:

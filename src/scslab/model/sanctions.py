@@ -23,12 +23,12 @@ def enlist(state: State, ids: np.ndarray, cause: np.ndarray, wrongful: np.ndarra
     """Put `ids` on the blacklist with their causes; return those newly listed."""
     fresh = ~state.blacklist.member[ids]
     ids, cause, wrongful = ids[fresh], cause[fresh], wrongful[fresh]
-    ids, first = np.unique(ids, return_index=True)
     if ids.size == 0:
         return ids
-    state.blacklist.add(ids)
-    state.cause[ids] = cause[first]
-    state.listing_wrongful[ids] = wrongful[first]
+    new = state.blacklist.add(ids)
+    state.cause[ids] = cause  # a repeated id takes its last cause
+    state.listing_wrongful[ids] = wrongful
+    ids = new
     state.listed_day[ids] = day
     state.ever_blacklisted[ids] = True
     state.counters.listings_new += ids.size
@@ -73,7 +73,7 @@ def listed_offences(state: State, charges: Charges, day: int) -> None:
     ids, mis = charges.target[hit], charges.misattributed[hit]
     already = state.blacklist.member[ids]
     # a listed offence turns an existing listing into a term listing from today
-    conv = np.unique(ids[already])
+    conv = ids[already]
     state.cause[conv] = LISTED_OFFENCE
     state.listed_day[conv] = day
     state.listing_wrongful[conv] = False
@@ -86,7 +86,7 @@ def score_listings(state: State, day: int) -> None:
     """Citizens whose score fell below the threshold today are listed."""
     if not np.isfinite(state.cp.threshold):
         return
-    ids = np.unique(concat(state.changed))
+    ids = state.scratch.distinct(concat(state.changed))
     ids = ids[(state.score[ids] < state.cp.threshold) & ~state.blacklist.member[ids]]
     new = enlist(state, ids, score_cause(state, ids), np.zeros(ids.size, dtype=bool), day)
     joint_person_to_firm(state, new, day)
@@ -189,12 +189,15 @@ def promotions(state: State, rng: np.random.Generator) -> None:
     state.counters.promotions_blocked += int((~ok).sum())
 
 
-def education(state: State) -> None:
-    """Children lose priority admission while an adult of their household is sanctioned."""
+def education(state: State, ids: np.ndarray | None = None) -> None:
+    """Children lose priority admission while an adult of their household is sanctioned.
+
+    Re-checks the citizens whose score or listing changed today, or `ids` (everyone, at the start).
+    """
     rules = state.cp.sanctions.get("education_restriction", ())
     if not rules:
         return
-    ids = np.unique(concat(state.changed))
+    ids = state.scratch.distinct(concat(state.changed)) if ids is None else ids
     ids = ids[state.pop.age_band[ids] != AGE_CHILD]
     now = applies(rules, ids, state.blacklist.member, state.tier)
     flip = now != state.education_affected[ids]
@@ -203,7 +206,7 @@ def education(state: State) -> None:
         return
     state.education_affected[ids] = now
     house = state.pop.household[ids]
-    uh = np.unique(house)
+    uh = state.scratch.distinct(house.astype(np.int64))
     before = state.household_restricted[uh] > 0
     np.add.at(state.household_restricted, house, np.where(now, 1, -1))
     after = state.household_restricted[uh] > 0
@@ -219,20 +222,26 @@ def red_loans(state: State, charges: Charges, day: int) -> None:
     hit = state.cp.events.party_promotion[charges.event]
     ids = charges.target[hit]
     ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]
-    state.red_loan_until[ids] = day + window
+    state.red_loan_until[ids] = day + window  # held on days day .. day + window - 1
     state.red_loan.add(ids)
     held = state.red_loan.ids()
-    expired = held[state.red_loan_until[held] < day]
+    expired = held[state.red_loan_until[held] <= day]
     state.red_loan.discard(expired)
+
+
+def initial_effects(state: State) -> None:
+    """Effects that hold from the start (a tier-triggered restriction when everyone starts in that tier)."""
+    education(state, np.arange(state.n, dtype=np.int64))
 
 
 def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
     """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
     firms.corporate_credit(state, rng, day)
     listed_offences(state, charges, day)
+    exits_and_appeals(state, rng, day)
+    # after the exits, so that a term that ends with the score still low becomes a score listing
     score_listings(state, day)
     joint_firm_to_person(state, day)
-    exits_and_appeals(state, rng, day)
     travel(state, rng)
     promotions(state, rng)
     education(state)

@@ -21,8 +21,9 @@ def clamp_score(state: State, raw: np.ndarray) -> np.ndarray:
 
 def tier_of(state: State, score: np.ndarray) -> np.ndarray:
     """Tier index (0 = top) of each score; scores below every bound fall in the lowest tier."""
-    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="right") - 1
-    return np.clip(idx, 0, len(state.cp.tier_names) - 1).astype(np.int8)
+    # the number of bounds strictly above the score is the index of its tier
+    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="left")
+    return np.minimum(idx, len(state.cp.tier_names) - 1).astype(np.int8)
 
 
 def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
@@ -33,7 +34,7 @@ def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
 
 def refresh_scores(state: State, ids: np.ndarray) -> None:
     """Recompute the clamped score and tier of `ids` and update the score index."""
-    ids = np.unique(ids)
+    ids = state.scratch.distinct(ids)
     if ids.size == 0:
         return
     raw = state.cp.p.score.start + state.own[ids] + state.misattributed[ids] + state.association[ids] + state.merit[ids]
@@ -60,7 +61,7 @@ def association_charges(state: State, target: np.ndarray, points: np.ndarray) ->
 
 def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
     """Restart the clean-days clock of `ids` and schedule their recovery check."""
-    ids = np.unique(ids)
+    ids = state.scratch.distinct(ids)
     if ids.size == 0:
         return
     state.last_negative[ids] = day

@@ -12,10 +12,26 @@ from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Po
 NEVER = np.iinfo(np.int32).min // 2
 
 
+class Scratch:
+    """Per-citizen scratch space for O(k) operations on the day's ids (no sorting)."""
+
+    def __init__(self, n: int) -> None:
+        self.stamp = np.zeros(n, dtype=np.int32)
+
+    def distinct(self, ids: np.ndarray) -> np.ndarray:
+        """`ids` without repeats, in the order of their last occurrence."""
+        if ids.size < 2:
+            return ids
+        pos = np.arange(ids.size, dtype=np.int32)
+        self.stamp[ids] = pos
+        return ids[self.stamp[ids] == pos]
+
+
 class IdSet:
     """A set of citizen ids kept as a membership mask plus a dense list, with in-place compaction."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, scratch: Scratch) -> None:
+        self.scratch = scratch
         self.member = np.zeros(n, dtype=bool)
         self.items = np.empty(n, dtype=np.int64)
         self.size = 0
@@ -26,7 +42,7 @@ class IdSet:
 
     def add(self, ids: np.ndarray) -> np.ndarray:
         """Add `ids` (repeats allowed); return those that were new."""
-        new = np.unique(ids[~self.member[ids]])
+        new = self.scratch.distinct(ids[~self.member[ids]])
         self.member[new] = True
         self.items[self.size : self.size + new.size] = new
         self.size += new.size
@@ -204,6 +220,8 @@ class State:
     quintile_start: np.ndarray
     civil_servants: np.ndarray
     # the day's work
+    scratch: Scratch
+    tally: np.ndarray  # per-citizen float scratch, all zero between uses
     counters: DayCounters
     changed: list[np.ndarray] = field(default_factory=list)  # citizens whose score or listing changed today
     charged_negative: list[np.ndarray] = field(default_factory=list)  # any negative charge today
@@ -248,7 +266,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> St
     p = cp.p
     n = pop.size
     start = float(p.score.start)
-    start_tier = int(np.searchsorted(-cp.tier_bounds, -start, side="right") - 1)
+    start_tier = min(int(np.searchsorted(-cp.tier_bounds, -start, side="left")), len(cp.tier_names) - 1)
     n_households = pop.n_households
     district_group = pop.district.astype(np.int64) * 2 + pop.group
     block_order, block_start, block_size = _blocks(district_group, p.population.districts * 2)
@@ -256,6 +274,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> St
     rep_firm = np.full(n, -1, dtype=np.int64)
     has_rep = pop.firm_rep >= 0
     rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
+    scratch = Scratch(n)
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
     return State(
@@ -267,21 +286,21 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> St
         association=np.zeros(n),
         merit=np.zeros(n),
         score=np.full(n, start),
-        tier=np.full(n, max(start_tier, 0), dtype=np.int8),
+        tier=np.full(n, start_tier, dtype=np.int8),
         index=ScoreIndex(
-            np.full(n, start), np.full(n, max(start_tier, 0), dtype=np.int8), p.score.min, p.score.max, len(cp.tier_names)
+            np.full(n, start), np.full(n, start_tier, dtype=np.int8), p.score.min, p.score.max, len(cp.tier_names)
         ),
         last_negative=np.full(n, NEVER, dtype=np.int32),
-        recovering=IdSet(n),
+        recovering=IdSet(n, scratch),
         recovery_due=Calendar(p.recovery.clean_days),
         pending=Calendar(max_delay),
-        blacklist=IdSet(n),
+        blacklist=IdSet(n, scratch),
         cause=np.full(n, -1, dtype=np.int8),
         listed_day=np.full(n, NEVER, dtype=np.int32),
         listing_wrongful=np.zeros(n, dtype=bool),
         ever_blacklisted=np.zeros(n, dtype=bool),
         red_loan_until=np.full(n, NEVER, dtype=np.int32),
-        red_loan=IdSet(n),
+        red_loan=IdSet(n, scratch),
         education_affected=np.zeros(n, dtype=bool),
         household_restricted=np.zeros(n_households, dtype=np.int32),
         household_children=np.bincount(pop.household[pop.age_band == AGE_CHILD], minlength=n_households).astype(
@@ -306,6 +325,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> St
         quintile_order=q_order,
         quintile_start=q_start,
         civil_servants=np.flatnonzero(pop.occupation == CIVIL_SERVANT),
+        scratch=scratch,
+        tally=np.zeros(n),
         counters=DayCounters(
             events=np.zeros(len(cp.events.names), dtype=np.int64),
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
