@@ -31,7 +31,8 @@ SANCTION_EFFECTS = (
     "loan_penalty",
 )
 REWARD_EFFECTS = ("green_channel", "discount_loan", "red_loan")
-TRAVEL_MODES = ("plane", "train")
+TravelMode = Literal["plane", "train"]
+TRAVEL_MODES: tuple[TravelMode, ...] = ("plane", "train")
 TRIGGER_PATTERN = re.compile(r"^\s*(blacklist|tier\s*(<=|>=)\s*([A-Za-z_][A-Za-z0-9_\-]*))\s*$")
 
 
@@ -138,7 +139,8 @@ class Score(Strict):
             raise ValueError(f"min: {self.min:g} is not below max {self.max:g} (allowed: min < max)")
         if not self.min <= self.start <= self.max:
             raise ValueError(
-                f"start: {self.start:g} is out of range (allowed: a number in [min, max] = [{self.min:g}, {self.max:g}])"
+                f"start: {self.start:g} is out of range "
+                f"(allowed: a number in [min, max] = [{self.min:g}, {self.max:g}])"
             )
         if not self.tiers:
             raise ValueError("tiers: no tier (allowed: at least one tier, such as { A = 900, B = 800 })")
@@ -231,7 +233,7 @@ def _check_trigger(value: str) -> str:
 class Sanction(Strict):
     effect: Literal["travel_ban", "speech_block", "public_job_exclusion", "education_restriction", "loan_penalty"]
     trigger: str
-    modes: list[Literal["plane", "train"]] = Field(default_factory=lambda: ["plane", "train"])
+    modes: list[TravelMode] = Field(default_factory=lambda: list(TRAVEL_MODES))
     size: Probability = 0.0
 
     @field_validator("trigger")
@@ -336,13 +338,14 @@ class ScenarioParams(Strict):
                     f"(events are: {', '.join(sorted(self.events)) or 'none'})"
                 )
         tiers = set(self.score.tiers)
-        for kind, rules in (("sanctions", self.sanctions), ("rewards", self.rewards)):
-            for i, rule in enumerate(rules):
-                tier = trigger_tier(rule.trigger)
-                if tier is not None and tier not in tiers:
-                    raise ValueError(
-                        f"{kind}[{i}].trigger: no tier named {tier!r} (tiers are: {', '.join(self.score.tier_names())})"
-                    )
+        triggers: list[tuple[str, str | None]] = [(f"sanctions[{i}]", r.trigger) for i, r in enumerate(self.sanctions)]
+        triggers += [(f"rewards[{i}]", rule.trigger) for i, rule in enumerate(self.rewards)]
+        for where, trigger in triggers:
+            tier = trigger_tier(trigger)
+            if tier is not None and tier not in tiers:
+                raise ValueError(
+                    f"{where}.trigger: no tier named {tier!r} (tiers are: {', '.join(self.score.tier_names())})"
+                )
         if self.promotion.min_tier is not None and self.promotion.min_tier not in tiers:
             raise ValueError(
                 f"promotion.min_tier: no tier named {self.promotion.min_tier!r} "
