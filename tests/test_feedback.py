@@ -184,9 +184,9 @@ def test_tie_cutting_rate() -> None:
     enlist(state, listed)
     rng = np.random.default_rng(9)
     cut = 0
-    for _ in range(days):
+    for day in range(days):
         start_day(state)
-        feedback.cut_ties(state, rng)
+        feedback.cut_ties(state, rng, day)
         cut += state.counters.ties_cut
     p = 1 - (1 - r) ** days
     assert within(cut, n_friend_ties * p, np.sqrt(n_friend_ties * p * (1 - p)))
@@ -221,9 +221,9 @@ def test_tie_between_two_listed_citizens_is_cut_at_rate_r() -> None:
     enlist(state, np.arange(n))
     rng = np.random.default_rng(10)
     cut = 0
-    for _ in range(days):
+    for day in range(days):
         start_day(state)
-        feedback.cut_ties(state, rng)
+        feedback.cut_ties(state, rng, day)
         cut += state.counters.ties_cut
     p = 1 - (1 - r) ** days
     assert within(cut, 2_000 * p, np.sqrt(2_000 * p * (1 - p)))

@@ -479,9 +479,9 @@ def test_travel_ban_denies_trips_of_the_listed(modes: list[str]) -> None:
     sanctions.enlist(state, banned, np.full(banned.size, OWN_CONDUCT, dtype=np.int8), np.zeros(banned.size, bool), 0)
     rng = np.random.default_rng(5)
     plane = train = total = 0
-    for _ in range(days):
+    for day in range(days):
         new_day(state)
-        sanctions.travel(state, rng)
+        sanctions.travel(state, rng, day)
         plane += state.counters.trips_denied_plane
         train += state.counters.trips_denied_train
         total += state.counters.trips_denied
@@ -608,9 +608,9 @@ def test_promotions_blocked_on_the_blacklist() -> None:
     sanctions.enlist(state, ids, np.full(ids.size, OWN_CONDUCT, dtype=np.int8), np.zeros(ids.size, bool), 0)
     rng = np.random.default_rng(4)
     granted = blocked = 0
-    for _ in range(days):
+    for day in range(days):
         new_day(state)
-        sanctions.promotions(state, rng)
+        sanctions.promotions(state, rng, day)
         granted += state.counters.promotions_granted
         blocked += state.counters.promotions_blocked
     k = granted + blocked

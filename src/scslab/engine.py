@@ -60,10 +60,6 @@ def run(
     population: Population | None = None,
 ) -> Run:
     """Simulate `params.days` days from a fresh synthetic population (or a given one, for tests)."""
-    if params.crn:
-        from scslab.errors import ScenarioError
-
-        raise ScenarioError(f"{source}: crn: common random numbers are not available yet (allowed: false)")
     if population is None:
         check_memory(params, source)
     started = time.perf_counter()
@@ -71,7 +67,7 @@ def run(
     rng = streams(seed)
     cp = compile_params(params)
     pop = population or build_population(params.population, params.networks, rng["population"])
-    state = initial_state(cp, pop, rng["propensity"])
+    state = initial_state(cp, pop, rng["propensity"], crn_seed=seed if params.crn else None)
     initial_effects(state)
     table = MetricTable(cp, params.days)
     profile["population"] = time.perf_counter() - started

@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scslab.model import draws
 from scslab.model.params import Compiled, applies
 from scslab.model.state import State
 
 
 @dataclass
 class DayEvents:
-    """The day's true events: who did what (parallel arrays)."""
+    """The day's true events: who did what, and the how-many-th of the day it was (parallel arrays)."""
 
     actor: np.ndarray
     event: np.ndarray
+    occurrence: np.ndarray
 
 
 def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
@@ -77,29 +79,61 @@ def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> 
     return prop.eligible[pos].astype(np.int64)
 
 
+def modifier(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
+    """`deter_ie * stress_ie` for `ids` (`block_ie` is applied apart, to count suppressed speech)."""
+    factor = deterrence(state, e, ids, day)
+    if state.cp.events.financial[e]:
+        factor *= 1.0 + state.cp.p.stress.sigma * (1.0 - income_multiplier(state, ids))
+    return factor
+
+
+def sequential_events(state: State, e: int, rng: np.random.Generator, day: int) -> np.ndarray:
+    """Actors of event type e today, by thinning (one id per event)."""
+    bound = state.cp.stress_bound if state.cp.events.financial[e] else 1.0
+    ids = candidates(state, e, bound, rng)
+    if ids.size == 0:
+        return ids
+    return ids[rng.random(ids.size) < modifier(state, e, ids, day) / bound]
+
+
+def keyed_events(state: State, e: int, day: int) -> np.ndarray:
+    """Actors of event type e today under common random numbers: every eligible citizen's count
+    by inverse CDF of their own keyed uniform (one id per event)."""
+    assert state.crn_seed is not None
+    prop = state.propensity[e]
+    ids = prop.eligible.astype(np.int64)
+    mean = state.cp.events.rate[e] * modifier(state, e, ids, day)
+    if prop.weights is not None:
+        mean *= prop.weights
+    u = draws.keyed_uniform(state.crn_seed, day, ids, draws.BEHAVIOUR, draws.name_key(state.cp.events.names[e]))
+    # most citizens have no event: invert only where u lies above P(0) = exp(-mean)
+    some = np.flatnonzero(u >= np.exp(-mean))
+    counts = draws.poisson_inverse(mean[some], u[some])
+    return np.repeat(ids[some], counts)
+
+
 def behaviour(state: State, rng: np.random.Generator, day: int) -> DayEvents:
     """Draw every event type's events for `day`; suppressed speech is counted, not kept."""
     cp: Compiled = state.cp
     actors, types = [], []
-    stress_bound = cp.stress_bound
     speech_rules = cp.sanctions.get("speech_block", ())
     for e in range(len(cp.events.names)):
-        bound = stress_bound if cp.events.financial[e] else 1.0
-        ids = candidates(state, e, bound, rng)
-        if ids.size == 0:
-            continue
-        keep_p = deterrence(state, e, ids, day)
-        if cp.events.financial[e]:
-            keep_p *= 1.0 + cp.p.stress.sigma * (1.0 - income_multiplier(state, ids))
-        keep_p /= bound
-        ids = ids[rng.random(ids.size) < keep_p]
-        if cp.events.political[e] and speech_rules:
+        ids = sequential_events(state, e, rng, day) if state.crn_seed is None else keyed_events(state, e, day)
+        if cp.events.political[e] and speech_rules and ids.size:
             blocked = applies(speech_rules, ids, state.blacklist.member, state.tier)
             state.counters.speech_suppressed += int(blocked.sum())
             ids = ids[~blocked]
         state.counters.events[e] += ids.size
         actors.append(ids)
         types.append(np.full(ids.size, e, dtype=np.int64))
-    if not actors:
-        return DayEvents(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-    return DayEvents(np.concatenate(actors), np.concatenate(types))
+    actor = np.concatenate(actors) if actors else np.empty(0, dtype=np.int64)
+    event = np.concatenate(types) if types else np.empty(0, dtype=np.int64)
+    if state.crn_seed is None:
+        return DayEvents(actor, event, np.zeros(actor.size, dtype=np.int64))
+    # the k-th event of a citizen and type today: keys its surveillance draws
+    order = np.lexsort((event, actor))
+    occurrence = np.empty(actor.size, dtype=np.int64)
+    same = np.r_[False, (actor[order][1:] == actor[order][:-1]) & (event[order][1:] == event[order][:-1])]
+    run_start = np.maximum.accumulate(np.where(same, 0, np.arange(actor.size)))
+    occurrence[order] = np.arange(actor.size) - run_start
+    return DayEvents(actor, event, occurrence)

@@ -12,6 +12,7 @@ import numpy as np
 
 from scslab.model.behaviour import perceived_risk
 from scslab.model.contacts import contacts, edge_slots, reverse_slots
+from scslab.model.draws import TIE, uniform
 from scslab.model.state import State, concat
 
 
@@ -34,13 +35,13 @@ def perceived_risk_update(state: State, day: int) -> None:
     state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * float(x.sum())
 
 
-def cut_ties(state: State, rng: np.random.Generator) -> None:
+def cut_ties(state: State, rng: np.random.Generator, day: int) -> None:
     """Each active tie to a blacklisted citizen, in a layer with alpha > 0, is cut with `tie_cut_rate`."""
     rate = state.cp.p.feedback.tie_cut_rate
     listed = state.blacklist.ids()
     if rate <= 0 or listed.size == 0:
         return
-    for name, layer in state.pop.layers.items():
+    for number, (name, layer) in enumerate(state.pop.layers.items()):
         if state.cp.alpha.get(name, 0.0) <= 0:
             continue
         slots, owner = edge_slots(layer, listed)
@@ -48,7 +49,7 @@ def cut_ties(state: State, rng: np.random.Generator) -> None:
         other = layer.indices[slots].astype(np.int64)
         once = ~(state.blacklist.member[other] & (other < listed[owner]))
         slots, owner = slots[once], owner[once]
-        cut = rng.random(slots.size) < rate
+        cut = uniform(state, rng, day, slots, TIE, number) < rate
         slots, rows = slots[cut], listed[owner[cut]].astype(np.int64)
         if slots.size == 0:
             continue
@@ -63,4 +64,4 @@ def cut_ties(state: State, rng: np.random.Generator) -> None:
 def feedback(state: State, rng: np.random.Generator, day: int) -> None:
     """Phase 5: perceived risk, then tie cutting."""
     perceived_risk_update(state, day)
-    cut_ties(state, rng)
+    cut_ties(state, rng, day)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scslab.model import draws
 from scslab.model.state import State
 
 
@@ -28,11 +29,18 @@ def violations(state: State, rng: np.random.Generator, day: int) -> None:
     src = state.cp.sources
     s = src.names.index(f.source)
     private = state.private_firms
-    k = rng.poisson(private.size * f.violation_rate) if private.size else 0
-    if k:
-        firm = private[rng.integers(0, private.size, size=k)]
-        seen = rng.random(k) < src.coverage_on(day)[s] * src.share[s]
-        state.firm_pending.push(day + int(src.delay[s]), firm[seen].astype(np.int64))
+    p_seen = src.coverage_on(day)[s] * src.share[s]
+    if state.crn_seed is None:
+        k = rng.poisson(private.size * f.violation_rate) if private.size else 0
+        firm = private[rng.integers(0, private.size, size=k)].astype(np.int64) if k else private[:0]
+        seen = rng.random(firm.size) < p_seen
+    else:
+        counts = draws.poisson_inverse(
+            f.violation_rate, draws.keyed_uniform(state.crn_seed, day, private, draws.FIRM_VIOLATION)
+        )
+        firm = np.repeat(private, counts).astype(np.int64)
+        seen = draws.keyed_uniform(state.crn_seed, day, firm, draws.FIRM_DETECT, draws.occurrences(counts)) < p_seen
+    state.firm_pending.push(day + int(src.delay[s]), firm[seen])
     (landed,) = state.firm_pending.pop(day, 1)
     if landed.size:
         p = state.cp.p.score

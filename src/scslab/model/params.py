@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,12 @@ class EventTable:
     party_promotion: np.ndarray
     listed: np.ndarray  # blacklist_on_detection
     associated: np.ndarray  # listed in association.events
+    key: np.ndarray  # a stable hash of each name, keying common random numbers
+
+
+def name_key(name: str) -> int:
+    """A stable 32-bit key for a name (event types under common random numbers)."""
+    return zlib.crc32(name.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ def compile_params(p: ScenarioParams) -> Compiled:
         party_promotion=np.array([e.party_promotion for _, e in ev], dtype=bool),
         listed=np.array([e.blacklist_on_detection for _, e in ev], dtype=bool),
         associated=np.array([name in associated for name, _ in ev], dtype=bool),
+        key=np.array([name_key(name) for name, _ in ev], dtype=np.int64),
     )
     specs = tuple(p.sources.values())
     sources = SourceTable(

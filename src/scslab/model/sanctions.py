@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model import firms
+from scslab.model import draws, firms
+from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
@@ -139,19 +140,36 @@ def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
         return
-    appealing = ids[rng.random(ids.size) < ap.rate]
+    appealing = ids[uniform(state, rng, day, ids, APPEAL) < ap.rate]
     success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
-    won = appealing[rng.random(appealing.size) < success_p]
+    won = appealing[uniform(state, rng, day, appealing, APPEAL_SUCCESS) < success_p]
     state.counters.appeals_won += won.size
     delist(state, won)
     state.misattributed[won] = 0.0
     refresh_scores(state, won)
 
 
-def travel(state: State, rng: np.random.Generator) -> None:
+def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
+    """Count the trips (by `who`, by plane or train) that a travel ban denies."""
+    denied = np.zeros(who.size, dtype=bool)
+    for rule, modes in state.cp.travel_ban_modes:
+        mode_banned = np.zeros(who.size, dtype=bool)
+        if 0 in modes:
+            mode_banned |= plane
+        if 1 in modes:
+            mode_banned |= ~plane
+        denied |= mode_banned & rule.hits(who, state.blacklist.member, state.tier)
+    state.counters.trips_denied += int(denied.sum())
+    state.counters.trips_denied_plane += int((denied & plane).sum())
+    state.counters.trips_denied_train += int((denied & ~plane).sum())
+
+
+def travel(state: State, rng: np.random.Generator, day: int) -> None:
     """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
-    rules = state.cp.travel_ban_modes
-    if not rules:
+    if not state.cp.travel_ban_modes:
+        return
+    if state.crn_seed is not None:
+        travel_keyed(state, day)
         return
     t = state.cp.p.travel
     n_q = np.diff(np.append(state.quintile_start, state.n))
@@ -160,29 +178,37 @@ def travel(state: State, rng: np.random.Generator) -> None:
         if k == 0:
             continue
         who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q], size=k)]
-        plane = rng.random(k) < t.plane_share[q]
-        denied = np.zeros(k, dtype=bool)
-        for rule, modes in rules:
-            mode_ok = np.zeros(k, dtype=bool)
-            if 0 in modes:
-                mode_ok |= plane
-            if 1 in modes:
-                mode_ok |= ~plane
-            denied |= mode_ok & rule.hits(who, state.blacklist.member, state.tier)
-        state.counters.trips_denied += int(denied.sum())
-        state.counters.trips_denied_plane += int((denied & plane).sum())
-        state.counters.trips_denied_train += int((denied & ~plane).sum())
+        deny_trips(state, who, rng.random(k) < t.plane_share[q])
 
 
-def promotions(state: State, rng: np.random.Generator) -> None:
+def travel_keyed(state: State, day: int) -> None:
+    """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
+    assert state.crn_seed is not None
+    rules = state.cp.travel_ban_modes
+    only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
+    ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
+    ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
+    t = state.cp.p.travel
+    q = state.pop.income_q[ids].astype(np.int64) - 1
+    trips = draws.poisson_inverse(np.asarray(t.rate)[q], draws.keyed_uniform(state.crn_seed, day, ids, draws.TRIPS))
+    who = np.repeat(ids, trips)
+    u = draws.keyed_uniform(state.crn_seed, day, who, draws.PLANE, draws.occurrences(trips))
+    deny_trips(state, who, u < np.asarray(t.plane_share)[np.repeat(q, trips)])
+
+
+def promotions(state: State, rng: np.random.Generator, day: int) -> None:
     """Civil servants' promotion chances: granted at `min_tier` or above, off the blacklist,
     and without a public-job exclusion; otherwise blocked."""
-    cs = state.civil_servants
+    cs = state.civil_servants.astype(np.int64)
     rate = state.cp.p.promotion.rate_per_year / 365.0
-    k = rng.poisson(cs.size * rate) if cs.size else 0
-    if k == 0:
+    if state.crn_seed is None:
+        k = rng.poisson(cs.size * rate) if cs.size else 0
+        who = cs[rng.integers(0, cs.size, size=k)] if k else cs[:0]
+    else:
+        chances = draws.poisson_inverse(rate, draws.keyed_uniform(state.crn_seed, day, cs, draws.PROMOTION))
+        who = np.repeat(cs, chances)
+    if who.size == 0:
         return
-    who = cs[rng.integers(0, cs.size, size=k)].astype(np.int64)
     ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
     ok &= ~applies(state.cp.sanctions.get("public_job_exclusion", ()), who, state.blacklist.member, state.tier)
     state.counters.promotions_granted += int(ok.sum())
@@ -242,7 +268,7 @@ def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int
     # after the exits, so that a term that ends with the score still low becomes a score listing
     score_listings(state, day)
     joint_firm_to_person(state, day)
-    travel(state, rng)
-    promotions(state, rng)
+    travel(state, rng, day)
+    promotions(state, rng, day)
     education(state)
     red_loans(state, charges, day)

@@ -124,6 +124,7 @@ class Propensity:
 
     eligible: np.ndarray  # citizen ids
     cumulative: np.ndarray | None  # cumsum of u_ie over `eligible`; None when h = 0
+    weights: np.ndarray | None = None  # u_ie itself, kept under common random numbers
 
     @property
     def total(self) -> float:
@@ -219,6 +220,7 @@ class State:
     quintile_order: np.ndarray
     quintile_start: np.ndarray
     civil_servants: np.ndarray
+    crn_seed: int | None  # the key of common random numbers, or None for sequential streams
     # the day's work
     scratch: Scratch
     tally: np.ndarray  # per-citizen float scratch, all zero between uses
@@ -230,8 +232,14 @@ class State:
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator) -> list[Propensity]:
-    """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`."""
+def _propensities(
+    cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None
+) -> list[Propensity]:
+    """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`.
+
+    Under common random numbers `u_ie` is the Gamma inverse CDF of a uniform keyed by
+    (seed, citizen, event name), so it does not depend on the other event types.
+    """
     out = []
     age_names = ("child", "adult", "senior")
     occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
@@ -245,11 +253,20 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator) -> li
         if rule.party_member is not None:
             mask &= pop.party_member == rule.party_member
         eligible = np.flatnonzero(mask)
-        cumulative = None
+        cumulative = weights = None
         if h > 0:
-            u = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size)
+            if crn_seed is None:
+                u = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size)
+            else:
+                from scipy.special import gammaincinv
+
+                from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
+
+                uniform = keyed_uniform(crn_seed, -1, eligible, PROPENSITY, name_key(name))
+                u = gammaincinv(1.0 / h**2, uniform) * h**2
+                weights = u
             cumulative = np.cumsum(u)
-        out.append(Propensity(eligible, cumulative))
+        out.append(Propensity(eligible, cumulative, weights))
     return out
 
 
@@ -261,7 +278,9 @@ def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.n
     return order, start, size
 
 
-def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> State:
+def initial_state(
+    cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None = None
+) -> State:
     """Allocate the state for a run: everyone at the starting score, no one listed."""
     p = cp.p
     n = pop.size
@@ -318,7 +337,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator) -> St
         firm_pending=Calendar(firm_delay),
         private_firms=np.flatnonzero(pop.firm_sector == SECTOR_PRIVATE),
         rep_firm=rep_firm,
-        propensity=_propensities(cp, pop, rng),
+        propensity=_propensities(cp, pop, rng, crn_seed),
+        crn_seed=crn_seed,
         block_order=block_order,
         block_start=block_start,
         block_size=block_size,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model.behaviour import DayEvents
+from scslab.model.draws import DETECT, MISATTRIBUTE, PICK, SHARE, uniform
 from scslab.model.state import State
 from scslab.population.types import CIVIL_SERVANT
 
@@ -26,13 +27,13 @@ class Charges:
     misattributed: np.ndarray  # charged to someone who did not do it
 
 
-def wrong_person(state: State, actor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly drawn other citizen of each actor's district and group (the actor if alone)."""
+def wrong_person(state: State, actor: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A uniformly drawn (by `u`) other citizen of each actor's district and group (the actor if alone)."""
     block = state.pop.district[actor].astype(np.int64) * 2 + state.pop.group[actor]
     start = state.block_start[block]
     size = state.block_size[block]
     others = np.maximum(size - 1, 1)
-    pick = state.block_order[start + (rng.random(actor.size) * others).astype(np.int64)]
+    pick = state.block_order[start + np.minimum((u * others).astype(np.int64), others - 1)]
     # drawing among the block minus the actor: the actor's own draw maps to the block's last member
     last = state.block_order[start + size - 1]
     pick = np.where(pick == actor, last, pick)
@@ -48,17 +49,19 @@ def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day:
         coverage = src.coverage_on(day)[s]
         civil = state.pop.occupation[events.actor] == CIVIL_SERVANT
         p_detect = np.minimum(1.0, np.where(civil, coverage * src.civil_servant_multiplier[s], coverage))
-        seen = rng.random(events.actor.size) < p_detect
-        actor, event, s = events.actor[seen], events.event[seen], s[seen]
+        # under common random numbers each event's draws are keyed by (actor, event name, k-th today)
+        key = cp.events.key[events.event] * 1024 + np.minimum(events.occurrence, 1023)
+        seen = uniform(state, rng, day, events.actor, DETECT, key) < p_detect
+        actor, event, s, key = events.actor[seen], events.event[seen], s[seen], key[seen]
         np.add.at(state.counters.detected, event, 1)
         minority = state.pop.group[actor] == 1
         p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
-        wrong = rng.random(actor.size) < p_wrong
+        wrong = uniform(state, rng, day, actor, MISATTRIBUTE, key) < p_wrong
         target = actor.copy()
         if wrong.any():
-            target[wrong] = wrong_person(state, actor[wrong], rng)
+            target[wrong] = wrong_person(state, actor[wrong], uniform(state, rng, day, actor[wrong], PICK, key[wrong]))
         misattributed = target != actor
-        shared = rng.random(actor.size) < src.share[s]
+        shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
         land = day + src.delay[s]
         for d in np.unique(land[shared]):
             sel = shared & (land == d)
