@@ -43,7 +43,7 @@ def events_not_population(sizes: list[int], days: int = 100) -> None:
     """Time per simulated day at several sizes with the *same number of events per day*."""
     base = scslab.load_scenario("beijing-2020")
     n0 = base.params.population.size
-    print(f"| citizens | events per day | ms per day (all phases) | population build (s) |")
+    print("| citizens | events per day | ms per day (all phases) | population build (s) |")
     print("|---|---|---|---|")
     for n in sizes:
         factor = n0 / n

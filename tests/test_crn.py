@@ -34,7 +34,9 @@ def test_poisson_inverse_has_the_poisson_law() -> None:
 def test_own_ledger_is_poisson_under_crn() -> None:
     """The section-3 law holds with crn = true as without."""
     days, rate, c = 200, 0.004, 0.5
-    params = scenario(N, days, crn=True, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate)})
+    params = scenario(
+        N, days, crn=True, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate)}
+    )
     r = simulate(params, population(N))
     counts = np.rint(r.state.own / -5.0).astype(np.int64)
     assert gof(counts, stats.poisson(rate * c * days)) > 1e-4
@@ -62,9 +64,7 @@ def test_draws_are_keyed_by_citizen_and_event_name() -> None:
     assert np.array_equal(column(a, "events_loitering"), column(c, "events_loitering"))
     assert column(b, "events_loitering").sum() > 2 * column(a, "events_loitering").sum()
     # without crn the streams are shared, so the same changes move the other event's draws
-    seq = [
-        simulate(scenario(N, 50, events=ev), population(N)) for ev in (events, changed)
-    ]
+    seq = [simulate(scenario(N, 50, events=ev), population(N)) for ev in (events, changed)]
     assert not np.array_equal(column(seq[0], "events_jaywalking"), column(seq[1], "events_jaywalking"))
 
 

@@ -82,7 +82,9 @@ def test_coverage_ramp_is_linear() -> None:
 def test_delay_drops_the_last_days() -> None:
     """A delay of d days drops the last d days of charges."""
     days, rate, d = 100, 0.01, 30
-    params = scenario(N, days, sources={"cameras": {"coverage": 1.0, "delay": d}}, events={"jaywalking": offence(rate=rate)})
+    params = scenario(
+        N, days, sources={"cameras": {"coverage": 1.0, "delay": d}}, events={"jaywalking": offence(rate=rate)}
+    )
     r = simulate(params, population(N))
     charged = -r.state.own.sum() / 5.0
     m = rate * N * (days - d)
@@ -93,7 +95,9 @@ def test_delay_drops_the_last_days() -> None:
 def test_share_thins_records() -> None:
     """Only a share of observed records reaches the scoring authority."""
     days, rate, share = 100, 0.01, 0.3
-    params = scenario(N, days, sources={"cameras": {"coverage": 1.0, "share": share}}, events={"jaywalking": offence(rate=rate)})
+    params = scenario(
+        N, days, sources={"cameras": {"coverage": 1.0, "share": share}}, events={"jaywalking": offence(rate=rate)}
+    )
     r = simulate(params, population(N))
     charged = -r.state.own.sum() / 5.0
     m = rate * N * days * share
@@ -105,7 +109,10 @@ def test_civil_servant_multiplier_caps_at_one() -> None:
     days, rate = 100, 0.01
     occ = np.where(np.arange(N) < N // 2, CIVIL_SERVANT, EMPLOYEE)
     params = scenario(
-        N, days, sources={"cameras": {"coverage": 0.4, "civil_servant_multiplier": 3.0}}, events={"jaywalking": offence(rate=rate)}
+        N,
+        days,
+        sources={"cameras": {"coverage": 0.4, "civil_servant_multiplier": 3.0}},
+        events={"jaywalking": offence(rate=rate)},
     )
     r = simulate(params, population(N, occupation=occ))
     cs = -r.state.own[: N // 2].sum() / 5.0
@@ -177,8 +184,11 @@ def test_association_grows_with_degree() -> None:
     slope_expected = alpha * -50.0 * rate * c * days
     slope = (deg @ r.state.association) / (deg @ deg)
     # var(sum_i deg_i * assoc_i) = (alpha * w)^2 * m * sum_k (sum_{i ~ k} deg_i)^2
-    nbr_deg_sum = np.bincount(np.repeat(np.arange(N), np.diff(pop.layers["friends"].indptr)),
-                              weights=deg[pop.layers["friends"].indices], minlength=N)
+    nbr_deg_sum = np.bincount(
+        np.repeat(np.arange(N), np.diff(pop.layers["friends"].indptr)),
+        weights=deg[pop.layers["friends"].indices],
+        minlength=N,
+    )
     se = abs(alpha * 50.0) * np.sqrt(rate * c * days * (nbr_deg_sum**2).sum()) / (deg @ deg)
     assert abs(slope - slope_expected) < 5 * se
     assert np.all(r.state.association[deg == 0] == 0)
@@ -187,8 +197,13 @@ def test_association_grows_with_degree() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_seed_same_outputs(seed: int) -> None:
     """A run is a pure function of (scenario, seed)."""
-    params = scenario(2_000, 60, events={"jaywalking": offence(rate=0.05, heterogeneity=1.0)},
-                      recovery={"clean_days": 5, "per_day": 1.0}, blacklist={"threshold": 790})
+    params = scenario(
+        2_000,
+        60,
+        events={"jaywalking": offence(rate=0.05, heterogeneity=1.0)},
+        recovery={"clean_days": 5, "per_day": 1.0},
+        blacklist={"threshold": 790},
+    )
     a = simulate(params, population(2_000), seed)
     b = simulate(params, population(2_000), seed)
     c = simulate(params, population(2_000), seed + 10)

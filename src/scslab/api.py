@@ -31,8 +31,12 @@ def simulate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-        TimeElapsedColumn(), transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        transient=True,
     ) as bar:
         task = bar.add_task(scenario.name, total=scenario.params.days)
         out = run(scenario.params, seed, lambda day, days: bar.update(task, completed=day), scenario.origin)

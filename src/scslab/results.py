@@ -43,8 +43,19 @@ HEADLINE = (
     ("Mean score at the end", "score_mean", False),
     ("Wrongful share of the blacklisted", "wrongful_share", False),
 )
-STOCKS = ("blacklisted", "blacklisted_wrongful", "children_restricted", "green_channel_benefits", "red_loans",
-          "firms_blacklisted", "score_mean", "score_p10", "score_p50", "score_p90", "rho_mean")
+STOCKS = (
+    "blacklisted",
+    "blacklisted_wrongful",
+    "children_restricted",
+    "green_channel_benefits",
+    "red_loans",
+    "firms_blacklisted",
+    "score_mean",
+    "score_p10",
+    "score_p50",
+    "score_p90",
+    "rho_mean",
+)
 
 
 def version() -> str:
@@ -142,7 +153,9 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         is_stock = col in STOCKS or col.startswith(("tier_", "blacklisted_"))
         figures[col] = float(last[col]) if is_stock else float(ts[col].sum())
     figures["ever_blacklisted"] = float(run.state.ever_blacklisted.sum())
-    figures["wrongful_share"] = figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
+    figures["wrongful_share"] = (
+        figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
+    )
     scale = p.population.scale
     counts = [k for k in figures if not k.startswith(("score_", "rho_")) and k != "wrongful_share"]
     return {
@@ -178,7 +191,9 @@ class Result:
     @classmethod
     def from_run(cls, scenario: Scenario, seed: int, run: Run) -> Result:
         cols = run.table.columns
-        ts = pd.DataFrame({"day": np.arange(run.table.days_done)} | {k: v[: run.table.days_done] for k, v in cols.items()})
+        ts = pd.DataFrame(
+            {"day": np.arange(run.table.days_done)} | {k: v[: run.table.days_done] for k, v in cols.items()}
+        )
         b = breakdowns(run.state)
         return cls(scenario, seed, ts, b, summarise(scenario, seed, run, ts, b), run.state)
 
@@ -192,7 +207,7 @@ class Result:
         """One row per citizen at the end of the run."""
         s = self.state
         pop = s.pop
-        cause = np.asarray(("",) + CAUSES, dtype=object)[s.cause.astype(np.int64) + 1]
+        cause = np.asarray(("", *CAUSES), dtype=object)[s.cause.astype(np.int64) + 1]
         return pd.DataFrame(
             {
                 "score": s.score,
@@ -203,7 +218,7 @@ class Result:
                 "merit": s.merit,
                 "counterfactual_score": counterfactual(s, np.arange(s.n)),
                 "blacklisted": s.blacklist.member,
-                "blacklist_cause": pd.Categorical(cause, categories=("",) + CAUSES),
+                "blacklist_cause": pd.Categorical(cause, categories=("", *CAUSES)),
                 "wrongful": wrongful_mask(s),
                 "ever_blacklisted": s.ever_blacklisted,
                 "group": pop.group,
@@ -224,9 +239,7 @@ class Result:
         """The headline figures, simulated and scaled to the real population."""
         f = self.summary["figures"]
         scale = self.summary["scale"]
-        rows = [
-            (label, f[key], f[key] * scale if scaled else f[key]) for label, key, scaled in HEADLINE if key in f
-        ]
+        rows = [(label, f[key], f[key] * scale if scaled else f[key]) for label, key, scaled in HEADLINE if key in f]
         return pd.DataFrame(rows, columns=["figure", "simulated", "scaled"])
 
     def save(self, directory: str | Path, people: bool = False) -> Path:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model import draws
+from scslab.model.kernels import deterrence_factor
 from scslab.model.params import Compiled, applies
 from scslab.model.state import State
+from scslab.population.types import LAYERS
 
 
 @dataclass
@@ -54,14 +56,26 @@ def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
 
 
 def deterrence(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
-    """`deter_ie = exp(-beta_e * rho_i * |w_e| * (1 + psi * A_i) / 100)`."""
+    """`deter_ie = exp(-beta_e * rho_i * |w_e| * (1 + psi * A_i) / 100)`, in one compiled pass."""
     cp = state.cp
     beta = cp.events.elasticity[e]
     if beta == 0:
         return np.ones(ids.size)
-    a = exposure(state, ids) if cp.events.associated[e] else 0.0
-    rho = perceived_risk(state, ids, day)
-    return np.exp(-beta * rho * abs(cp.events.points[e]) * (1.0 + cp.p.feedback.psi * a) / 100.0)
+    alphas = np.array([cp.alpha[name] if cp.events.associated[e] else 0.0 for name in LAYERS])
+    deg = state.active_degree
+    return deterrence_factor(
+        ids,
+        state.rho,
+        state.rho_day,
+        day,
+        1.0 - cp.p.feedback.eta,
+        beta * abs(cp.events.points[e]) / 100.0,
+        cp.p.feedback.psi,
+        alphas,
+        deg["family"],
+        deg["work"],
+        deg["friends"],
+    )
 
 
 def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> np.ndarray:
@@ -74,7 +88,8 @@ def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> 
     if prop.cumulative is None:
         pos = rng.integers(0, prop.eligible.size, size=k)
     else:
-        pos = np.searchsorted(prop.cumulative, rng.random(k) * prop.total, side="right")
+        # sorted keys: each binary search starts from the last one's bound (cache-friendly)
+        pos = np.searchsorted(prop.cumulative, np.sort(rng.random(k)) * prop.total, side="right")
         pos = np.minimum(pos, prop.eligible.size - 1)
     return prop.eligible[pos].astype(np.int64)
 

@@ -34,9 +34,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def keyed_uniform(
-    seed: int, day: int, who: np.ndarray, stream: int, sub: np.ndarray | int = 0
-) -> np.ndarray:
+def keyed_uniform(seed: int, day: int, who: np.ndarray, stream: int, sub: np.ndarray | int = 0) -> np.ndarray:
     """Uniforms in [0, 1), one per element of `who`, determined by (seed, day, who, stream, sub)."""
     with np.errstate(over="ignore"):
         head = np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
@@ -48,7 +46,7 @@ def keyed_uniform(
     return (x >> np.uint64(11)).astype(np.float64) * _TO_UNIT
 
 
-def poisson_inverse(mean: np.ndarray, u: np.ndarray) -> np.ndarray:
+def poisson_inverse(mean: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     """Poisson counts by inverse CDF: the smallest k with F(k; mean) > u."""
     mean = np.broadcast_to(np.asarray(mean, dtype=float), u.shape)
     count = np.zeros(u.size, dtype=np.int64)
@@ -73,8 +71,9 @@ def occurrences(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - starts
 
 
-def uniform(state: State, rng: np.random.Generator, day: int, who: np.ndarray, stream: int,
-            sub: np.ndarray | int = 0) -> np.ndarray:
+def uniform(
+    state: State, rng: np.random.Generator, day: int, who: np.ndarray, stream: int, sub: np.ndarray | int = 0
+) -> np.ndarray:
     """A uniform per element of `who`: from the phase's stream, or keyed under CRN."""
     if state.crn_seed is None:
         return rng.random(np.asarray(who).size)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model.behaviour import perceived_risk
-from scslab.model.contacts import contacts, edge_slots, reverse_slots
+from scslab.model.contacts import edge_slots, reverse_slots
+from scslab.model.kernels import spread_to_contacts
 from scslab.model.draws import TIE, uniform
 from scslab.model.state import State, concat
 
@@ -21,14 +22,20 @@ def perceived_risk_update(state: State, day: int) -> None:
     fb = state.cp.p.feedback
     penalised = state.scratch.distinct(concat(state.charged_negative))
     direct = state.scratch.distinct(concat(state.charged_direct))
-    contact = concat([contacts(layer, direct)[0] for layer in state.pop.layers.values()])
-    ids = state.scratch.distinct(np.concatenate([penalised, contact]))
-    # pen_i + gamma * n_i, summed in a per-citizen column that is cleared right after
-    tally = state.tally
-    np.add.at(tally, contact, fb.gamma)
+    # pen_i + gamma * n_i, summed in a per-citizen column; `mark` collects each citizen once
+    tally, mark = state.tally, state.mark
+    reach = sum(int((layer.indptr[direct + 1] - layer.indptr[direct]).sum()) for layer in state.pop.layers.values())
+    touched = np.empty(penalised.size + reach, dtype=np.int64)
+    touched[: penalised.size] = penalised
+    mark[penalised] = True
+    n = penalised.size
+    for layer in state.pop.layers.values():
+        n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, tally, mark, touched, n)
+    ids = touched[:n]
     tally[penalised] += 1.0
     x = np.minimum(1.0, tally[ids])
     tally[ids] = 0.0
+    mark[ids] = False
     rho_before = perceived_risk(state, ids, day)
     state.rho[ids] = (1.0 - fb.eta) * rho_before + fb.eta * x
     state.rho_day[ids] = day

@@ -224,6 +224,7 @@ class State:
     # the day's work
     scratch: Scratch
     tally: np.ndarray  # per-citizen float scratch, all zero between uses
+    mark: np.ndarray  # per-citizen bool scratch, all False between uses
     counters: DayCounters
     changed: list[np.ndarray] = field(default_factory=list)  # citizens whose score or listing changed today
     charged_negative: list[np.ndarray] = field(default_factory=list)  # any negative charge today
@@ -232,9 +233,7 @@ class State:
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-def _propensities(
-    cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None
-) -> list[Propensity]:
+def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
     """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`.
 
     Under common random numbers `u_ie` is the Gamma inverse CDF of a uniform keyed by
@@ -278,9 +277,7 @@ def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.n
     return order, start, size
 
 
-def initial_state(
-    cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None = None
-) -> State:
+def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None = None) -> State:
     """Allocate the state for a run: everyone at the starting score, no one listed."""
     p = cp.p
     n = pop.size
@@ -347,6 +344,7 @@ def initial_state(
         civil_servants=np.flatnonzero(pop.occupation == CIVIL_SERVANT),
         scratch=scratch,
         tally=np.zeros(n),
+        mark=np.zeros(n, dtype=bool),
         counters=DayCounters(
             events=np.zeros(len(cp.events.names), dtype=np.int64),
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
