@@ -12,8 +12,8 @@ import numpy as np
 
 from scslab.model.behaviour import perceived_risk
 from scslab.model.contacts import edge_slots, reverse_slots
-from scslab.model.kernels import spread_to_contacts
 from scslab.model.draws import TIE, uniform
+from scslab.model.kernels import spread_to_contacts
 from scslab.model.state import State, concat
 
 
