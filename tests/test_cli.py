@@ -1,0 +1,109 @@
+"""The command line end to end: outputs, bad inputs (one line, exit 2, nothing left), reproducibility."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCSLAB = [sys.executable, "-m", "scslab.cli"]
+SMALL = ["--set", "population.size=3000", "--set", "days=40"]
+
+
+def scslab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SCSLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_run_writes_every_output(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = scslab("run", "beijing-2020", *SMALL, "--seed", "3", "--out", str(out), "--save-people", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {"timeseries.parquet", "breakdowns.parquet", "summary.json", "scenario.toml", "people.parquet"}
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert len(ts) == 40 and ts["day"].tolist() == list(range(40))
+    for name in ("score_mean", "score_p10", "score_p50", "score_p90", "blacklisted", "blacklisted_wrongful",
+                 "listings_new", "appeals_won", "trips_denied", "speech_suppressed", "political_events",
+                 "promotions_granted", "promotions_blocked", "green_channel_benefits", "red_loans",
+                 "children_restricted", "firms_blacklisted", "ties_cut", "rho_mean"):
+        assert name in ts.columns, name
+    people = pd.read_parquet(out / "people.parquet")
+    assert len(people) == 3000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["scslab_version"]
+    assert "Blacklisted at the end" in res.stdout
+
+
+def test_resolved_scenario_reruns_identically(tmp_path: Path) -> None:
+    """The written scenario.toml reproduces the run exactly with the same seed."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert scslab("run", "beijing-2020", *SMALL, "--out", str(a), "--quiet", cwd=tmp_path).returncode == 0
+    res = scslab("run", str(a / "scenario.toml"), "--out", str(b), "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (a / "timeseries.parquet").read_bytes() == (b / "timeseries.parquet").read_bytes()
+    assert pd.read_parquet(a / "timeseries.parquet").equals(pd.read_parquet(b / "timeseries.parquet"))
+
+
+def test_default_out_dir_and_profile(tmp_path: Path) -> None:
+    res = scslab("run", "beijing-2020", *SMALL, "--quiet", "--profile", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("beijing-2020-1-")
+    for phase in ("population", "behaviour", "surveillance", "scoring", "sanctions", "feedback", "metrics"):
+        assert phase in res.stdout
+
+
+def test_scenarios_lists_presets(tmp_path: Path) -> None:
+    res = scslab("scenarios", cwd=tmp_path)
+    assert res.returncode == 0 and "beijing-2020" in res.stdout
+
+
+BAD = {
+    "malformed": ("name = 'x'\n[population\nsize = 10\n", "malformed TOML"),
+    "unknown_key": ("[population]\nsise = 1000\n", "population.sise"),
+    "wrong_type": ("[population]\nsize = 'many'\n", "population.size"),
+    "probability": ("[sources.cameras]\ncoverage = 1.5\n", "sources.cameras.coverage"),
+    "negative_rate": (
+        "[sources.cameras]\ncoverage = 0.5\n[events.x]\nrate = -1\npoints = -5\nsource = 'cameras'\n",
+        "events.x.rate",
+    ),
+    "missing_source": ("[events.x]\nrate = 0.1\npoints = -5\nsource = 'radar'\n", "radar"),
+    "missing_tier": ("[[sanctions]]\neffect = 'travel_ban'\ntrigger = 'tier <= Z'\n", "sanctions[0].trigger"),
+    "too_big": ("[population]\nsize = 2_000_000_000\n", "population.size"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, case: str) -> None:
+    text, needle = BAD[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    res = scslab("run", str(path), "--out", str(out), cwd=tmp_path)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr and needle in lines[0]
+    assert not out.exists() and not (tmp_path / "runs").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
+
+
+def test_missing_file_and_bad_set(tmp_path: Path) -> None:
+    res = scslab("run", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert res.returncode == 2 and "nope.toml" in res.stderr and "Traceback" not in res.stderr
+    res = scslab("run", "beijing-2020", "--set", "events.criticism.rate=-3", cwd=tmp_path)
+    assert res.returncode == 2 and "events.criticism.rate" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = scslab("run", "no-such-preset", cwd=tmp_path)
+    assert res.returncode == 2 and "beijing-2020" in res.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_extends_cycle(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    res = scslab("run", str(tmp_path / "a.toml"), cwd=tmp_path)
+    assert res.returncode == 2 and "cycle" in res.stderr and len(res.stderr.strip().splitlines()) == 1
