@@ -242,6 +242,13 @@ class Result:
         rows = [(label, f[key], f[key] * scale if scaled else f[key]) for label, key, scaled in HEADLINE if key in f]
         return pd.DataFrame(rows, columns=["figure", "simulated", "scaled"])
 
+    def plot(self, with_baseline: bool = False) -> dict[str, Any]:
+        """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
+        from scslab.report import RunData, build_figures, simulate_baseline
+
+        baseline = simulate_baseline(self.scenario, self.seed) if with_baseline else None
+        return build_figures(RunData.from_result(self, baseline))
+
     def save(self, directory: str | Path, people: bool = False) -> Path:
         """Write the run's files into `directory`, which appears complete or not at all."""
         target = Path(directory)

@@ -1,0 +1,127 @@
+"""The report's tables as rows of text: headline figures, disparity ratios, scenario parameters."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from scslab.report.data import RunData
+from scslab.results import HEADLINE
+from scslab.scenario import ScenarioParams
+
+# (dimension, numerator, denominator): the ratios of shares the report shows.
+RATIO_PAIRS = (
+    ("group", "minority", "majority"),
+    ("income_q", "q1", "q5"),
+    ("party_member", "member", "non-member"),
+    ("occupation", "civil_servant", "employee"),
+    ("occupation", "business_owner", "employee"),
+    ("occupation", "unemployed", "employee"),
+)
+SHARES = (
+    ("blacklisted_share", "blacklisted"),
+    ("wrongful_share", "wrongfully blacklisted"),
+    ("rewarded_share", "rewarded"),
+)
+NEGATIVE_ZERO = re.compile(r"-[0.,]+%?")  # "-0", "-0.0%": a value that rounds to zero
+DIMENSION_LABELS = {
+    "group": "Group",
+    "income_q": "Income quintile",
+    "occupation": "Occupation",
+    "party_member": "Party membership",
+}
+
+
+def is_share(key: str) -> bool:
+    return key.endswith("_share")
+
+
+def is_score(key: str) -> bool:
+    return key.startswith("score_")
+
+
+def number(value: float | None, key: str = "") -> str:
+    """A figure as text: shares in percent, scores with one decimal, counts with separators."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if is_share(key):
+        shown = f"{value:.1%}"
+    elif key.startswith("rho_"):
+        shown = f"{value:.3f}"
+    elif is_score(key):
+        shown = f"{value:,.1f}"
+    else:
+        shown = f"{value:,.0f}"
+    return shown[1:] if NEGATIVE_ZERO.fullmatch(shown) else shown
+
+
+def headline_rows(data: RunData) -> list[tuple[str, str, str]]:
+    """(figure, simulated, scaled to the real population) for each headline figure of the run."""
+    figures = data.summary["figures"]
+    scale = float(data.summary["scale"])
+    rows = []
+    for label, key, scales in HEADLINE:
+        if key in figures:
+            value = float(figures[key])
+            shown = label if label == label.lstrip() else f"– {label.strip()}"  # a sub-figure of the one above
+            rows.append((shown, number(value, key), number(value * scale, key) if scales else ""))
+    return rows
+
+
+def ratio(breakdowns: pd.DataFrame, dimension: str, num: str, den: str, share: str) -> float | None:
+    """Share of `num` over share of `den` within one dimension; None where undefined."""
+    rows = breakdowns[breakdowns["dimension"] == dimension].set_index("value")
+    if num not in rows.index or den not in rows.index or rows.at[den, share] == 0:
+        return None
+    return float(rows.at[num, share] / rows.at[den, share])
+
+
+def ratio_rows(data: RunData) -> list[tuple[str, ...]]:
+    """(pair, blacklisted ratio, wrongful ratio, rewarded ratio) for each pair of RATIO_PAIRS."""
+    rows = []
+    for dimension, num, den in RATIO_PAIRS:
+        values = [ratio(data.breakdowns, dimension, num, den, share) for share, _ in SHARES]
+        rows.append((f"{num} / {den}", *(f"{v:.2f}×" if v is not None else "n/a" for v in values)))
+    return rows
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested scenario data as (dotted key, value text) rows, in the scenario's order."""
+    if isinstance(value, dict):
+        rows: list[tuple[str, str]] = []
+        for key, item in value.items():
+            rows += flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        rows = []
+        for i, item in enumerate(value):
+            rows += flatten(item, f"{prefix}[{i}]")
+        return rows
+    if isinstance(value, list):
+        return [(prefix, "[" + ", ".join(_scalar(v) for v in value) + "]")]
+    return [(prefix, _scalar(value))]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def parameter_rows(scenario: dict[str, Any]) -> list[tuple[str, str]]:
+    """The resolved scenario as (key, value) rows in the schema's order; the description is in the page header."""
+    order = {name: n for n, name in enumerate(ScenarioParams.model_fields)}
+    ordered = dict(sorted(scenario.items(), key=lambda item: order.get(item[0], len(order))))
+    return [(key, text) for key, text in flatten(ordered) if key != "description"]
+
+
+def parameter_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, value in A, value in B) for every key whose value differs between two scenarios."""
+    left, right = dict(flatten(a)), dict(flatten(b))
+    keys = list(left) + [k for k in right if k not in left]
+    return [(k, left.get(k, "—"), right.get(k, "—")) for k in keys if left.get(k) != right.get(k)]

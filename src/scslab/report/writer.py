@@ -1,0 +1,157 @@
+"""A run's report.html, and saving a run with its baseline and report as one directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from scslab.errors import ScslabError
+from scslab.report.data import BASELINE_FILE, RunData, simulate_baseline
+from scslab.report.figures import build_figures
+from scslab.report.html import Section, page, table
+from scslab.report.tables import SHARES, headline_rows, parameter_rows, ratio_rows
+
+if TYPE_CHECKING:
+    from scslab.results import Result
+
+REPORT_FILE = "report.html"
+
+
+def report_html(data: RunData) -> str:
+    """The report page of one run."""
+    s = data.summary
+    figs = build_figures(data)
+    scale = float(s["scale"])
+    sections = [
+        Section(
+            "Headline figures",
+            f"Counts over the whole run (flows) or on the last day (stocks), as simulated and multiplied by "
+            f"{scale:,.1f} to the real population of {int(s['real_size']):,}.",
+            html=table(("figure", "simulated", "scaled to the real population"), headline_rows(data)),
+        ),
+        Section(
+            "Score over time",
+            "The median score of all citizens each day, the band where 80% of them lie "
+            "(10th to 90th percentile), the mean, and the lowest score of each tier.",
+            figs["score"],
+        ),
+        Section("Tiers", "The share of citizens in each tier each day.", figs["tiers"]),
+        Section(
+            "Blacklist",
+            "Citizens on the blacklist each day by the cause of their listing; the red line is "
+            "the listings that are wrongful (they would not exist without misattribution or guilt by "
+            "association, or a listed offence charged to the wrong person), and its share below.",
+            figs["blacklist"],
+        ),
+        Section(
+            "Trips denied and speech suppressed",
+            "Running totals of the sanctions people felt; the hover shows the total scaled to the real population.",
+            figs["sanctions"],
+        ),
+        Section(
+            "Political events and the chilling effect",
+            "Political events committed each day. With a "
+            "baseline (the same run with every source's coverage at 0), the dashed line is their level "
+            "without surveillance: the gap is the chilling effect.",
+            figs["political"],
+        ),
+        Section(
+            "Disparities",
+            "The share of each group blacklisted, wrongfully blacklisted and holding a reward "
+            "at the end; the table gives the ratios of those shares (n/a where the second group's share "
+            "is 0).",
+            figs["disparities"],
+            table(("ratio of shares", *(label for _, label in SHARES)), ratio_rows(data)),
+        ),
+        Section(
+            "Scenario",
+            "Every parameter of the resolved scenario; rerunning it with the same seed and "
+            "version gives the same results.",
+            html=table(("key", "value"), parameter_rows(data.scenario), numeric_from=2, css="params"),
+        ),
+    ]
+    meta = [
+        ("seed", s["seed"]),
+        ("scslab", s["scslab_version"]),
+        ("start", s["start_date"]),
+        ("days", s["days"]),
+        ("citizens", f"{int(s['population_size']):,}"),
+        ("real population", f"{int(s['real_size']):,}"),
+        ("origin", s.get("origin", "")),
+    ]
+    footer = (
+        f"scslab {s['scslab_version']}, seed {s['seed']}. Synthetic population: no real person's records were used."
+    )
+    return page(f"scslab report: {data.name}", data.description, meta, sections, footer)
+
+
+def staging_name(path: Path) -> Path:
+    """A hidden, unique sibling of `path` to write before renaming."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def write_text_atomic(path: Path, content: str) -> Path:
+    """Write a file that appears complete or not at all."""
+    tmp = staging_name(path)
+    try:
+        with tmp.open("x", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
+    """Write report.html into a run directory; `with_baseline` first runs and stores the baseline if missing."""
+    root = Path(run_dir)
+    data = RunData.from_dir(root)
+    if with_baseline and data.baseline is None:
+        from scslab.api import load_scenario
+
+        scenario = load_scenario(root / "scenario.toml")
+        baseline = simulate_baseline(scenario, int(data.summary["seed"]))
+        write_parquet_atomic(baseline, root / BASELINE_FILE)
+        data = RunData.from_dir(root)
+    return write_text_atomic(root / REPORT_FILE, report_html(data))
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
+    """Write a Parquet file that appears complete or not at all."""
+    tmp = staging_name(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_run(
+    result: Result, directory: str | Path, people: bool = False, with_baseline: bool = False, report: bool = True
+) -> Path:
+    """Save a run with its baseline and report.html; the directory appears complete or not at all."""
+    target = Path(directory)
+    if target.exists():
+        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+    baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_name(target)
+    try:
+        result.save(staging, people=people)
+        if baseline is not None:
+            baseline.to_parquet(staging / BASELINE_FILE, index=False)
+        if report:
+            write_report(staging)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

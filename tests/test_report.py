@@ -1,0 +1,208 @@
+"""report.html and Result.plot(): the figures follow the run's numbers, the page stands alone, text is escaped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scslab
+from scslab.report import BASELINE_FILE, CHARTS, REPORT_FILE, RunData, build_figures, report_html, save_run
+from scslab.report.html import inert_json, plotly_js
+from scslab.report.tables import headline_rows, number, ratio_rows
+from scslab.results import Result
+from scslab.scenario.schema import CAUSES
+
+SCSLAB = [sys.executable, "-m", "scslab.cli"]
+# A threshold just under the starting score lists people within days, so every figure has something to show.
+LIVELY = {"population.size": 4000, "days": 60, "blacklist.threshold": 790}
+SMALL_SET = ["--set", "population.size=3000", "--set", "days=30"]
+
+
+def scslab_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SCSLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def result() -> Result:
+    return scslab.simulate(scslab.load_scenario("beijing-2020").with_overrides(LIVELY), seed=1)
+
+
+def trace(fig: object, name: str) -> np.ndarray:
+    matches = [t for t in fig.data if t.name == name]  # type: ignore[attr-defined]
+    assert len(matches) == 1, (name, [t.name for t in fig.data])  # type: ignore[attr-defined]
+    return np.asarray(matches[0].y, dtype=float)
+
+
+def test_figures_follow_the_daily_table(result: Result) -> None:
+    figs = result.plot()
+    assert set(figs) == {*CHARTS, "headline", "disparity_ratios"}
+    ts = result.timeseries
+    for name, column in (("median", "score_p50"), ("10-90% band", "score_p10"), ("mean", "score_mean")):
+        np.testing.assert_array_equal(trace(figs["score"], name), ts[column])
+    tiers = np.vstack([np.asarray(t.y, dtype=float) for t in figs["tiers"].data])
+    np.testing.assert_allclose(tiers.sum(axis=0), 1.0, rtol=0, atol=1e-12)  # every citizen is in one tier
+    # Causes partition the blacklist: the stacked areas add up to the stock.
+    causes = [trace(figs["blacklist"], c.replace("_", " ")) for c in CAUSES]
+    np.testing.assert_array_equal(np.sum(causes, axis=0), ts["blacklisted"])
+    np.testing.assert_array_equal(trace(figs["blacklist"], "wrongfully listed"), ts["blacklisted_wrongful"])
+    assert ts["blacklisted_wrongful"].iloc[-1] > 0
+    trips = figs["sanctions"].data[0]
+    np.testing.assert_array_equal(trips.y, ts["trips_denied"].cumsum())
+    np.testing.assert_allclose(trips.customdata, ts["trips_denied"].cumsum() * result.summary["scale"])
+    np.testing.assert_array_equal(trace(figs["political"], "this run, daily"), ts["political_events"])
+    assert "no baseline" in figs["political"].layout.title.text
+
+
+def test_disparity_bars_and_ratios_follow_the_breakdowns(result: Result) -> None:
+    figs = result.plot()
+    b = result.breakdowns
+    bars = [t for t in figs["disparities"].data if t.name == "wrongfully blacklisted"]
+    order = ("group", "income_q", "occupation", "party_member")
+    expected = [b.loc[b["dimension"] == d, "wrongful_share"] for d in order]
+    assert len(bars) == len(expected)
+    for bar, shares in zip(bars, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(bar.y), shares)
+    rows = {row[0]: row for row in ratio_rows(RunData.from_result(result))}
+    d = result.summary["disparities"]
+    assert d["wrongful_share_q1_to_q5"] is not None and d["blacklisted_share_minority_to_majority"] is not None
+    assert rows["q1 / q5"][2] == f"{d['wrongful_share_q1_to_q5']:.2f}×"
+    assert rows["minority / majority"][1] == f"{d['blacklisted_share_minority_to_majority']:.2f}×"
+    member = b[(b["dimension"] == "party_member")].set_index("value")["rewarded_share"]
+    assert rows["member / non-member"][3] == f"{member['member'] / member['non-member']:.2f}×"
+
+
+def test_headline_is_simulated_and_scaled(result: Result) -> None:
+    rows = {label: (sim, scaled) for label, sim, scaled in headline_rows(RunData.from_result(result))}
+    f, scale = result.summary["figures"], result.summary["scale"]
+    assert rows["Blacklisted at the end"] == (number(f["blacklisted"]), number(f["blacklisted"] * scale))
+    assert rows["– of whom wrongfully"][1] == number(f["blacklisted_wrongful"] * scale)
+    assert rows["Wrongful share of the blacklisted"] == (f"{f['wrongful_share']:.1%}", "")
+    assert scale == pytest.approx(22_000_000 / 4000)
+
+
+def test_figures_from_the_run_directory_equal_result_plot(result: Result, tmp_path: Path) -> None:
+    run_dir = save_run(result, tmp_path / "run")
+    from_dir = build_figures(RunData.from_dir(run_dir))
+    from_result = result.plot()
+    for name in from_result:
+        assert from_dir[name].to_json() == from_result[name].to_json(), name
+
+
+def test_run_writes_report_with_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = scslab_cli(
+        "run", "beijing-2020", *SMALL_SET, "--seed", "4", "--baseline", "--out", str(out), "--quiet", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert {REPORT_FILE, BASELINE_FILE} <= {p.name for p in out.iterdir()}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    ts, base = pd.read_parquet(out / "timeseries.parquet"), pd.read_parquet(out / BASELINE_FILE)
+    # Without surveillance nothing is detected and no one is listed; the same seed gives the same first day.
+    detected = [c for c in base.columns if c.startswith("detected_")]
+    assert detected and (base[detected] == 0).all().all() and (base["blacklisted"] == 0).all()
+    events = [c for c in ts.columns if c.startswith("events_")]
+    assert ts.loc[0, events].equals(base.loc[0, events])
+    page = (out / REPORT_FILE).read_text(encoding="utf-8")
+    change = ts["political_events"].sum() / base["political_events"].sum() - 1
+    assert f"{abs(change):.1%} {'below' if change <= 0 else 'above'} their level without surveillance" in page
+
+
+def test_report_is_self_contained(result: Result, tmp_path: Path) -> None:
+    page = (save_run(result, tmp_path / "run") / REPORT_FILE).read_text(encoding="utf-8")
+    assert page.count(plotly_js()[:2000]) == 1  # plotly.js inlined, once
+    assert "<script src" not in page and "<link" not in page and "<iframe" not in page
+    assert page.count('class="scs-figure"') == len(CHARTS)
+    for heading in (
+        "Headline figures",
+        "Score over time",
+        "Tiers",
+        "Blacklist",
+        "Trips denied and speech suppressed",
+        "Political events and the chilling effect",
+        "Disparities",
+        "Scenario",
+    ):
+        assert f"<h2>{heading}</h2>" in page
+    assert "blacklist.threshold" in page and f"seed: <b>{result.seed}</b>" in page
+
+
+def test_report_command_and_no_report(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = scslab_cli("run", "beijing-2020", *SMALL_SET, "--no-report", "--out", str(out), "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not (out / REPORT_FILE).exists()
+    res = scslab_cli("report", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "no baseline" in (out / REPORT_FILE).read_text(encoding="utf-8")
+    res = scslab_cli("report", str(out), "--baseline", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (out / BASELINE_FILE).exists()
+    assert "their level without surveillance" in (out / REPORT_FILE).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["missing_dir", "missing_summary", "corrupt_parquet", "bad_summary"])
+def test_report_bad_run_dir_is_one_line(result: Result, tmp_path: Path, case: str) -> None:
+    run_dir = tmp_path / "run"
+    if case != "missing_dir":
+        save_run(result, run_dir, report=False)
+    needle = {
+        "missing_dir": "not a run directory",
+        "missing_summary": "summary.json: file not found",
+        "corrupt_parquet": "timeseries.parquet: cannot be read",
+        "bad_summary": "summary.json: missing",
+    }[case]
+    if case == "missing_summary":
+        (run_dir / "summary.json").unlink()
+    elif case == "corrupt_parquet":
+        (run_dir / "timeseries.parquet").write_bytes(b"not parquet")
+    elif case == "bad_summary":
+        (run_dir / "summary.json").write_text(json.dumps({"seed": 1}))
+    before = sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None
+    res = scslab_cli("report", str(run_dir), cwd=tmp_path)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr
+    assert (sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None) == before
+
+
+def test_failed_report_leaves_no_run_directory(result: Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scslab.report.writer as writer
+
+    def broken(data: RunData) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(writer, "report_html", broken)
+    with pytest.raises(RuntimeError):
+        save_run(result, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scenario_text_in_figures_is_escaped(result: Result) -> None:
+    """Names, tiers and group labels holding markup reach plotly and the page only as escaped text."""
+    data = RunData.from_result(result)
+    ts = data.timeseries.rename(columns={"tier_A": "tier_<i>A</i>"})
+    b = data.breakdowns.replace({"value": {"majority": "<u>majority</u>"}})
+    scenario = dict(data.scenario, score=dict(data.scenario["score"], tiers={"<b>A</b>": 790.0}))
+    summary = dict(data.summary, scenario="<script>alert(1)</script>", description="<img src=x onerror=alert(2)>")
+    evil = RunData(ts, b, summary, scenario | {"name": "<script>alert(3)</script>"})
+    everything = json.dumps([fig.to_plotly_json() for fig in build_figures(evil).values()], default=str)
+    for markup in ("<i>", "<b>", "<u>"):
+        assert markup not in everything
+    assert "&lt;i&gt;A&lt;/i&gt;" in everything and "&lt;b&gt;A&lt;/b&gt;" in everything
+    page = report_html(evil)
+    for markup in ("<script>alert", "<img src=x", "<i>A", "<b>A", "<u>majority"):
+        assert markup not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_inert_json_cannot_close_a_script() -> None:
+    text = json.dumps({"t": "</script><script>alert(1)</script><!-- & \u2028"})
+    inert = inert_json(text)
+    assert "<" not in inert and ">" not in inert and "&" not in inert and "\u2028" not in inert
+    assert json.loads(inert) == json.loads(text)
