@@ -23,7 +23,14 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     res = scslab("run", "beijing-2020", *SMALL, "--seed", "3", "--out", str(out), "--save-people", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     names = {p.name for p in out.iterdir()}
-    assert names == {"timeseries.parquet", "breakdowns.parquet", "summary.json", "scenario.toml", "people.parquet"}
+    assert names == {
+        "timeseries.parquet",
+        "breakdowns.parquet",
+        "summary.json",
+        "scenario.toml",
+        "people.parquet",
+        "report.html",
+    }
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert len(ts) == 40 and ts["day"].tolist() == list(range(40))
     for name in ("score_mean", "score_p10", "score_p50", "score_p90", "blacklisted", "blacklisted_wrongful",

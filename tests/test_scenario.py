@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tests" / "data" / "example.toml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
 SHARED_EXAMPLE = ROOT.parent / "shared" / "scenarios" / "example.toml"
-PRESET_DOC = ROOT / "docs" / "scenarios" / "beijing-2020.md"
+PRESET_DOCS = ROOT / "docs" / "scenarios"
 PRESETS = ", ".join(name for name, _ in list_presets())
 
 
@@ -174,20 +174,21 @@ def test_list_presets() -> None:
     assert all(text and len(text.splitlines()) == 1 for text in descriptions.values())
 
 
-def test_preset_doc_gives_every_parameter_with_its_value_and_source() -> None:
+@pytest.mark.parametrize("preset", [name for name, _ in list_presets()])
+def test_preset_doc_gives_every_parameter_with_its_value_and_source(preset: str) -> None:
     rows: dict[str, tuple[str, str]] = {}
-    for line in PRESET_DOC.read_text(encoding="utf-8").splitlines():
+    for line in (PRESET_DOCS / f"{preset}.md").read_text(encoding="utf-8").splitlines():
         match = re.fullmatch(r"\| `([^`]+)` \| `([^`]+)` \| (.+) \|", line)
         if match:
             rows[match[1]] = (match[2], match[3])
-    params = load_scenario("beijing-2020").params.model_dump(mode="json", exclude_none=True)
+    params = load_scenario(preset).params.model_dump(mode="json", exclude_none=True)
     leaves = {format_key(path): value for path, value in flatten(params).items()}
     assert set(rows) == set(leaves)
     for key, value in leaves.items():
         written, source = rows[key]
         parsed = tomllib.loads(f"v = {written}")["v"]
         assert (parsed.isoformat() if isinstance(parsed, dt.date) else parsed) == value, key
-        assert "DOMAIN.md" in source or "assumption" in source or "default" in source or "MODEL.md" in source, key
+        assert any(word in source for word in ("DOMAIN.md", "assumption", "default", "MODEL.md", "calibrated")), key
 
 
 def test_a_path_or_a_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,9 @@ from rich.table import Table
 
 from scslab.errors import ScslabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="scslab: social credit systems on synthetic populations.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="scslab: social credit systems on synthetic populations."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -24,14 +27,25 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def stop_now(message: str, code: int) -> None:
+    """After a signal: one line, then exit at once. The checkpoint is already on disk (fsynced) and
+    nothing else is open, so the interpreter's teardown (seconds with large arrays) is skipped."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def headline_table(result: object) -> Table:
     """The headline figures as a rich table."""
     from scslab.results import Result
 
     assert isinstance(result, Result)
     s = result.summary
-    table = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['days']} days · "
-                        f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})")
+    table = Table(
+        title=f"{s['scenario']} · seed {s['seed']} · {s['days']} days · "
+        f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})"
+    )
     table.add_column("figure")
     table.add_column("simulated", justify="right")
     table.add_column("scaled to real population", justify="right")
@@ -63,27 +77,60 @@ def run(
     scenario: Annotated[str, typer.Argument(help="A preset name or a scenario file.")] = "beijing-2020",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: KEY=VALUE (repeatable).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 1,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory (default runs/NAME-SEED-TIME).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default runs/NAME-SEED-TIME).")
+    ] = None,
     save_people: Annotated[bool, typer.Option("--save-people", help="Also write people.parquet.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no tables.")] = False,
     profile: Annotated[bool, typer.Option("--profile", help="Print the time spent in each phase.")] = False,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Also write report.html.")] = True,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Also run it without surveillance (same seed), for the report.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", min=0, metavar="DAYS", help="Save the full state every DAYS days.")
+    ] = 0,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", metavar="RUN_DIR", help="Go on with a run stopped after a checkpoint.")
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Check the model's invariants after every day.")] = False,
+    allow_extends: Annotated[
+        list[Path] | None, typer.Option("--allow-extends", metavar="DIR", help="Let `extends` read files in DIR.")
+    ] = None,
 ) -> None:
     """Run a scenario and write its results."""
-    from scslab.api import load_scenario, simulate
-    from scslab.scenario import parse_set_option
+    from scslab import runner
+    from scslab.scenario import load_scenario, parse_set_option
 
-    try:
-        sc = load_scenario(scenario)
-        if set_:
-            sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
-        target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-        if target.exists():
-            raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-        result = simulate(sc, seed=seed, progress=not quiet and sys.stderr.isatty())
-        result.save(target, people=save_people)
-    except ScslabError as exc:
-        fail(str(exc))
-        return
+    with runner.StopOnSignals() as guard:
+        job: runner.Job | None = None
+        try:
+            if resume is not None:
+                job, at = runner.resume(resume)
+            else:
+                sc = load_scenario(scenario, trusted=tuple(allow_extends or ()))
+                if set_:
+                    sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
+                target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+                if target.exists():
+                    raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+                options = {"people": save_people, "with_baseline": baseline, "report": report}
+                job, at = runner.Job(sc, seed, target, checkpoint_every, check, options), None
+                if checkpoint_every:
+                    runner.begin(job)
+            sc, target = job.scenario, job.target
+            first = at.day if at else 0
+            with runner.day_bar(sc.name, sc.params.days, first, not quiet and sys.stderr.isatty()) as on_day:
+                result = runner.simulate(job, at, guard, on_day)
+            runner.finish(job, result)
+        except runner.Stopped as stop:
+            saved = job.last_checkpoint if job else None
+            where = f"last checkpoint: day {saved}; resume with: scslab run --resume {job.target}" if job and (
+                saved is not None) else "no checkpoint"  # fmt: skip
+            stop_now(f"stopped by {stop} ({where})", stop.exit_code)
+        except ScslabError as exc:
+            fail(str(exc), exc.exit_code)
+            return
     if not quiet:
         out.print(headline_table(result))
         out.print(f"results in [bold]{target}[/]")
@@ -102,6 +149,273 @@ def scenarios() -> None:
     for name, description in list_presets():
         table.add_row(name, description)
     out.print(table)
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `scslab run`.")],
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="First run the scenario without surveillance, if not stored.")
+    ] = False,
+) -> None:
+    """Write report.html into a run directory."""
+    from scslab.report import write_report
+
+    try:
+        path = write_report(run_dir, with_baseline=baseline)
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(f"report in [bold]{path}[/]")
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[str, typer.Argument(help="Scenario A: a preset name or a scenario file.")],
+    b: Annotated[str, typer.Argument(help="Scenario B: a preset name or a scenario file.")],
+    seeds: Annotated[int, typer.Option(help="Number of seeds.")] = 10,
+    first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 1,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key in both: KEY=VALUE.")] = None,
+    crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (MODEL.md 9).")] = True,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default runs/compare-A-B-TIME).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no table.")] = False,
+) -> None:
+    """Run two scenarios over the same seeds and write compare.html."""
+    from rich.progress import Progress
+
+    from scslab.api import load_scenario
+    from scslab.report import COMPARE_FILE, compare, write_compare
+    from scslab.report.compare import metric_rows
+    from scslab.scenario import parse_set_option
+
+    try:
+        pair = load_scenario(a), load_scenario(b)
+        overrides = dict(parse_set_option(item) for item in set_ or [])
+        target = out_dir or Path("runs") / f"compare-{pair[0].name}-{pair[1].name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        if target.exists():
+            raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+        with Progress(transient=True, disable=quiet or not sys.stderr.isatty(), console=err) as bar:
+            task = bar.add_task("runs", total=2 * seeds)
+            comparison = compare(
+                *pair,
+                seeds=seeds,
+                overrides=overrides,
+                crn=crn,
+                first_seed=first_seed,
+                on_run=lambda done, _: bar.update(task, completed=done),
+            )
+        write_compare(comparison, target)
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    if not quiet:
+        table = Table(title=f"B − A over {seeds} seeds (A: {pair[0].name}, B: {pair[1].name}, crn {crn})")
+        for col in ("figure", "A", "B", "B − A", "95% interval", "scaled"):
+            table.add_column(col, justify="left" if col == "figure" else "right")
+        for row in metric_rows(comparison):
+            table.add_row(*row)
+        out.print(table)
+    out.print(f"comparison in [bold]{target / COMPARE_FILE}[/]")
+
+
+# Experiments (scslab.experiments): options shared by ensemble, sweep, sensitivity and calibrate.
+ScenarioArg = Annotated[str, typer.Argument(help="A preset name or a scenario file.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a key of the scenario: KEY=VALUE.")]
+ParamOpt = Annotated[
+    list[str], typer.Option("--param", help="KEY=START:STOP:STEP, KEY=LOW:HIGH or KEY=V1,V2 (repeatable).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Experiment seed: every run's seed is spawned from it.")]
+MetricOpt = Annotated[
+    list[str] | None, typer.Option("--metric", help="A metric to report (repeatable; default: the headline ones).")
+]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (a process pool) or dask.")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="A dask scheduler, tcp://HOST:PORT (default: a LocalCluster).")
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Workers (default: the cores; 0: in this process, local only).")
+]
+RootOpt = Annotated[Path, typer.Option("--root", help="Folder of the experiments and of catalog.duckdb.")]
+IdOpt = Annotated[str | None, typer.Option("--id", help="The experiment's id (default: KIND-SCENARIO-HASH).")]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Finish an interrupted experiment: run only what is missing.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+@app.command("ensemble")
+def ensemble_command(
+    scenario: ScenarioArg, seeds: Annotated[int, typer.Option(help="Number of runs (seeds).")] = 100,
+    set_: SetOpt = None, seed: SeedOpt = 0, metric: MetricOpt = None, executor: ExecutorOpt = "local",
+    scheduler: SchedulerOpt = None, workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None,
+    resume: ResumeOpt = False, quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Many seeds of one scenario: daily 10/50/90% bands and the headline metrics with their intervals."""
+    from scslab.experiments import HEADLINE_METRICS, ensemble
+    from scslab.experiments.console import frame_table, intervals_view, session
+
+    try:
+        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
+            res = ensemble(sc, seeds, seed=seed, metrics=metric or HEADLINE_METRICS, options=opts)
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(frame_table(intervals_view(res.intervals), f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"))
+    out.print(f"bands and intervals in [bold]{res.directory}[/]")
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: ScenarioArg, param: ParamOpt, design: Annotated[str, typer.Option(help="grid or lhs.")] = "grid",
+    n: Annotated[int, typer.Option("--n", help="Points of an lhs design.")] = 10,
+    seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1, set_: SetOpt = None, seed: SeedOpt = 0,
+    metric: MetricOpt = None, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
+    quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Each headline metric against each parameter, over a grid or a Latin hypercube."""
+    from scslab.experiments import HEADLINE_METRICS, sweep
+    from scslab.experiments.console import frame_table, session
+
+    try:
+        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
+            res = sweep(sc, param, design=design, n=n, seeds=seeds, seed=seed,
+                        metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(frame_table(res.points, f"{res.experiment_id}: mean over {seeds} seed(s) per point"))
+    out.print(frame_table(res.correlations, "Spearman rank correlation of each metric with each parameter"))
+    out.print(f"points.parquet and correlations.parquet in [bold]{res.directory}[/]")
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    scenario: ScenarioArg, param: ParamOpt, method: Annotated[str, typer.Option(help="sobol or morris.")] = "sobol",
+    n: Annotated[int, typer.Option("--n", help="Base samples (sobol: a power of 2) or trajectories (morris).")] = 64,
+    seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1, set_: SetOpt = None, seed: SeedOpt = 0,
+    metric: MetricOpt = None, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
+    quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Which parameter matters for each metric: Sobol S1 and ST, or Morris mu* and sigma, with 95% intervals."""
+    from scslab.experiments import HEADLINE_METRICS, sensitivity
+    from scslab.experiments.console import frame_table, session
+
+    try:
+        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
+            res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=seed,
+                              metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(frame_table(res.indices, f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"))
+    out.print(f"indices.parquet in [bold]{res.directory}[/]")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    scenario: ScenarioArg, targets: Annotated[Path, typer.Option("--targets", help="The targets TOML file.")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH to fit (repeatable).")] = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials.")] = 50,
+    seeds: Annotated[int, typer.Option(help="Seeds per trial.")] = 1,
+    batch: Annotated[int, typer.Option(help="Trials run at once (the fit depends on it, not on workers).")] = 4,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="The fitted scenario file (default: in the experiment).")
+    ] = None,
+    set_: SetOpt = None, seed: SeedOpt = 0, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
+    quiet: QuietOpt = False,
+) -> None:  # fmt: skip
+    """Fit parameters to target figures (optuna TPE) and write the fitted scenario, which extends the original."""
+    from scslab.experiments import calibrate
+    from scslab.experiments.console import frame_table, session
+
+    try:
+        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
+            res = calibrate(sc, targets, param or [], trials=trials, seeds=seeds, batch=batch, seed=seed,
+                            out=out_file, options=opts)  # fmt: skip
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(frame_table(res.targets, f"{res.experiment_id}: best of {trials} trials, loss {res.best_loss:.4g}"))
+    out.print("fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in res.best.items()))
+    out.print(f"fitted scenario in [bold]{res.fitted_path}[/]")
+
+
+@app.command("runs")
+def runs_command(
+    root: RootOpt = Path("runs"),
+    experiment: Annotated[str | None, typer.Option("--experiment", help="List this experiment's runs.")] = None,
+    sql: Annotated[str | None, typer.Option("--sql", help="A read-only SQL query on the catalogue.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show at most.")] = 60,
+) -> None:
+    """The run catalogue: experiments, one experiment's runs, or an SQL query's result."""
+    from scslab.experiments.console import frame_table, runs_frame
+
+    try:
+        frame, title = runs_frame(root, experiment, sql)
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    out.print(frame_table(frame, title, limit))
+
+
+def audit_table(report: object) -> Table:
+    """One row per rule: (a) a score over time, (i) context, (ii) proportion, and the verdict."""
+    from scslab.audit import AuditReport
+
+    assert isinstance(report, AuditReport)
+    table = Table(title=f"{report.scenario} · {report.article}")
+    for col in ("rule", "sanction", "(a) score", "(i) unrelated data", "(ii) disproportionate", "meets it"):
+        table.add_column(col, no_wrap=col in ("rule", "(a) score", "meets it"))
+    for f in report.findings:
+        table.add_row(
+            f.rule, f"{f.effect}\n{f.trigger}", "yes" if f.scores_over_time else "no",
+            f"{len(f.unrelated)} of {len(f.data)} records" if f.unrelated else "no",
+            f"{len(f.disproportionate)} reason(s)" if f.disproportionate else "no",
+            "[bold red]yes[/]" if f.prohibited else "[green]no[/]",
+        )
+    return table
+
+
+@app.command()
+def audit(
+    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario file.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: KEY=VALUE (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Audit a scenario's sanctions against EU AI Act Article 5(1)(c); exit 1 if any rule meets it."""
+    from scslab.api import load_scenario
+    from scslab.audit import audit as audit_scenario
+    from scslab.scenario import parse_set_option
+
+    try:
+        sc = load_scenario(scenario)
+        if set_:
+            sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
+    except ScslabError as exc:
+        fail(str(exc))
+        return
+    report = audit_scenario(sc)
+    if as_json:
+        typer.echo(report.to_json())
+        raise typer.Exit(0 if report.passes else 1)
+    out.print(audit_table(report))
+    for f in report.findings:
+        verdict = "[bold red]meets the pattern[/]" if f.prohibited else "[green]does not meet it[/]"
+        out.print(f"\n[bold]{f.rule}[/] {f.effect} ({f.trigger}), in {f.context}, {f.severity}: {verdict}")
+        lines = [f"(a) {f.scoring}", *(f"(i) {r}" for r in f.unrelated), *(f"(ii) {r}" for r in f.disproportionate)]
+        for line in [*lines, *(f"note: {n}" for n in f.notes)]:
+            out.print(f"  {line}", highlight=False)
+    for note in report.not_audited:
+        out.print(f"not audited: {note}", highlight=False)
+    out.print(f"\n{report.rule_of_thumb}", highlight=False)
+    verdict = "no rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet"
+    out.print(f"[bold]{verdict} the prohibited pattern of {report.article}[/]")
+    raise typer.Exit(0 if report.passes else 1)
 
 
 def main() -> None:

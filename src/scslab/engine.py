@@ -38,6 +38,25 @@ class Run:
     wall_seconds: float = 0.0
 
 
+@dataclass
+class Progress:
+    """A run between two days: everything needed to go on (what a checkpoint holds)."""
+
+    state: State
+    table: MetricTable
+    rng: dict[str, np.random.Generator]
+    day: int  # days done
+    profile: dict[str, float]
+    elapsed: float = 0.0  # wall seconds so far
+    elapsed_before: float = field(default=0.0, init=False)  # wall seconds before this process took over
+
+    def __post_init__(self) -> None:
+        self.elapsed_before = self.elapsed
+
+
+DayHook = Callable[[Progress], None]
+
+
 def streams(seed: int) -> dict[str, np.random.Generator]:
     """The run's random streams, spawned from one SeedSequence."""
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
@@ -58,20 +77,18 @@ def run(
     on_day: DayCallback | None = None,
     source: str = "scenario",
     population: Population | None = None,
+    resume: Progress | None = None,
+    after_day: DayHook | None = None,
 ) -> Run:
-    """Simulate `params.days` days from a fresh synthetic population (or a given one, for tests)."""
-    if population is None:
-        check_memory(params, source)
+    """Simulate `params.days` days from a fresh synthetic population (or a given one, for tests).
+
+    `resume` continues a saved run from its day; `after_day` sees the run after every day
+    (checkpoints, `--check`, stop requests) and may raise to stop it.
+    """
     started = time.perf_counter()
-    profile = dict.fromkeys(PHASES, 0.0)
-    rng = streams(seed)
-    cp = compile_params(params)
-    pop = population or build_population(params.population, params.networks, rng["population"])
-    state = initial_state(cp, pop, rng["propensity"], crn_seed=seed if params.crn else None)
-    initial_effects(state)
-    table = MetricTable(cp, params.days)
-    profile["population"] = time.perf_counter() - started
-    for day in range(params.days):
+    at = resume or start(params, seed, source, population)
+    state, table, rng, profile = at.state, at.table, at.rng, at.profile
+    for day in range(at.day, params.days):
         start_day(state)
         t0 = time.perf_counter()
         events = behaviour(state, rng["behaviour"], day)
@@ -88,6 +105,28 @@ def run(
         t6 = time.perf_counter()
         for name, dt in zip(PHASES[1:], (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
             profile[name] += dt
+        at.day = day + 1
+        at.elapsed = at.elapsed_before + time.perf_counter() - started
+        if after_day is not None:
+            after_day(at)
         if on_day is not None:
             on_day(day + 1, params.days)
-    return Run(state, table, profile, time.perf_counter() - started)
+    return Run(state, table, profile, at.elapsed_before + time.perf_counter() - started)
+
+
+def start(
+    params: ScenarioParams, seed: int, source: str = "scenario", population: Population | None = None
+) -> Progress:
+    """A run at day 0: its population, initial state, empty table and fresh random streams."""
+    if population is None:
+        check_memory(params, source)
+    started = time.perf_counter()
+    profile = dict.fromkeys(PHASES, 0.0)
+    rng = streams(seed)
+    cp = compile_params(params)
+    pop = population or build_population(params.population, params.networks, rng["population"])
+    state = initial_state(cp, pop, rng["propensity"], crn_seed=seed if params.crn else None)
+    initial_effects(state)
+    table = MetricTable(cp, params.days)
+    profile["population"] = time.perf_counter() - started
+    return Progress(state, table, rng, 0, profile)

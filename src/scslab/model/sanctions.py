@@ -41,6 +41,7 @@ def delist(state: State, ids: np.ndarray) -> None:
     """Take `ids` off the blacklist."""
     if ids.size == 0:
         return
+    state.counters.exits += int(state.blacklist.member[ids].sum())
     state.blacklist.member[ids] = False
     state.blacklist.compact()
     state.cause[ids] = -1

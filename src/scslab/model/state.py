@@ -149,6 +149,7 @@ class DayCounters:
     promotions_granted: int = 0
     promotions_blocked: int = 0
     ties_cut: int = 0
+    exits: int = 0  # citizens taken off the blacklist today (terms served, appeals won)
 
     def reset(self) -> None:
         self.events[:] = 0
@@ -163,6 +164,7 @@ class DayCounters:
             "promotions_granted",
             "promotions_blocked",
             "ties_cut",
+            "exits",
         ):
             setattr(self, name, 0)
 

@@ -12,7 +12,7 @@ import copy
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +28,7 @@ from scslab.scenario.schema import ScenarioParams
 PRESETS_DIR = Path(__file__).with_name("presets")
 MAX_EXTENDS = 32
 MAX_NESTING = 32  # tables and arrays; v1 scenarios use at most 4
+MAX_FILE_BYTES = 1 << 20  # a scenario is a few kilobytes; anything past 1 MiB is refused unread
 SET_EXAMPLE = "KEY=VALUE, e.g. --set events.criticism.rate=0.002"
 
 # Who gave each key of a raw dict: a file's label, or "--set KEY".
@@ -73,6 +74,7 @@ class _Source:
 
     label: str
     path: Path
+    roots: tuple[Path, ...] = ()  # folders that `extends` in this file may read (with the presets)
 
     @property
     def identity(self) -> str:
@@ -82,10 +84,16 @@ class _Source:
             return str(self.path)
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A scenario from a file (an existing file, or a name ending in .toml or holding a path separator) or a preset."""
+def load_scenario(name_or_path: str | Path, trusted: Sequence[str | Path] = ()) -> Scenario:
+    """A scenario from a file (an existing file, or a name ending in .toml or holding a path separator) or a preset.
+
+    `extends` may read files in the scenario's folder (and below), the presets, and the
+    folders in `trusted` (given explicitly, e.g. on the command line); nothing else.
+    """
     if isinstance(name_or_path, Path) or _looks_like_path(name_or_path):
-        source = _Source(str(name_or_path), Path(name_or_path))
+        path = Path(name_or_path)
+        roots = (_real(path.parent), *(_real(Path(t)) for t in trusted))
+        source = _Source(str(name_or_path), path, roots)
     else:
         source = _preset(name_or_path, where="")
     try:
@@ -170,8 +178,24 @@ def _base(ref: Any, source: _Source) -> _Source:
             _fail_line(
                 f"{where}{show(ref)} not found (allowed: a preset name or a path relative to {show(str(path.parent))})"
             )
-        return _Source(str(path), path)
+        real = _real(path)
+        roots = source.roots or (_real(source.path.parent),)
+        if not any(real.is_relative_to(root) for root in roots):
+            folders = ", ".join(show(str(r)) for r in roots)
+            _fail_line(
+                f"{where}{show(ref)} is outside the scenario's folder (allowed: files in {folders}, the presets, "
+                "or a folder given with --allow-extends)"
+            )
+        return _Source(str(path), path, roots)
     return _preset(ref, where)
+
+
+def _real(path: Path) -> Path:
+    """`path` with symbolic links and `..` resolved (as far as it exists)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
 
 
 def _exists(path: Path) -> bool:
@@ -185,13 +209,16 @@ def _read(source: _Source) -> dict[str, Any]:
     """Parse one TOML file; every way this can fail is a one-line ScenarioError."""
     label = source.label
     try:
-        data = source.path.read_bytes()
+        with open(source.path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         _fail_line(f"{label}: file not found")
     except IsADirectoryError:
         _fail_line(f"{label}: is a folder (allowed: a TOML file)")
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         _fail_line(f"{label}: cannot be read: {getattr(exc, 'strerror', None) or exc}")
+    if len(data) > MAX_FILE_BYTES:
+        _fail_line(f"{label}: larger than {MAX_FILE_BYTES // 2**20} MiB (allowed: a scenario file of at most 1 MiB)")
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
