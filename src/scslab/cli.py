@@ -419,12 +419,23 @@ def audit(
 
 
 def main() -> None:
-    """Entry point of the `scslab` command."""
+    """Entry point of the `scslab` command: usage errors too are one line and exit code 2."""
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         sys.exit(130)
+    except typer.TyperException as exc:  # the usage errors of typer's bundled click
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            out.print(message, highlight=False)
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        line = " ".join(f"{message}{where}".split())
+        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
