@@ -114,3 +114,12 @@ def test_extends_cycle(tmp_path: Path) -> None:
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
     res = scslab("run", str(tmp_path / "a.toml"), cwd=tmp_path)
     assert res.returncode == 2 and "cycle" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["run", "--seed", "-1"], ["run", "--bogus"], ["nosuch"]])
+def test_usage_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    res = scslab(*args, cwd=tmp_path)
+    assert res.returncode == 2
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr
+    assert list(tmp_path.iterdir()) == []
