@@ -407,7 +407,15 @@ def audit(
     for f in report.findings:
         verdict = "[bold red]meets the pattern[/]" if f.prohibited else "[green]does not meet it[/]"
         out.print(f"\n[bold]{f.rule}[/] {f.effect} ({f.trigger}), in {f.context}, {f.severity}: {verdict}")
-        lines = [f"(a) {f.scoring}", *(f"(i) {r}" for r in f.unrelated), *(f"(ii) {r}" for r in f.disproportionate)]
+        data = "; ".join(f"{u.name} ({u.path}) {u.context}" for u in f.data) or "none"
+        offences = ", ".join(f"{u.name} {u.gravity}" for u in f.data if u.gravity != "merit") or "none"
+        lines = [
+            f"(a) {f.scoring}",
+            f"(i) data: {data}; applied in {f.context}",
+            *(f"(i) unrelated: {r}" for r in f.unrelated),
+            f"(ii) {f.severity} against: {offences}",
+            *(f"(ii) disproportionate: {r}" for r in f.disproportionate),
+        ]
         for line in [*lines, *(f"note: {n}" for n in f.notes)]:
             out.print(f"  {line}", highlight=False)
     for note in report.not_audited:
