@@ -123,3 +123,9 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_error_text_in_brackets_is_printed_as_is(tmp_path: Path) -> None:
+    """Messages are plain text: brackets in them are not taken for console markup."""
+    res = scslab("run", "beijing-2020", "--set", "score.start=1000", cwd=tmp_path)
+    assert res.returncode == 2 and "[min, max]" in res.stderr

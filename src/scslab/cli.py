@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scslab.errors import ScslabError
@@ -23,14 +24,14 @@ err = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> None:
     """Print one line and exit: no traceback for a bad input."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def stop_now(message: str, code: int) -> None:
     """After a signal: one line, then exit at once. The checkpoint is already on disk (fsynced) and
     nothing else is open, so the interpreter's teardown (seconds with large arrays) is skipped."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -441,7 +442,7 @@ def main() -> None:
         ctx = getattr(exc, "ctx", None)
         where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
         line = " ".join(f"{message}{where}".split())
-        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)
 

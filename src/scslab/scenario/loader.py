@@ -256,11 +256,16 @@ def _check_nesting(value: Any, label: str, at: KeyPath) -> None:
             stack.extend(((*path, i), v) for i, v in enumerate(item))
 
 
+# Tables that are one whole (a ladder of tiers): an extending file replaces them instead of merging.
+WHOLE_TABLES: frozenset[KeyPath] = frozenset({("score", "tiers")})
+
+
 def _merge(base: dict[str, Any], provenance: Provenance, over: dict[str, Any], at: KeyPath, label: str) -> None:
-    """Deep merge: tables merge key by key; anything else, arrays of tables included, is replaced."""
+    """Deep merge: tables merge key by key, except `score.tiers`; anything else, arrays of tables
+    included, is replaced."""
     for key, value in over.items():
         path = (*at, key)
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and path not in WHOLE_TABLES:
             provenance[path] = label
             _merge(base[key], provenance, value, path, label)
         else:
