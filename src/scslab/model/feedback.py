@@ -20,6 +20,8 @@ from scslab.model.state import State, concat
 def perceived_risk_update(state: State, day: int) -> None:
     """Raise the perceived risk of the charged and of their contacts; decay everyone else's."""
     fb = state.cp.p.feedback
+    if fb.eta == 0:  # rho <- (1 - 0) * rho + 0 * x: nothing to do
+        return
     penalised = state.scratch.distinct(concat(state.charged_negative))
     direct = state.scratch.distinct(concat(state.charged_direct))
     # pen_i + gamma * n_i, summed in a per-citizen column; `mark` collects each citizen once
