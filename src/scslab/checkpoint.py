@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scslab.atomic import write_file
 from scslab.engine import Progress
 from scslab.errors import ScslabError
 from scslab.model.metrics import MetricTable
@@ -165,32 +165,11 @@ def save_checkpoint(path: str | Path, progress: Progress, meta: dict[str, Any] |
     }
     arrays = dict(enc.arrays)
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
-    return target
+    def savez(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a handle, so that numpy adds no ".npz" to the staging name
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
 
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return write_file(target, savez, durable=True)
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

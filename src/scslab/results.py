@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scslab.atomic import new_directory
 from scslab.engine import Run
 from scslab.model.params import applies
 from scslab.model.sanctions import wrongful
@@ -249,24 +247,17 @@ class Result:
         baseline = simulate_baseline(self.scenario, self.seed) if with_baseline else None
         return build_figures(RunData.from_result(self, baseline))
 
+    def write_files(self, directory: Path, people: bool = False) -> None:
+        """Write the run's files into an existing `directory`."""
+        self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
+        self.breakdowns.to_parquet(directory / "breakdowns.parquet", index=False)
+        (directory / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
+        (directory / "scenario.toml").write_text(self.scenario.to_toml())
+        if people:
+            self.people.to_parquet(directory / "people.parquet", index=False)
+
     def save(self, directory: str | Path, people: bool = False) -> Path:
         """Write the run's files into `directory`, which appears complete or not at all."""
-        target = Path(directory)
-        if target.exists():
-            from scslab.errors import ScslabError
-
-            raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-            self.breakdowns.to_parquet(tmp / "breakdowns.parquet", index=False)
-            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
-            (tmp / "scenario.toml").write_text(self.scenario.to_toml())
-            if people:
-                self.people.to_parquet(tmp / "people.parquet", index=False)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        with new_directory(directory) as staging:
+            self.write_files(staging, people)
+        return Path(directory)

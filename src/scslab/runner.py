@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import signal
 import threading
@@ -21,7 +20,8 @@ from types import FrameType
 from typing import Any
 
 from scslab import engine
-from scslab.checkpoint import fsync_dir, load_checkpoint, save_checkpoint
+from scslab.atomic import fsync_dir, write_text
+from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
@@ -111,20 +111,11 @@ def begin(job: Job) -> None:
         raise ScslabError(
             f"{job.work}: a run with checkpoints is already there (allowed: scslab run --resume {job.target})"
         ) from None
-    _write(job.work / SCENARIO_FILE, job.scenario.to_toml())
+    write_text(job.work / SCENARIO_FILE, job.scenario.to_toml(), durable=True)
     record = {"seed": job.seed, "origin": job.scenario.origin, "target": job.target.name, "every": job.every,
               "check": job.check, "options": job.options}  # fmt: skip
-    _write(job.work / JOB_FILE, json.dumps(record, indent=2) + "\n")
+    write_text(job.work / JOB_FILE, json.dumps(record, indent=2) + "\n", durable=True)
     fsync_dir(job.work.parent)
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def resume(run_dir: Path) -> tuple[Job, engine.Progress | None]:

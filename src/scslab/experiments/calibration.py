@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.common import Options, as_scenario, check_count, experiment, using
 from scslab.experiments.design import Param, Point, check_points, design_seed, parse_params, run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.fitted import original_reference, write_fitted
 from scslab.experiments.metrics import figure_at
-from scslab.experiments.store import Record, write_parquet
+from scslab.experiments.store import Record
 from scslab.experiments.targets import Target, check_target, load_targets
 from scslab.scenario import Scenario
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scslab.atomic import write_parquet
 from scslab.experiments.catalog import Catalog
 from scslab.experiments.common import Options, as_scenario, check_count, experiment, using
 from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
-from scslab.experiments.store import Experiment, write_parquet
+from scslab.experiments.store import Experiment
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)

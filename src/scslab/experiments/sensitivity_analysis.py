@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.common import Options, as_scenario, check_count, experiment, run_matrix, seed_tasks, using
 from scslab.experiments.design import Param, check_points, design_seed, parse_params, points_from_matrix, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
-from scslab.experiments.store import write_parquet
 from scslab.scenario import Scenario
 
 METHODS = ("sobol", "morris")

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from scslab.atomic import write_json
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog, RunRow, utc_now
 from scslab.experiments.executors import BaseScenario, Executor, RunOutput, Task, Work, execute
@@ -313,19 +314,3 @@ class Experiment:
     def write_json(self, name: str, data: Any) -> Path:
         """Write one of the experiment's result files."""
         return write_json(self.directory / name, data)
-
-
-def write_json(path: Path, data: Any) -> Path:
-    """Write `data` as JSON, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def write_parquet(frame: Any, path: Path) -> Path:
-    """Write a DataFrame as Parquet, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.common import Options, as_scenario, check_count, experiment, run_matrix, seed_tasks, using
 from scslab.experiments.design import Param, design_seed, grid_points, lhs_points, parse_params, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
-from scslab.experiments.store import write_parquet
 from scslab.scenario import Scenario
 
 DESIGNS = ("grid", "lhs")

@@ -8,9 +8,6 @@ policy's effect rather than noise; its 95% interval over seeds is a t interval.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from scslab.atomic import new_directory
 from scslab.errors import ScslabError
 from scslab.report.figures import esc, rolling, styled
 from scslab.report.html import Section, page, table
@@ -285,16 +283,7 @@ def compare_html(comparison: Comparison) -> str:
 
 def write_compare(comparison: Comparison, directory: str | Path) -> Path:
     """Write compare.html and compare.parquet (each run's figures) into a new directory, atomically."""
-    target = Path(directory)
-    if target.exists():
-        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with new_directory(directory) as staging:
         (staging / COMPARE_FILE).write_text(compare_html(comparison), encoding="utf-8")
         comparison.figures.to_parquet(staging / FIGURES_FILE, index=False)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return Path(directory)

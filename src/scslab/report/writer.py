@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from scslab.errors import ScslabError
+from scslab.atomic import new_directory, write_parquet, write_text
 from scslab.report.data import BASELINE_FILE, RunData, simulate_baseline
 from scslab.report.figures import build_figures
 from scslab.report.html import Section, page, table
@@ -90,24 +85,6 @@ def report_html(data: RunData) -> str:
     return page(f"scslab report: {data.name}", data.description, meta, sections, footer)
 
 
-def staging_name(path: Path) -> Path:
-    """A hidden, unique sibling of `path` to write before renaming."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-
-
-def write_text_atomic(path: Path, content: str) -> Path:
-    """Write a file that appears complete or not at all."""
-    tmp = staging_name(path)
-    try:
-        with tmp.open("x", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
     """Write report.html into a run directory; `with_baseline` first runs and stores the baseline if missing."""
     root = Path(run_dir)
@@ -117,41 +94,19 @@ def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
 
         scenario = load_scenario(root / "scenario.toml")
         baseline = simulate_baseline(scenario, int(data.summary["seed"]))
-        write_parquet_atomic(baseline, root / BASELINE_FILE)
+        write_parquet(baseline, root / BASELINE_FILE)
         data = RunData.from_dir(root)
-    return write_text_atomic(root / REPORT_FILE, report_html(data))
-
-
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a Parquet file that appears complete or not at all."""
-    tmp = staging_name(path)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(root / REPORT_FILE, report_html(data))
 
 
 def save_run(
     result: Result, directory: str | Path, people: bool = False, with_baseline: bool = False, report: bool = True
 ) -> Path:
     """Save a run with its baseline and report.html; the directory appears complete or not at all."""
-    target = Path(directory)
-    if target.exists():
-        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-    baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_name(target)
-    try:
-        result.save(staging, people=people)
-        if baseline is not None:
-            baseline.to_parquet(staging / BASELINE_FILE, index=False)
+    with new_directory(directory) as staging:
+        result.write_files(staging, people=people)
+        if with_baseline:
+            simulate_baseline(result.scenario, result.seed).to_parquet(staging / BASELINE_FILE, index=False)
         if report:
             write_report(staging)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return Path(directory)
