@@ -9,12 +9,21 @@ import pytest
 from modelkit import build_state, charges, column, population, scenario, simulate, simulate_watching, step
 from scslab.engine import start_day
 from scslab.model import feedback, sanctions, scoring
-from scslab.model.behaviour import behaviour, exposure, perceived_risk
+from scslab.model.behaviour import behaviour, perceived_risk
 from scslab.model.contacts import reverse_slots
 from scslab.model.metrics import MetricTable
 from scslab.model.params import OWN_CONDUCT
 from scslab.model.state import State
 from scslab.population.types import Population
+
+
+def exposure(state: State, ids: np.ndarray) -> np.ndarray:
+    """`A_i = sum_l alpha_l * deg_l(i)` over the active ties of `ids` (what the deterrence kernel uses)."""
+    total = np.zeros(ids.size)
+    for name, alpha in state.cp.alpha.items():
+        if alpha > 0:
+            total += alpha * state.active_degree[name][ids]
+    return total
 
 
 def offence(**kw: object) -> dict[str, object]:

@@ -35,15 +35,6 @@ def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
     return state.rho[ids] * (1.0 - eta) ** (day - 1 - state.rho_day[ids])
 
 
-def exposure(state: State, ids: np.ndarray) -> np.ndarray:
-    """`A_i = sum_l alpha_l * deg_l(i)` over the active ties of `ids`."""
-    total = np.zeros(ids.size)
-    for name, alpha in state.cp.alpha.items():
-        if alpha > 0 and name in state.active_degree:
-            total += alpha * state.active_degree[name][ids]
-    return total
-
-
 def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
     """`1 - x` under a loan penalty, `1 + x` with a discount loan (sizes add up)."""
     cp = state.cp
