@@ -24,20 +24,9 @@ def simulate(
     """Run `scenario` once with `seed`; `progress` shows a bar, or is called as `progress(day, days)`."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    if callable(progress):
-        return Result.from_run(scenario, seed, run(scenario.params, seed, progress, scenario.origin))
-    if not progress:
-        return Result.from_run(scenario, seed, run(scenario.params, seed, None, scenario.origin))
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from scslab.runner import day_bar
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(scenario.name, total=scenario.params.days)
-        out = run(scenario.params, seed, lambda day, days: bar.update(task, completed=day), scenario.origin)
+    with day_bar(scenario.name, scenario.params.days, 0, enabled=progress is True) as bar:
+        on_day = progress if callable(progress) else bar
+        out = run(scenario.params, seed, on_day, scenario.origin)
     return Result.from_run(scenario, seed, out)
