@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model import draws
-from scslab.model.kernels import deterrence_factor
+from scslab.model.kernels import deterrence_factor, place_sorted
 from scslab.model.params import Compiled, applies
-from scslab.model.state import State
+from scslab.model.state import PROPENSITY_BLOCK, State
 from scslab.population.types import LAYERS
 
 
@@ -73,16 +73,18 @@ def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> 
     """Citizens drawn by a Poisson process of rate `rate_e * u_ie * bound` (with repeats)."""
     prop = state.propensity[e]
     rate = state.cp.events.rate[e]
-    k = rng.poisson(rate * prop.total * bound) if prop.total > 0 else 0
+    total = prop.total
+    k = rng.poisson(rate * total * bound) if total > 0 else 0
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    if prop.cumulative is None:
-        pos = rng.integers(0, prop.eligible.size, size=k)
-    else:
-        # sorted keys: each binary search starts from the last one's bound (cache-friendly)
-        pos = np.searchsorted(prop.cumulative, np.sort(rng.random(k)) * prop.total, side="right")
-        pos = np.minimum(pos, prop.eligible.size - 1)
-    return prop.eligible[pos].astype(np.int64)
+    if prop.weights is None:
+        return np.sort(prop.eligible[rng.integers(0, prop.eligible.size, size=k)]).astype(np.int64)
+    assert prop.block_cum is not None
+    # k uniform positions along the running sum, drawn in ascending order (exponential spacings),
+    # so that the walk and every later read move forward through memory
+    spacing = np.cumsum(rng.standard_exponential(k + 1))
+    positions = spacing[:k] * (total / spacing[k])
+    return place_sorted(positions, prop.block_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK)
 
 
 def modifier(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:

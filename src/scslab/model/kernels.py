@@ -67,3 +67,69 @@ def deterrence_factor(  # pragma: no cover - compiled
         a = alphas[0] * deg_family[i] + alphas[1] * deg_work[i] + alphas[2] * deg_friends[i]
         out[j] = np.exp(-strength * r * (1.0 + psi * a))
     return out
+
+
+@njit(cache=True, nogil=True)
+def block_totals(weights: np.ndarray, block: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Sums of `weights` over consecutive blocks of `block` entries, added in order (float64)."""
+    n_blocks = (weights.size + block - 1) // block
+    out = np.zeros(n_blocks)
+    for b in range(n_blocks):
+        acc = 0.0
+        for k in range(b * block, min((b + 1) * block, weights.size)):
+            acc += weights[k]
+        out[b] = acc
+    return out
+
+
+@njit(cache=True, nogil=True)
+def place_sorted(  # pragma: no cover - compiled
+    positions: np.ndarray,
+    block_cum: np.ndarray,
+    weights: np.ndarray,
+    eligible: np.ndarray,
+    block: int,
+) -> np.ndarray:
+    """The citizen at each of the ascending `positions` along the running sum of `weights`.
+
+    `block_cum[b]` is the running sum of `weights` to the end of block b. Each position's block is
+    found by a galloping search forward from the previous one's (the positions ascend, so the
+    reads move forward through memory), then its entry by a walk inside the block; round-off
+    at a block's end falls back on the block's last entry of positive weight.
+    """
+    n_blocks = block_cum.size
+    out = np.empty(positions.size, dtype=np.int64)
+    b = 0
+    for j in range(positions.size):
+        x = positions[j]
+        if block_cum[b] <= x and b < n_blocks - 1:
+            # gallop: block_cum[lo] <= x, then find the first index above lo with block_cum > x
+            lo = b
+            step = 1
+            hi = min(lo + step, n_blocks - 1)
+            while hi < n_blocks - 1 and block_cum[hi] <= x:
+                lo = hi
+                step *= 2
+                hi = min(lo + step, n_blocks - 1)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if block_cum[mid] <= x:
+                    lo = mid
+                else:
+                    hi = mid
+            b = hi
+        target = x - (block_cum[b - 1] if b > 0 else 0.0)
+        k = b * block
+        last = min(k + block, weights.size)
+        chosen = -1
+        acc = 0.0
+        while k < last:
+            w = weights[k]
+            if w > 0:
+                chosen = k
+                acc += w
+                if acc > target:
+                    break
+            k += 1
+        out[j] = eligible[chosen]
+    return out

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scslab.model.kernels import block_totals
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
@@ -118,20 +119,36 @@ class ScoreIndex:
         return self.low + self.BIN * min(b, self.n_bins - 1)
 
 
+# Citizens per block of the propensity sampler: a candidate's block is found by a search over
+# block sums, then its entry by a walk of at most this many float32 (two cache lines).
+PROPENSITY_BLOCK = 32
+
+
 @dataclass
 class Propensity:
-    """Who may commit one event type, and the cumulative sum of their propensities `u_ie`."""
+    """Who may commit one event type, and their propensities `u_ie` with running sums per block.
 
-    eligible: np.ndarray  # citizen ids
-    cumulative: np.ndarray | None  # cumsum of u_ie over `eligible`; None when h = 0
-    weights: np.ndarray | None = None  # u_ie itself, kept under common random numbers
+    `eligible` is shared between event types with the same eligibility rule.
+    """
+
+    eligible: np.ndarray  # int32 citizen ids, ascending
+    weights: np.ndarray | None  # u_ie (float32) over `eligible`; None when h = 0
+    block_cum: np.ndarray | None = None  # float64 running sum of `weights` to the end of each block
 
     @property
     def total(self) -> float:
         """Sum of u_ie over the eligible citizens."""
-        if self.cumulative is None:
+        if self.weights is None:
             return float(self.eligible.size)
-        return float(self.cumulative[-1]) if self.cumulative.size else 0.0
+        assert self.block_cum is not None
+        return float(self.block_cum[-1]) if self.block_cum.size else 0.0
+
+    @classmethod
+    def build(cls, eligible: np.ndarray, weights: np.ndarray | None) -> Propensity:
+        """The propensities `weights` (float32) over `eligible`, with their block sums."""
+        if weights is None:
+            return cls(eligible, None)
+        return cls(eligible, weights, np.cumsum(block_totals(weights, PROPENSITY_BLOCK)))
 
 
 @dataclass
@@ -235,6 +252,21 @@ class State:
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
+def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
+    """Ids (int32, ascending) of the citizens that event type `name` is open to."""
+    rule = cp.p.events[name].eligible
+    age_names = ("child", "adult", "senior")
+    occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
+    mask = np.ones(pop.size, dtype=bool)
+    if rule.age_bands is not None:
+        mask &= np.isin(pop.age_band, [age_names.index(a) for a in rule.age_bands])
+    if rule.occupations is not None:
+        mask &= np.isin(pop.occupation, [occ_names.index(o) for o in rule.occupations])
+    if rule.party_member is not None:
+        mask &= pop.party_member == rule.party_member
+    return np.flatnonzero(mask).astype(np.int32)
+
+
 def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
     """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`.
 
@@ -242,32 +274,29 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     (seed, citizen, event name), so it does not depend on the other event types.
     """
     out = []
-    age_names = ("child", "adult", "senior")
-    occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
+    shared: dict[tuple[object, ...], np.ndarray] = {}
     for name, h in zip(cp.events.names, cp.events.heterogeneity, strict=True):
         rule = cp.p.events[name].eligible
-        mask = np.ones(pop.size, dtype=bool)
-        if rule.age_bands is not None:
-            mask &= np.isin(pop.age_band, [age_names.index(a) for a in rule.age_bands])
-        if rule.occupations is not None:
-            mask &= np.isin(pop.occupation, [occ_names.index(o) for o in rule.occupations])
-        if rule.party_member is not None:
-            mask &= pop.party_member == rule.party_member
-        eligible = np.flatnonzero(mask)
-        cumulative = weights = None
+        key = (
+            tuple(sorted(rule.age_bands or ())) if rule.age_bands is not None else None,
+            tuple(sorted(rule.occupations or ())) if rule.occupations is not None else None,
+            rule.party_member,
+        )
+        if key not in shared:
+            shared[key] = _eligible(cp, pop, name)
+        eligible = shared[key]
+        weights = None
         if h > 0:
             if crn_seed is None:
-                u = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size)
+                weights = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size).astype(np.float32)
             else:
                 from scipy.special import gammaincinv
 
                 from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
 
                 uniform = keyed_uniform(crn_seed, -1, eligible, PROPENSITY, name_key(name))
-                u = gammaincinv(1.0 / h**2, uniform) * h**2
-                weights = u
-            cumulative = np.cumsum(u)
-        out.append(Propensity(eligible, cumulative, weights))
+                weights = (gammaincinv(1.0 / h**2, uniform) * h**2).astype(np.float32)
+        out.append(Propensity.build(eligible, weights))
     return out
 
 
