@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model import draws
-from scslab.model.kernels import deterrence_factor, place_sorted
+from scslab.model.kernels import decayed_risks, deterrence_factor, place_sorted
 from scslab.model.params import Compiled, applies
 from scslab.model.state import PROPENSITY_BLOCK, State
 from scslab.population.types import LAYERS
@@ -31,8 +31,7 @@ class DayEvents:
 
 def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
     """`rho_i` at the start of `day`: stored values decay by (1 - eta) a day untouched."""
-    eta = state.cp.p.feedback.eta
-    return state.rho[ids] * (1.0 - eta) ** (day - 1 - state.rho_day[ids])
+    return decayed_risks(np.asarray(ids, dtype=np.int64), state.rho, state.rho_day, day, state.cp.risk_decay)
 
 
 def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
@@ -59,7 +58,7 @@ def deterrence(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
         state.rho,
         state.rho_day,
         day,
-        1.0 - cp.p.feedback.eta,
+        cp.risk_decay,
         beta * abs(cp.events.points[e]) / 100.0,
         cp.p.feedback.psi,
         alphas,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.behaviour import perceived_risk
 from scslab.model.contacts import edge_slots, reverse_slots
 from scslab.model.draws import TIE, uniform
-from scslab.model.kernels import spread_to_contacts
+from scslab.model.kernels import apply_risk, spread_to_contacts, tally_charged
 from scslab.model.state import State, concat
 
 
@@ -23,25 +22,27 @@ def perceived_risk_update(state: State, day: int) -> None:
     if fb.eta == 0:  # rho <- (1 - 0) * rho + 0 * x: nothing to do
         return
     penalised = state.scratch.distinct(concat(state.charged_negative))
-    direct = state.scratch.distinct(concat(state.charged_direct))
-    # pen_i + gamma * n_i, summed in a per-citizen column; `mark` collects each citizen once
-    tally, mark = state.tally, state.mark
-    reach = sum(int((layer.indptr[direct + 1] - layer.indptr[direct]).sum()) for layer in state.pop.layers.values())
-    touched = np.empty(penalised.size + reach, dtype=np.int64)
-    touched[: penalised.size] = penalised
-    mark[penalised] = True
-    n = penalised.size
-    for layer in state.pop.layers.values():
-        n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, tally, mark, touched, n)
-    ids = touched[:n]
-    tally[penalised] += 1.0
-    x = np.minimum(1.0, tally[ids])
-    tally[ids] = 0.0
-    mark[ids] = False
-    rho_before = perceived_risk(state, ids, day)
-    state.rho[ids] = (1.0 - fb.eta) * rho_before + fb.eta * x
-    state.rho_day[ids] = day
-    state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * float(x.sum())
+    # pen_i + gamma * n_i, summed in a per-citizen column that is zero between uses; with
+    # gamma = 0 a contact's update is its plain decay, which is already lazy
+    tally = state.tally
+    direct = charged_today(state) if fb.gamma > 0 else np.empty(0, dtype=np.int64)
+    touched = np.empty(penalised.size + reach(state, direct), dtype=np.int64)
+    n = tally_charged(penalised, 1.0, tally, touched, 0)
+    if direct.size:
+        for layer in state.pop.layers.values():
+            n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, tally, touched, n)
+    x_sum = apply_risk(touched[:n], tally, state.rho, state.rho_day, day, fb.eta, state.cp.risk_decay)
+    state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * x_sum
+
+
+def charged_today(state: State) -> np.ndarray:
+    """Citizens charged a negative point for an event today, each once, in ascending order."""
+    return np.sort(state.scratch.distinct(concat(state.charged_direct)))
+
+
+def reach(state: State, ids: np.ndarray) -> int:
+    """The number of ties (active or not) of `ids` over all layers."""
+    return sum(int((layer.indptr[ids + 1] - layer.indptr[ids]).sum()) for layer in state.pop.layers.values())
 
 
 def cut_ties(state: State, rng: np.random.Generator, day: int) -> None:

@@ -10,6 +10,38 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def decayed_risk(rho: np.ndarray, rho_day: np.ndarray, i: int, day: int, decay: np.ndarray) -> float:  # pragma: no cover
+    """`rho_i` at the start of `day`: the stored value times `1 - eta` for each day since it was written.
+
+    `decay[a] = (1 - eta) ** a` (a table over the run's days; beyond it the power is taken).
+    """
+    age = day - 1 - rho_day[i]
+    if age < decay.size:
+        return rho[i] * decay[age]
+    return rho[i] * decay[1] ** age
+
+
+@njit(cache=True, nogil=True)
+def decayed_risks(ids: np.ndarray, rho: np.ndarray, rho_day: np.ndarray, day: int, decay: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """`decayed_risk` for each of `ids`."""
+    out = np.empty(ids.size)
+    for j in range(ids.size):
+        out[j] = decayed_risk(rho, rho_day, ids[j], day, decay)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def tally_charged(ids: np.ndarray, weight: float, tally: np.ndarray, touched: np.ndarray, n_touched: int) -> int:  # pragma: no cover
+    """Add `weight` (> 0) to `tally[i]` for each of `ids`; append those seen first (tally was 0)."""
+    for i in ids:
+        if tally[i] == 0.0:
+            touched[n_touched] = i
+            n_touched += 1
+        tally[i] += weight
+    return n_touched
+
+
 @njit(cache=True, nogil=True)
 def spread_to_contacts(  # pragma: no cover - compiled
     indptr: np.ndarray,
@@ -18,25 +50,45 @@ def spread_to_contacts(  # pragma: no cover - compiled
     sources: np.ndarray,
     weight: float,
     tally: np.ndarray,
-    mark: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Add `weight` to `tally[k]` for every active tie i-k with i in `sources`.
+    """Add `weight` (> 0) to `tally[k]` for every active tie i-k with i in `sources`.
 
-    Each contact seen for the first time (`mark[k]` False) is marked and appended to
-    `touched`; returns the new length of `touched`.
+    Each contact seen for the first time (its tally was 0) is appended to `touched`; returns
+    the new length of `touched`.
     """
     for i in sources:
         for slot in range(indptr[i], indptr[i + 1]):
             if active[slot]:
                 k = indices[slot]
-                tally[k] += weight
-                if not mark[k]:
-                    mark[k] = True
+                if tally[k] == 0.0:
                     touched[n_touched] = k
                     n_touched += 1
+                tally[k] += weight
     return n_touched
+
+
+@njit(cache=True, nogil=True)
+def apply_risk(  # pragma: no cover - compiled
+    touched: np.ndarray,
+    tally: np.ndarray,
+    rho: np.ndarray,
+    rho_day: np.ndarray,
+    day: int,
+    eta: float,
+    decay: np.ndarray,
+) -> float:
+    """`rho_i <- (1 - eta) rho_i + eta min(1, tally_i)` for each touched citizen, who is stamped with
+    `day` and whose tally is cleared; returns the sum of `min(1, tally_i)`."""
+    total = 0.0
+    for i in touched:
+        x = min(1.0, tally[i])
+        tally[i] = 0.0
+        rho[i] = (1.0 - eta) * decayed_risk(rho, rho_day, i, day, decay) + eta * x
+        rho_day[i] = day
+        total += x
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -45,7 +97,7 @@ def deterrence_factor(  # pragma: no cover - compiled
     rho: np.ndarray,
     rho_day: np.ndarray,
     day: int,
-    keep: float,
+    decay: np.ndarray,
     strength: float,
     psi: float,
     alphas: np.ndarray,
@@ -53,17 +105,15 @@ def deterrence_factor(  # pragma: no cover - compiled
     deg_work: np.ndarray,
     deg_friends: np.ndarray,
 ) -> np.ndarray:
-    """`exp(-strength * rho_i * (1 + psi * A_i))` with rho decayed by `keep` a day since it was written.
+    """`exp(-strength * rho_i * (1 + psi * A_i))` with rho decayed since it was written (`decayed_risk`).
 
     `strength = beta_e * |w_e| / 100`; `A_i = sum_l alphas[l] * deg_l(i)` (alphas all 0 when the
     event type is not under association).
     """
     out = np.empty(ids.size)
-    log_keep = np.log(keep) if keep > 0 else -np.inf
     for j in range(ids.size):
         i = ids[j]
-        age = day - 1 - rho_day[i]
-        r = rho[i] if age == 0 else (rho[i] * np.exp(log_keep * age) if keep > 0 else 0.0)
+        r = decayed_risk(rho, rho_day, i, day, decay)
         a = alphas[0] * deg_family[i] + alphas[1] * deg_work[i] + alphas[2] * deg_friends[i]
         out[j] = np.exp(-strength * r * (1.0 + psi * a))
     return out

@@ -92,6 +92,7 @@ class Compiled:
     red_loan_window: int | None
     promotion_min_tier: int  # tier index; promotions need tier index <= this
     threshold: float  # blacklist threshold (-inf when there is none)
+    risk_decay: np.ndarray  # (1 - eta) ** age for ages 0..days + 1: how much perceived risk is left
 
     @property
     def stress_bound(self) -> float:
@@ -178,6 +179,7 @@ def compile_params(p: ScenarioParams) -> Compiled:
         red_loan_window=red_window,
         promotion_min_tier=len(tier_names) - 1 if min_tier is None else tier_index[min_tier],
         threshold=-np.inf if threshold is None else float(threshold),
+        risk_decay=(1.0 - p.feedback.eta) ** np.arange(p.days + 2, dtype=float),
     )
 
 

@@ -120,8 +120,8 @@ class ScoreIndex:
 
 
 # Citizens per block of the propensity sampler: a candidate's block is found by a search over
-# block sums, then its entry by a walk of at most this many float32 (two cache lines).
-PROPENSITY_BLOCK = 32
+# block sums, then its entry by a walk of at most this many float32 (one cache line).
+PROPENSITY_BLOCK = 16
 
 
 @dataclass
@@ -243,7 +243,6 @@ class State:
     # the day's work
     scratch: Scratch
     tally: np.ndarray  # per-citizen float scratch, all zero between uses
-    mark: np.ndarray  # per-citizen bool scratch, all False between uses
     counters: DayCounters
     changed: list[np.ndarray] = field(default_factory=list)  # citizens whose score or listing changed today
     charged_negative: list[np.ndarray] = field(default_factory=list)  # any negative charge today
@@ -375,7 +374,6 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         civil_servants=np.flatnonzero(pop.occupation == CIVIL_SERVANT),
         scratch=scratch,
         tally=np.zeros(n),
-        mark=np.zeros(n, dtype=bool),
         counters=DayCounters(
             events=np.zeros(len(cp.events.names), dtype=np.int64),
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
