@@ -249,7 +249,7 @@ def test_firms(built: Population, params: tuple[schema.Population, schema.Networ
 
 
 def check_csr(layer: Layer, n: int) -> None:
-    assert layer.indptr.dtype == np.int64 and layer.indptr.shape == (n + 1,)
+    assert layer.indptr.dtype == np.int32 and layer.indptr.shape == (n + 1,)  # int64 only from 2**30 ties
     assert layer.indices.dtype == np.int32
     assert layer.indptr[0] == 0 and layer.indptr[-1] == layer.indices.size
     assert np.all(np.diff(layer.indptr) >= 0)
@@ -351,7 +351,7 @@ def test_work_layer_empty_when_mean_degree_zero() -> None:
     networks = networks.model_copy(update={"work": schema.WorkLayer(mean_degree=0.0, firm_size_mean=17.6)})
     p = build_population(pop, networks, np.random.default_rng(1))
     assert p.layers["work"].indices.size == 0
-    assert np.array_equal(p.layers["work"].indptr, np.zeros(20_001, dtype=np.int64))
+    assert np.array_equal(p.layers["work"].indptr, np.zeros(20_001, dtype=np.int32))
     assert p.layers["friends"].indices.size > 0
 
 
@@ -512,3 +512,19 @@ def test_estimate_bytes_per_citizen_bounds_the_peak() -> None:
     denser = networks.model_copy(update={"friends": schema.FriendsLayer(mean_degree=24, same_district=0.8)})
     extra = estimate_bytes_per_citizen(pop, denser) - estimate
     assert 5 * 12 <= extra <= 8 * 12 * 1.05 + 1
+
+
+def test_csr_offsets_widen_to_int64_for_many_ties(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offsets are int32 below INT32_TIES directed ties and int64 from there on, with equal values."""
+    import scslab.population.csr as csr
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        b = csr.CsrBuilder(10, 4)
+        b.add(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 9]))
+        return b.finish()
+
+    small, _ = build()
+    monkeypatch.setattr(csr, "INT32_TIES", 8)
+    wide, _ = build()
+    assert small.dtype == np.int32 and wide.dtype == np.int64
+    assert np.array_equal(small, wide) and wide[-1] == 8

@@ -74,7 +74,9 @@ def test_disparity_bars_and_ratios_follow_the_breakdowns(result: Result) -> None
     assert rows["q1 / q5"][2] == f"{d['wrongful_share_q1_to_q5']:.2f}×"
     assert rows["minority / majority"][1] == f"{d['blacklisted_share_minority_to_majority']:.2f}×"
     member = b[(b["dimension"] == "party_member")].set_index("value")["rewarded_share"]
-    assert rows["member / non-member"][3] == f"{member['member'] / member['non-member']:.2f}×"
+    # a ratio over a zero share is shown as n/a
+    want = f"{member['member'] / member['non-member']:.2f}×" if member["non-member"] > 0 else "n/a"
+    assert rows["member / non-member"][3] == want
 
 
 def test_headline_is_simulated_and_scaled(result: Result) -> None:

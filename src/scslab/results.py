@@ -62,23 +62,28 @@ def version() -> str:
     return __version__
 
 
-def _labels(state: State) -> dict[str, np.ndarray]:
-    """Each breakdown dimension as an array of readable labels over citizens."""
+# Citizens handled at a time by the end-of-run passes, so that their temporaries stay small.
+CHUNK = 1 << 20
+
+
+def _codes(state: State) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
+    """Each breakdown dimension as small integer codes over citizens, with the label of each code."""
     pop = state.pop
     return {
-        "group": np.where(pop.group == 1, "minority", "majority"),
-        "occupation": np.asarray(OCCUPATIONS)[pop.occupation],
-        "income_q": np.char.add("q", pop.income_q.astype(str)),
-        "party_member": np.where(pop.party_member, "member", "non-member"),
+        "group": (pop.group, ("majority", "minority")),
+        "occupation": (pop.occupation, OCCUPATIONS),
+        "income_q": (pop.income_q, ("", "q1", "q2", "q3", "q4", "q5")),
+        "party_member": (pop.party_member, ("non-member", "member")),
     }
 
 
 def rewarded(state: State) -> np.ndarray:
     """Citizens holding any reward at the end of the run."""
-    everyone = np.arange(state.n)
     hit = state.red_loan.member.copy()
-    for effect in ("green_channel", "discount_loan"):
-        hit |= applies(state.cp.rewards.get(effect, ()), everyone, state.blacklist.member, state.tier)
+    for lo in range(0, state.n, CHUNK):
+        ids = np.arange(lo, min(lo + CHUNK, state.n))
+        for effect in ("green_channel", "discount_loan"):
+            hit[ids] |= applies(state.cp.rewards.get(effect, ()), ids, state.blacklist.member, state.tier)
     return hit
 
 
@@ -90,32 +95,38 @@ def wrongful_mask(state: State) -> np.ndarray:
     return mask
 
 
+def _sum_by(code: np.ndarray, values: np.ndarray | None, n_codes: int) -> np.ndarray:
+    """Per code, the number of citizens (`values` None) or the sum of `values`, chunk by chunk."""
+    out = np.zeros(n_codes)
+    for lo in range(0, code.size, CHUNK):
+        c = code[lo : lo + CHUNK].astype(np.intp)
+        w = None if values is None else values[lo : lo + CHUNK].astype(np.float64)
+        out += np.bincount(c, weights=w, minlength=n_codes)
+    return out
+
+
 def breakdowns(state: State) -> pd.DataFrame:
-    """Shares blacklisted, wrongful and rewarded, and the mean score, by each dimension."""
-    frame = pd.DataFrame(
-        {
-            "blacklisted": state.blacklist.member,
-            "ever_blacklisted": state.ever_blacklisted,
-            "wrongful": wrongful_mask(state),
-            "rewarded": rewarded(state),
-            "score": state.score,
-        }
-    )
+    """Shares blacklisted, wrongful and rewarded, and the mean score, by each dimension.
+
+    One row per value present, in the order of the values' labels.
+    """
+    columns = {
+        "blacklisted": state.blacklist.member,
+        "ever_blacklisted": state.ever_blacklisted,
+        "wrongful": wrongful_mask(state),
+        "rewarded": rewarded(state),
+    }
     scale = state.cp.p.population.scale
     parts = []
-    for dim, labels in _labels(state).items():
-        g = frame.groupby(labels, sort=True)
-        part = pd.DataFrame(
-            {
-                "citizens": g.size(),
-                "blacklisted": g["blacklisted"].sum(),
-                "ever_blacklisted": g["ever_blacklisted"].sum(),
-                "wrongful": g["wrongful"].sum(),
-                "rewarded": g["rewarded"].sum(),
-                "score_mean": g["score"].mean(),
-            }
-        )
-        for col in ("blacklisted", "ever_blacklisted", "wrongful", "rewarded"):
+    for dim, (code, labels) in _codes(state).items():
+        citizens = _sum_by(code, None, len(labels))
+        part = pd.DataFrame({"citizens": citizens.astype(np.int64)}, index=list(labels))
+        for name, mask in columns.items():
+            part[name] = _sum_by(code, mask, len(labels)).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            part["score_mean"] = _sum_by(code, state.score, len(labels)) / citizens
+        part = part[part["citizens"] > 0].sort_index()
+        for col in columns:
             part[f"{col}_share"] = part[col] / part["citizens"]
         part["citizens_scaled"] = part["citizens"] * scale
         part.insert(0, "value", part.index.astype(str))

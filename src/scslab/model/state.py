@@ -34,11 +34,11 @@ class IdSet:
     def __init__(self, n: int, scratch: Scratch) -> None:
         self.scratch = scratch
         self.member = np.zeros(n, dtype=bool)
-        self.items = np.empty(n, dtype=np.int64)
+        self.items = np.empty(n, dtype=np.int32)
         self.size = 0
 
     def ids(self) -> np.ndarray:
-        """The members, in insertion order (a view)."""
+        """The members (int32), in insertion order (a view)."""
         return self.items[: self.size]
 
     def add(self, ids: np.ndarray) -> np.ndarray:
@@ -301,7 +301,7 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
 
 def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Citizens sorted by a small integer key, with each key's start and size."""
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable").astype(np.int32)
     size = np.bincount(keys, minlength=n_keys).astype(np.int64)
     start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
     return order, start, size
@@ -317,7 +317,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     district_group = pop.district.astype(np.int64) * 2 + pop.group
     block_order, block_start, block_size = _blocks(district_group, p.population.districts * 2)
     q_order, q_start, _ = _blocks(pop.income_q.astype(np.int64) - 1, 5)
-    rep_firm = np.full(n, -1, dtype=np.int64)
+    rep_firm = np.full(n, -1, dtype=np.int32)
     has_rep = pop.firm_rep >= 0
     rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
     scratch = Scratch(n)

@@ -54,8 +54,8 @@ HOUSEHOLD_BYTES = 8 + 1
 #   per firm: sector (int8), size, representative (int32), member offsets (int64), and the
 #   work layer's per-firm pair counts and probabilities while it is wired (3 x 8)
 FIRM_BYTES = 1 + 4 + 4 + 8 + 3 * 8
-#   a finished layer: indptr (int64 per citizen) + indices (int32) and active (bool) per directed tie
-LAYER_BYTES, TIE_BYTES = 8, 4 + 1
+#   a finished layer: indptr (int32 per citizen) + indices (int32) and active (bool) per directed tie
+LAYER_BYTES, TIE_BYTES = 4, 4 + 1
 #   a layer being built: one int64 key per directed candidate tie + int32 row counts per citizen
 KEY_BYTES, ROW_COUNT_BYTES = 8, 4
 #   family extras: households by size (int64 per household), adults' ids and uniforms (int32 + float64),

@@ -11,6 +11,8 @@ CHUNK = 1 << 18
 # shift and a view instead of a division); in memory its int32 halves are (col, row) on
 # little-endian machines.
 _COL_HALF, _ROW_HALF = (0, 1) if np.little_endian else (1, 0)
+# Below this many directed ties a layer's offsets are int32.
+INT32_TIES = 1 << 30
 
 
 class CsrBuilder:
@@ -55,7 +57,11 @@ class CsrBuilder:
         self._used += 2 * size
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return `(indptr int64[n + 1], indices int32)`; the builder cannot be used afterwards."""
+        """Return `(indptr[n + 1], indices int32)`; the builder cannot be used afterwards.
+
+        `indptr` is int32 when there are fewer than 2**30 directed ties (sums of two offsets then
+        stay within int32), int64 otherwise.
+        """
         buf = self._buf
         if buf is None:
             raise RuntimeError("CsrBuilder.finish called twice")
@@ -86,11 +92,11 @@ class CsrBuilder:
                 written += k
         del keys
         buf.resize(written, refcheck=False)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, dtype=np.int64, out=indptr[1:])
+        indptr = np.zeros(n + 1, dtype=np.int32 if written < INT32_TIES else np.int64)
+        np.cumsum(counts, dtype=indptr.dtype, out=indptr[1:])
         return indptr, buf
 
 
 def empty_csr(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A CSR with no edges over `n` nodes."""
-    return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    return np.zeros(n + 1, dtype=np.int32), np.zeros(0, dtype=np.int32)

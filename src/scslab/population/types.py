@@ -22,7 +22,7 @@ class Layer:
     """
 
     name: str
-    indptr: np.ndarray  # int64, size N + 1
+    indptr: np.ndarray  # int32 (int64 from 2**30 ties on), size N + 1
     indices: np.ndarray  # int32, size indptr[-1]
     active: np.ndarray = field(init=False)  # bool, same size as indices
 
