@@ -241,6 +241,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 
 
 def test_the_installed_command_exits_1_for_beijing(tmp_path: Path) -> None:
-    res = subprocess.run([*SCSLAB, "audit", "beijing-2020", "--json"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [*SCSLAB, "audit", "beijing-2020", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 1 and json.loads(res.stdout)["passes"] is False

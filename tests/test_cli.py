@@ -33,10 +33,27 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     }
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert len(ts) == 40 and ts["day"].tolist() == list(range(40))
-    for name in ("score_mean", "score_p10", "score_p50", "score_p90", "blacklisted", "blacklisted_wrongful",
-                 "listings_new", "appeals_won", "trips_denied", "speech_suppressed", "political_events",
-                 "promotions_granted", "promotions_blocked", "green_channel_benefits", "red_loans",
-                 "children_restricted", "firms_blacklisted", "ties_cut", "rho_mean"):
+    for name in (
+        "score_mean",
+        "score_p10",
+        "score_p50",
+        "score_p90",
+        "blacklisted",
+        "blacklisted_wrongful",
+        "listings_new",
+        "appeals_won",
+        "trips_denied",
+        "speech_suppressed",
+        "political_events",
+        "promotions_granted",
+        "promotions_blocked",
+        "green_channel_benefits",
+        "red_loans",
+        "children_restricted",
+        "firms_blacklisted",
+        "ties_cut",
+        "rho_mean",
+    ):
         assert name in ts.columns, name
     people = pd.read_parquet(out / "people.parquet")
     assert len(people) == 3000

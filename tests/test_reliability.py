@@ -340,7 +340,7 @@ def test_extends_is_confined_to_the_scenario_folder_and_the_presets(tmp_path: Pa
         'extends = "beijing-2020"\npopulation.size = 99999999999999999999\n',
         'extends = "beijing-2020"\nevents.criticism.rate = inf\n',
         'extends = "/etc/passwd"\n',
-        "name = \"\x07\"\n",
+        'name = "\x07"\n',
         'extends = "beijing-2020"\n[events.__import__]\nrate = "os.system(\'touch pwned\')"\n',
     ],
 )

@@ -636,9 +636,7 @@ def test_set_options_parse_or_fail_on_one_line(text: str) -> None:
 
 def test_extends_replaces_the_tier_ladder(tmp_path: Path) -> None:
     """`score.tiers` is one ladder: an extending file's tiers replace the base's, never add to them."""
-    (tmp_path / "base.toml").write_text('[score]\ntiers = { A = 900, B = 800, C = 650, D = 350 }\n')
-    (tmp_path / "child.toml").write_text(
-        'extends = "base.toml"\n[score]\ntiers = { AAA = 900, B = 700, D = 350 }\n'
-    )
+    (tmp_path / "base.toml").write_text("[score]\ntiers = { A = 900, B = 800, C = 650, D = 350 }\n")
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\n[score]\ntiers = { AAA = 900, B = 700, D = 350 }\n')
     sc = load_scenario(tmp_path / "child.toml")
     assert sc.params.score.tiers == {"AAA": 900, "B": 700, "D": 350}

@@ -165,6 +165,7 @@ def save_checkpoint(path: str | Path, progress: Progress, meta: dict[str, Any] |
     }
     arrays = dict(enc.arrays)
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
+
     def savez(tmp: Path) -> None:
         with open(tmp, "wb") as handle:  # a handle, so that numpy adds no ".npz" to the staging name
             np.savez(handle, **arrays)  # type: ignore[arg-type]

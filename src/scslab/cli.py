@@ -374,7 +374,9 @@ def audit_table(report: object) -> Table:
         table.add_column(col, no_wrap=col in ("rule", "(a) score", "meets it"))
     for f in report.findings:
         table.add_row(
-            f.rule, f"{f.effect}\n{f.trigger}", "yes" if f.scores_over_time else "no",
+            f.rule,
+            f"{f.effect}\n{f.trigger}",
+            "yes" if f.scores_over_time else "no",
             f"{len(f.unrelated)} of {len(f.data)} records" if f.unrelated else "no",
             f"{len(f.disproportionate)} reason(s)" if f.disproportionate else "no",
             "[bold red]yes[/]" if f.prohibited else "[green]no[/]",

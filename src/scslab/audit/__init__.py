@@ -55,6 +55,7 @@ RULE_OF_THUMB = (
     "losing school places)."
 )
 
+
 @dataclass(frozen=True)
 class RuleSpec:
     """A rule to audit: a sanction, or the promotion rule."""
@@ -254,8 +255,17 @@ def assess(p: ScenarioParams, spec: RuleSpec) -> Finding:
     else:
         scored = "no: no record can trigger it"
     return Finding(
-        spec.rule, effect, spec.trigger, context, f"{grade} ({why_grade})", bool(scoring), scored, data,
-        unrelated, tuple(unfair), misattribution_notes(p, data),
+        spec.rule,
+        effect,
+        spec.trigger,
+        context,
+        f"{grade} ({why_grade})",
+        bool(scoring),
+        scored,
+        data,
+        unrelated,
+        tuple(unfair),
+        misattribution_notes(p, data),
     )
 
 

@@ -39,9 +39,12 @@ class Checker:
 
 def checks(state: State, table: MetricTable, day: int, stock_before: int) -> list[tuple[str, bool]]:
     """(invariant, holds) pairs; the caller reports the first that does not hold."""
-    return [*score_checks(state), *index_checks(state), *blacklist_checks(state, stock_before), *count_checks(
-        state, table, day
-    )]
+    return [
+        *score_checks(state),
+        *index_checks(state),
+        *blacklist_checks(state, stock_before),
+        *count_checks(state, table, day),
+    ]
 
 
 def score_checks(state: State) -> list[tuple[str, bool]]:

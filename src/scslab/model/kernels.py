@@ -11,7 +11,9 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def decayed_risk(rho: np.ndarray, rho_day: np.ndarray, i: int, day: int, decay: np.ndarray) -> float:  # pragma: no cover
+def decayed_risk(  # pragma: no cover - compiled
+    rho: np.ndarray, rho_day: np.ndarray, i: int, day: int, decay: np.ndarray
+) -> float:
     """`rho_i` at the start of `day`: the stored value times `1 - eta` for each day since it was written.
 
     `decay[a] = (1 - eta) ** a` (a table over the run's days; beyond it the power is taken).
@@ -23,7 +25,9 @@ def decayed_risk(rho: np.ndarray, rho_day: np.ndarray, i: int, day: int, decay: 
 
 
 @njit(cache=True, nogil=True)
-def decayed_risks(ids: np.ndarray, rho: np.ndarray, rho_day: np.ndarray, day: int, decay: np.ndarray) -> np.ndarray:  # pragma: no cover
+def decayed_risks(  # pragma: no cover - compiled
+    ids: np.ndarray, rho: np.ndarray, rho_day: np.ndarray, day: int, decay: np.ndarray
+) -> np.ndarray:
     """`decayed_risk` for each of `ids`."""
     out = np.empty(ids.size)
     for j in range(ids.size):
@@ -32,7 +36,9 @@ def decayed_risks(ids: np.ndarray, rho: np.ndarray, rho_day: np.ndarray, day: in
 
 
 @njit(cache=True, nogil=True)
-def tally_charged(ids: np.ndarray, weight: float, tally: np.ndarray, touched: np.ndarray, n_touched: int) -> int:  # pragma: no cover
+def tally_charged(  # pragma: no cover - compiled
+    ids: np.ndarray, weight: float, tally: np.ndarray, touched: np.ndarray, n_touched: int
+) -> int:
     """Add `weight` (> 0) to `tally[i]` for each of `ids`; append those seen first (tally was 0)."""
     for i in ids:
         if tally[i] == 0.0:
@@ -183,3 +189,70 @@ def place_sorted(  # pragma: no cover - compiled
             k += 1
         out[j] = eligible[chosen]
     return out
+
+
+@njit(cache=True, nogil=True)
+def refresh(  # pragma: no cover - compiled
+    ids: np.ndarray,
+    own: np.ndarray,
+    misattributed: np.ndarray,
+    association: np.ndarray,
+    merit: np.ndarray,
+    score: np.ndarray,
+    tier: np.ndarray,
+    start: float,
+    low: float,
+    high: float,
+    tier_bounds: np.ndarray,
+    hist: np.ndarray,
+    bin_width: float,
+    tier_counts: np.ndarray,
+) -> float:
+    """Recompute the clamped score and tier of `ids` (unique) from their ledgers, move them in the
+    0.1-point histogram and the tier counts, and return the change in the sum of scores."""
+    n_bins = hist.size
+    last_tier = tier_counts.size - 1
+    delta = 0.0
+    for i in ids:
+        raw = start + own[i] + misattributed[i] + association[i] + merit[i]
+        new = min(max(raw, low), high)
+        t = 0  # the number of tier bounds strictly above the score is its tier index
+        while t < tier_bounds.size and tier_bounds[t] > new:
+            t += 1
+        t = min(t, last_tier)
+        old = score[i]
+        hist[min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1)] -= 1
+        hist[min(max(int(np.rint((new - low) / bin_width)), 0), n_bins - 1)] += 1
+        tier_counts[tier[i]] -= 1
+        tier_counts[t] += 1
+        delta += new - old
+        score[i] = new
+        tier[i] = t
+    return delta
+
+
+@njit(cache=True, nogil=True)
+def recover_points(  # pragma: no cover - compiled
+    ids: np.ndarray, per_day: float, own: np.ndarray, misattributed: np.ndarray, association: np.ndarray
+) -> np.ndarray:
+    """Give `per_day` points back to each of `ids`, from the negative ledgers in proportion to their
+    size; a ledger cleared is set to exactly zero. Returns whether each is now clear."""
+    done = np.zeros(ids.size, dtype=np.bool_)
+    for j in range(ids.size):
+        i = ids[j]
+        o = min(own[i], 0.0)
+        m = min(misattributed[i], 0.0)
+        a = min(association[i], 0.0)
+        debt = -(o + m + a)
+        back = min(per_day, debt)
+        share = back / debt if debt > 0 else 0.0
+        own[i] -= o * share
+        misattributed[i] -= m * share
+        association[i] -= a * share
+        if back >= debt:
+            done[j] = True
+            # cleared ledgers are set to exactly zero so that rounding leaves no residue
+            own[i] = max(own[i], 0.0)
+            misattributed[i] = max(misattributed[i], 0.0)
+            association[i] = max(association[i], 0.0)
+    return done

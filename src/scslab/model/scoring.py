@@ -10,13 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model.contacts import contacts
+from scslab.model.kernels import recover_points, refresh
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
-
-
-def clamp_score(state: State, raw: np.ndarray) -> np.ndarray:
-    """Clamp raw scores to `[score.min, score.max]`."""
-    return np.clip(raw, state.cp.p.score.min, state.cp.p.score.max)
 
 
 def tier_of(state: State, score: np.ndarray) -> np.ndarray:
@@ -37,12 +33,23 @@ def refresh_scores(state: State, ids: np.ndarray) -> None:
     ids = state.scratch.distinct(ids)
     if ids.size == 0:
         return
-    raw = state.cp.p.score.start + state.own[ids] + state.misattributed[ids] + state.association[ids] + state.merit[ids]
-    new = clamp_score(state, raw)
-    new_tier = tier_of(state, new)
-    state.index.move(state.score[ids], new, state.tier[ids], new_tier)
-    state.score[ids] = new
-    state.tier[ids] = new_tier
+    p, index = state.cp.p.score, state.index
+    index.total += refresh(
+        ids,
+        state.own,
+        state.misattributed,
+        state.association,
+        state.merit,
+        state.score,
+        state.tier,
+        float(p.start),
+        float(p.min),
+        float(p.max),
+        state.cp.tier_bounds,
+        index.hist,
+        index.BIN,
+        index.tier_counts,
+    )
     state.changed.append(ids)
 
 
@@ -109,22 +116,8 @@ def recover(state: State, day: int) -> None:
     if ids.size == 0:
         return
     ids = ids.copy()
-    own = np.minimum(state.own[ids], 0.0)
-    mis = np.minimum(state.misattributed[ids], 0.0)
-    assoc = np.minimum(state.association[ids], 0.0)
-    debt = -(own + mis + assoc)
-    back = np.minimum(rec.per_day, debt)
-    share = np.divide(back, debt, out=np.zeros_like(debt), where=debt > 0)
-    state.own[ids] -= own * share
-    state.misattributed[ids] -= mis * share
-    state.association[ids] -= assoc * share
-    done = back >= debt
-    # cleared ledgers are set to exactly zero so that rounding leaves no residue
-    cleared = ids[done]
-    for ledger in (state.own, state.association):
-        ledger[cleared] = np.maximum(ledger[cleared], 0.0)
-    state.misattributed[cleared] = np.maximum(state.misattributed[cleared], 0.0)
-    state.recovering.member[cleared] = False
+    done = recover_points(ids, float(rec.per_day), state.own, state.misattributed, state.association)
+    state.recovering.member[ids[done]] = False
     state.recovering.compact()
     refresh_scores(state, ids)
 

@@ -88,7 +88,7 @@ class ScoreIndex:
     """Aggregates of the score kept up to date incrementally: sum, tier counts, a 0.1-point histogram.
 
     Bins are centred on multiples of 0.1 above `score.min`, so a quantile is exact for scores
-    on that grid and within 0.05 points otherwise.
+    on that grid and within 0.05 points otherwise. `kernels.refresh` moves citizens between bins.
     """
 
     BIN = 0.1
@@ -103,14 +103,6 @@ class ScoreIndex:
 
     def _bins(self, score: np.ndarray) -> np.ndarray:
         return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
-
-    def move(self, old: np.ndarray, new: np.ndarray, old_tier: np.ndarray, new_tier: np.ndarray) -> None:
-        """Account for citizens whose score went from `old` to `new` (ids unique)."""
-        self.total += float(new.sum() - old.sum())
-        np.subtract.at(self.hist, self._bins(old), 1)
-        np.add.at(self.hist, self._bins(new), 1)
-        np.subtract.at(self.tier_counts, old_tier, 1)
-        np.add.at(self.tier_counts, new_tier, 1)
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the score (the lowest grid value with at least a share q at or below it)."""

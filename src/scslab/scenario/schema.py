@@ -128,9 +128,7 @@ class Score(Strict):
     start: Finite = 800.0
     min: Finite = 350.0
     max: Finite = 950.0
-    tiers: dict[Name, Finite] = Field(
-        default_factory=lambda: {"A": 900.0, "B": 800.0, "C": 650.0, "D": 350.0}
-    )
+    tiers: dict[Name, Finite] = Field(default_factory=lambda: {"A": 900.0, "B": 800.0, "C": 650.0, "D": 350.0})
 
     @model_validator(mode="after")
     def _bounds(self) -> Score:
