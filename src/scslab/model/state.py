@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +13,8 @@ from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
 NEVER = np.iinfo(np.int32).min // 2
+# Draws made in chunks of this many, one random stream a chunk (so that threads may share the work).
+DRAW_CHUNK = 1 << 20
 
 
 class Scratch:
@@ -93,13 +97,20 @@ class ScoreIndex:
 
     BIN = 0.1
 
-    def __init__(self, score: np.ndarray, tier: np.ndarray, low: float, high: float, n_tiers: int) -> None:
+    def __init__(
+        self, score: np.ndarray, tier: np.ndarray, low: float, high: float, n_tiers: int, weight: int = 1
+    ) -> None:
         self.low = low
         self.n_bins = int(np.ceil((high - low) / self.BIN)) + 1
-        self.hist = np.bincount(self._bins(score), minlength=self.n_bins).astype(np.int64)
-        self.tier_counts = np.bincount(tier, minlength=n_tiers).astype(np.int64)
-        self.total = float(score.sum())
-        self.n = score.size
+        self.hist = weight * np.bincount(self._bins(score), minlength=self.n_bins).astype(np.int64)
+        self.tier_counts = weight * np.bincount(tier, minlength=n_tiers).astype(np.int64)
+        self.total = weight * float(score.sum())
+        self.n = weight * score.size
+
+    @classmethod
+    def constant(cls, n: int, score: float, tier: int, low: float, high: float, n_tiers: int) -> ScoreIndex:
+        """The index of `n` citizens who all have `score` and `tier`."""
+        return cls(np.full(1, score), np.full(1, tier, dtype=np.int8), low, high, n_tiers, weight=n)
 
     def _bins(self, score: np.ndarray) -> np.ndarray:
         return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
@@ -243,6 +254,38 @@ class State:
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
+def _allowed(names: tuple[str, ...], chosen: list[str]) -> np.ndarray:
+    """A lookup from code to whether its name is among `chosen`."""
+    return np.array([name in chosen for name in names])
+
+
+def _gammas(rng: np.random.Generator, shape: float, scale: float, size: int) -> np.ndarray:
+    """`size` Gamma(shape, scale) draws as float32, drawn in fixed chunks on parallel threads.
+
+    Chunk k always takes the k-th stream spawned from `rng`, so the draws do not depend on the
+    number of threads.
+    """
+    out = np.empty(size, dtype=np.float32)
+    starts = range(0, size, DRAW_CHUNK)
+    streams = rng.spawn(len(starts))
+
+    def fill(k: int) -> None:
+        lo = starts[k]
+        out[lo : lo + DRAW_CHUNK] = streams[k].gamma(shape, scale, size=min(DRAW_CHUNK, size - lo))
+
+    with ThreadPoolExecutor(max_workers=threads()) as pool:
+        list(pool.map(fill, range(len(starts))))
+    return out
+
+
+def threads() -> int:
+    """The number of processor cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
     """Ids (int32, ascending) of the citizens that event type `name` is open to."""
     rule = cp.p.events[name].eligible
@@ -250,9 +293,9 @@ def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
     occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
     mask = np.ones(pop.size, dtype=bool)
     if rule.age_bands is not None:
-        mask &= np.isin(pop.age_band, [age_names.index(a) for a in rule.age_bands])
+        mask &= _allowed(age_names, rule.age_bands)[pop.age_band]
     if rule.occupations is not None:
-        mask &= np.isin(pop.occupation, [occ_names.index(o) for o in rule.occupations])
+        mask &= _allowed(occ_names, rule.occupations)[pop.occupation]
     if rule.party_member is not None:
         mask &= pop.party_member == rule.party_member
     return np.flatnonzero(mask).astype(np.int32)
@@ -279,7 +322,7 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         weights = None
         if h > 0:
             if crn_seed is None:
-                weights = rng.gamma(shape=1.0 / h**2, scale=h**2, size=eligible.size).astype(np.float32)
+                weights = _gammas(rng, 1.0 / h**2, h**2, eligible.size)
             else:
                 from scipy.special import gammaincinv
 
@@ -293,7 +336,9 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
 
 def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Citizens sorted by a small integer key, with each key's start and size."""
-    order = np.argsort(keys, kind="stable").astype(np.int32)
+    # with int16 keys numpy's stable sort is a radix sort, O(n)
+    small = keys.astype(np.int16) if n_keys <= np.iinfo(np.int16).max else keys
+    order = np.argsort(small, kind="stable").astype(np.int32)
     size = np.bincount(keys, minlength=n_keys).astype(np.int64)
     start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
     return order, start, size
@@ -313,6 +358,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     has_rep = pop.firm_rep >= 0
     rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
     scratch = Scratch(n)
+    score = np.full(n, start)
+    tier = np.full(n, start_tier, dtype=np.int8)
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
     return State(
@@ -323,11 +370,9 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         misattributed=np.zeros(n),
         association=np.zeros(n),
         merit=np.zeros(n),
-        score=np.full(n, start),
-        tier=np.full(n, start_tier, dtype=np.int8),
-        index=ScoreIndex(
-            np.full(n, start), np.full(n, start_tier, dtype=np.int8), p.score.min, p.score.max, len(cp.tier_names)
-        ),
+        score=score,
+        tier=tier,
+        index=ScoreIndex.constant(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names)),
         last_negative=np.full(n, NEVER, dtype=np.int32),
         recovering=IdSet(n, scratch),
         recovery_due=Calendar(p.recovery.clean_days),
