@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -254,7 +255,7 @@ class State:
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-def _allowed(names: tuple[str, ...], chosen: list[str]) -> np.ndarray:
+def _allowed(names: tuple[str, ...], chosen: Sequence[str]) -> np.ndarray:
     """A lookup from code to whether its name is among `chosen`."""
     return np.array([name in chosen for name in names])
 
