@@ -17,7 +17,6 @@ from scslab.model import draws
 from scslab.model.kernels import decayed_risks, deterrence_factor, place_sorted
 from scslab.model.params import Compiled, applies
 from scslab.model.state import PROPENSITY_BLOCK, State
-from scslab.population.types import LAYERS
 
 
 @dataclass
@@ -31,7 +30,7 @@ class DayEvents:
 
 def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
     """`rho_i` at the start of `day`: stored values decay by (1 - eta) a day untouched."""
-    return decayed_risks(np.asarray(ids, dtype=np.int64), state.rho, state.rho_day, day, state.cp.risk_decay)
+    return decayed_risks(np.asarray(ids, dtype=np.int64), state.risk, day, state.cp.risk_decay)
 
 
 def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
@@ -51,21 +50,9 @@ def deterrence(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
     beta = cp.events.elasticity[e]
     if beta == 0:
         return np.ones(ids.size)
-    alphas = np.array([cp.alpha[name] if cp.events.associated[e] else 0.0 for name in LAYERS])
-    deg = state.active_degree
-    return deterrence_factor(
-        ids,
-        state.rho,
-        state.rho_day,
-        day,
-        cp.risk_decay,
-        beta * abs(cp.events.points[e]) / 100.0,
-        cp.p.feedback.psi,
-        alphas,
-        deg["family"],
-        deg["work"],
-        deg["friends"],
-    )
+    strength = beta * abs(cp.events.points[e]) / 100.0
+    associated = bool(cp.events.associated[e])
+    return deterrence_factor(ids, state.risk, day, cp.risk_decay, strength, cp.p.feedback.psi, associated)
 
 
 def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> np.ndarray:

@@ -25,14 +25,13 @@ def perceived_risk_update(state: State, day: int) -> None:
     penalised = state.scratch.distinct(concat(state.charged_negative))
     # pen_i + gamma * n_i, summed in a per-citizen column that is zero between uses; with
     # gamma = 0 a contact's update is its plain decay, which is already lazy
-    tally = state.tally
     direct = charged_today(state) if fb.gamma > 0 else np.empty(0, dtype=np.int64)
     touched = np.empty(penalised.size + reach(state, direct), dtype=np.int64)
-    n = tally_charged(penalised, 1.0, tally, touched, 0)
+    n = tally_charged(penalised, 1.0, state.risk, touched, 0)
     if direct.size:
         for layer in state.pop.layers.values():
-            n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, tally, touched, n)
-    x_sum = apply_risk(touched[:n], tally, state.rho, state.rho_day, day, fb.eta, state.cp.risk_decay)
+            n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, state.risk, touched, n)
+    x_sum = apply_risk(touched[:n], state.risk, day, fb.eta, state.cp.risk_decay)
     state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * x_sum
 
 
@@ -100,12 +99,12 @@ def drawn_once(
 
 
 def cut(state: State, name: str, layer: Layer, slots: np.ndarray, rows: np.ndarray) -> None:
-    """Cut the ties at `slots` (rows -> contacts) and their reverse ties; update the active degrees."""
+    """Cut the ties at `slots` (rows -> contacts) and their reverse ties; both ends lose alpha_l of exposure."""
     back = reverse_slots(layer, slots, rows)
     all_slots, first = np.unique(np.concatenate([slots, back]), return_index=True)
     ends = np.concatenate([rows, layer.indices[slots].astype(np.int64)])[first]
     layer.active[all_slots] = False
-    np.subtract.at(state.active_degree[name], ends, 1)
+    np.subtract.at(state.exposure, ends, state.cp.alpha[name])
     state.counters.ties_cut += all_slots.size // 2
 
 

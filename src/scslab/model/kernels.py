@@ -9,42 +9,45 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# Columns of the per-citizen records the kernels read together (one cache line a citizen
+# instead of one a column): `State.ledgers` and `State.risk`.
+OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE = range(5)
+RHO, RHO_DAY, TALLY, EXPOSURE = range(4)
+
 
 @njit(cache=True, nogil=True, inline="always")
-def decayed_risk(  # pragma: no cover - compiled
-    rho: np.ndarray, rho_day: np.ndarray, i: int, day: int, decay: np.ndarray
-) -> float:
+def decayed_risk(risk: np.ndarray, i: int, day: int, decay: np.ndarray) -> float:  # pragma: no cover - compiled
     """`rho_i` at the start of `day`: the stored value times `1 - eta` for each day since it was written.
 
     `decay[a] = (1 - eta) ** a` (a table over the run's days; beyond it the power is taken).
     """
-    age = day - 1 - rho_day[i]
+    age = day - 1 - int(risk[i, RHO_DAY])
     if age < decay.size:
-        return rho[i] * decay[age]
-    return rho[i] * decay[1] ** age
+        return risk[i, RHO] * decay[age]
+    return risk[i, RHO] * decay[1] ** age
 
 
 @njit(cache=True, nogil=True)
 def decayed_risks(  # pragma: no cover - compiled
-    ids: np.ndarray, rho: np.ndarray, rho_day: np.ndarray, day: int, decay: np.ndarray
+    ids: np.ndarray, risk: np.ndarray, day: int, decay: np.ndarray
 ) -> np.ndarray:
     """`decayed_risk` for each of `ids`."""
     out = np.empty(ids.size)
     for j in range(ids.size):
-        out[j] = decayed_risk(rho, rho_day, ids[j], day, decay)
+        out[j] = decayed_risk(risk, ids[j], day, decay)
     return out
 
 
 @njit(cache=True, nogil=True)
 def tally_charged(  # pragma: no cover - compiled
-    ids: np.ndarray, weight: float, tally: np.ndarray, touched: np.ndarray, n_touched: int
+    ids: np.ndarray, weight: float, risk: np.ndarray, touched: np.ndarray, n_touched: int
 ) -> int:
-    """Add `weight` (> 0) to `tally[i]` for each of `ids`; append those seen first (tally was 0)."""
+    """Add `weight` (> 0) to the tally of each of `ids`; append those seen first (tally was 0)."""
     for i in ids:
-        if tally[i] == 0.0:
+        if risk[i, TALLY] == 0.0:
             touched[n_touched] = i
             n_touched += 1
-        tally[i] += weight
+        risk[i, TALLY] += weight
     return n_touched
 
 
@@ -55,11 +58,11 @@ def spread_to_contacts(  # pragma: no cover - compiled
     active: np.ndarray,
     sources: np.ndarray,
     weight: float,
-    tally: np.ndarray,
+    risk: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Add `weight` (> 0) to `tally[k]` for every active tie i-k with i in `sources`.
+    """Add `weight` (> 0) to the tally of k for every active tie i-k with i in `sources`.
 
     Each contact seen for the first time (its tally was 0) is appended to `touched`; returns
     the new length of `touched`.
@@ -68,60 +71,43 @@ def spread_to_contacts(  # pragma: no cover - compiled
         for slot in range(indptr[i], indptr[i + 1]):
             if active[slot]:
                 k = indices[slot]
-                if tally[k] == 0.0:
+                if risk[k, TALLY] == 0.0:
                     touched[n_touched] = k
                     n_touched += 1
-                tally[k] += weight
+                risk[k, TALLY] += weight
     return n_touched
 
 
 @njit(cache=True, nogil=True)
 def apply_risk(  # pragma: no cover - compiled
-    touched: np.ndarray,
-    tally: np.ndarray,
-    rho: np.ndarray,
-    rho_day: np.ndarray,
-    day: int,
-    eta: float,
-    decay: np.ndarray,
+    touched: np.ndarray, risk: np.ndarray, day: int, eta: float, decay: np.ndarray
 ) -> float:
     """`rho_i <- (1 - eta) rho_i + eta min(1, tally_i)` for each touched citizen, who is stamped with
     `day` and whose tally is cleared; returns the sum of `min(1, tally_i)`."""
     total = 0.0
     for i in touched:
-        x = min(1.0, tally[i])
-        tally[i] = 0.0
-        rho[i] = (1.0 - eta) * decayed_risk(rho, rho_day, i, day, decay) + eta * x
-        rho_day[i] = day
+        x = min(1.0, risk[i, TALLY])
+        risk[i, TALLY] = 0.0
+        risk[i, RHO] = (1.0 - eta) * decayed_risk(risk, i, day, decay) + eta * x
+        risk[i, RHO_DAY] = day
         total += x
     return total
 
 
 @njit(cache=True, nogil=True)
 def deterrence_factor(  # pragma: no cover - compiled
-    ids: np.ndarray,
-    rho: np.ndarray,
-    rho_day: np.ndarray,
-    day: int,
-    decay: np.ndarray,
-    strength: float,
-    psi: float,
-    alphas: np.ndarray,
-    deg_family: np.ndarray,
-    deg_work: np.ndarray,
-    deg_friends: np.ndarray,
+    ids: np.ndarray, risk: np.ndarray, day: int, decay: np.ndarray, strength: float, psi: float, associated: bool
 ) -> np.ndarray:
     """`exp(-strength * rho_i * (1 + psi * A_i))` with rho decayed since it was written (`decayed_risk`).
 
-    `strength = beta_e * |w_e| / 100`; `A_i = sum_l alphas[l] * deg_l(i)` (alphas all 0 when the
-    event type is not under association).
+    `strength = beta_e * |w_e| / 100`; `A_i = sum_l alpha_l * deg_l(i)` (the EXPOSURE column) when the
+    event type is under association, else 0.
     """
     out = np.empty(ids.size)
     for j in range(ids.size):
         i = ids[j]
-        r = decayed_risk(rho, rho_day, i, day, decay)
-        a = alphas[0] * deg_family[i] + alphas[1] * deg_work[i] + alphas[2] * deg_friends[i]
-        out[j] = np.exp(-strength * r * (1.0 + psi * a))
+        a = risk[i, EXPOSURE] if associated else 0.0
+        out[j] = np.exp(-strength * decayed_risk(risk, i, day, decay) * (1.0 + psi * a))
     return out
 
 
@@ -194,11 +180,7 @@ def place_sorted(  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def refresh(  # pragma: no cover - compiled
     ids: np.ndarray,
-    own: np.ndarray,
-    misattributed: np.ndarray,
-    association: np.ndarray,
-    merit: np.ndarray,
-    score: np.ndarray,
+    ledgers: np.ndarray,
     tier: np.ndarray,
     start: float,
     low: float,
@@ -207,52 +189,70 @@ def refresh(  # pragma: no cover - compiled
     hist: np.ndarray,
     bin_width: float,
     tier_counts: np.ndarray,
+    threshold: float,
+    notable: np.ndarray,
 ) -> float:
     """Recompute the clamped score and tier of `ids` (unique) from their ledgers, move them in the
-    0.1-point histogram and the tier counts, and return the change in the sum of scores."""
+    0.1-point histogram and the tier counts, and return the change in the sum of scores.
+
+    `notable[j]` is set when the j-th citizen's tier changed or their score is below `threshold`:
+    the only changes the sanctions phase must look at.
+    """
     n_bins = hist.size
     last_tier = tier_counts.size - 1
     delta = 0.0
-    for i in ids:
-        raw = start + own[i] + misattributed[i] + association[i] + merit[i]
+    for j in range(ids.size):
+        i = ids[j]
+        raw = start + ledgers[i, OWN] + ledgers[i, MISATTRIBUTED] + ledgers[i, ASSOCIATION] + ledgers[i, MERIT]
         new = min(max(raw, low), high)
         t = 0  # the number of tier bounds strictly above the score is its tier index
         while t < tier_bounds.size and tier_bounds[t] > new:
             t += 1
         t = min(t, last_tier)
-        old = score[i]
+        old = ledgers[i, SCORE]
         hist[min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1)] -= 1
         hist[min(max(int(np.rint((new - low) / bin_width)), 0), n_bins - 1)] += 1
         tier_counts[tier[i]] -= 1
         tier_counts[t] += 1
         delta += new - old
-        score[i] = new
+        notable[j] = t != tier[i] or new < threshold
+        ledgers[i, SCORE] = new
         tier[i] = t
     return delta
 
 
 @njit(cache=True, nogil=True)
-def recover_points(  # pragma: no cover - compiled
-    ids: np.ndarray, per_day: float, own: np.ndarray, misattributed: np.ndarray, association: np.ndarray
-) -> np.ndarray:
+def recover_points(ids: np.ndarray, per_day: float, ledgers: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Give `per_day` points back to each of `ids`, from the negative ledgers in proportion to their
     size; a ledger cleared is set to exactly zero. Returns whether each is now clear."""
     done = np.zeros(ids.size, dtype=np.bool_)
     for j in range(ids.size):
         i = ids[j]
-        o = min(own[i], 0.0)
-        m = min(misattributed[i], 0.0)
-        a = min(association[i], 0.0)
+        o = min(ledgers[i, OWN], 0.0)
+        m = min(ledgers[i, MISATTRIBUTED], 0.0)
+        a = min(ledgers[i, ASSOCIATION], 0.0)
         debt = -(o + m + a)
         back = min(per_day, debt)
         share = back / debt if debt > 0 else 0.0
-        own[i] -= o * share
-        misattributed[i] -= m * share
-        association[i] -= a * share
+        ledgers[i, OWN] -= o * share
+        ledgers[i, MISATTRIBUTED] -= m * share
+        ledgers[i, ASSOCIATION] -= a * share
         if back >= debt:
             done[j] = True
             # cleared ledgers are set to exactly zero so that rounding leaves no residue
-            own[i] = max(own[i], 0.0)
-            misattributed[i] = max(misattributed[i], 0.0)
-            association[i] = max(association[i], 0.0)
+            for c in (OWN, MISATTRIBUTED, ASSOCIATION):
+                ledgers[i, c] = max(ledgers[i, c], 0.0)
     return done
+
+
+@njit(cache=True, nogil=True)
+def active_degrees(indptr: np.ndarray, active: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """The number of active ties of each row of a CSR layer."""
+    n = indptr.size - 1
+    out = np.zeros(n, dtype=np.int32)
+    for i in range(n):
+        c = 0
+        for slot in range(indptr[i], indptr[i + 1]):
+            c += active[slot]
+        out[i] = c
+    return out

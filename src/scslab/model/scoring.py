@@ -29,18 +29,20 @@ def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
 
 
 def refresh_scores(state: State, ids: np.ndarray) -> None:
-    """Recompute the clamped score and tier of `ids` and update the score index."""
+    """Recompute the clamped score and tier of `ids` and update the score index.
+
+    Those whose tier changed or whose score is below the blacklist threshold are noted in
+    `state.changed` for the sanctions phase (a score that moved inside a tier, above the
+    threshold, triggers nothing).
+    """
     ids = state.scratch.distinct(ids)
     if ids.size == 0:
         return
     p, index = state.cp.p.score, state.index
+    notable = np.empty(ids.size, dtype=bool)
     index.total += refresh(
         ids,
-        state.own,
-        state.misattributed,
-        state.association,
-        state.merit,
-        state.score,
+        state.ledgers,
         state.tier,
         float(p.start),
         float(p.min),
@@ -49,8 +51,10 @@ def refresh_scores(state: State, ids: np.ndarray) -> None:
         index.hist,
         index.BIN,
         index.tier_counts,
+        state.cp.threshold,
+        notable,
     )
-    state.changed.append(ids)
+    state.changed.append(ids[notable])
 
 
 def association_charges(state: State, target: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -116,7 +120,7 @@ def recover(state: State, day: int) -> None:
     if ids.size == 0:
         return
     ids = ids.copy()
-    done = recover_points(ids, float(rec.per_day), state.own, state.misattributed, state.association)
+    done = recover_points(ids, float(rec.per_day), state.ledgers)
     state.recovering.member[ids[done]] = False
     state.recovering.compact()
     refresh_scores(state, ids)

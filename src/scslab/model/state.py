@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scslab.model.kernels import block_totals
+from scslab.model.kernels import (
+    ASSOCIATION,
+    EXPOSURE,
+    MERIT,
+    MISATTRIBUTED,
+    OWN,
+    RHO,
+    RHO_DAY,
+    SCORE,
+    active_degrees,
+    block_totals,
+)
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
@@ -197,12 +208,9 @@ class State:
     cp: Compiled
     pop: Population
     n: int
-    # ledgers (section 4) and the clamped score (section 5)
-    own: np.ndarray
-    misattributed: np.ndarray
-    association: np.ndarray
-    merit: np.ndarray
-    score: np.ndarray
+    # ledgers (section 4) and the clamped score (section 5), one record of five float64 a citizen
+    # (columns OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE: read together, so kept together)
+    ledgers: np.ndarray
     tier: np.ndarray
     index: ScoreIndex
     last_negative: np.ndarray
@@ -222,11 +230,11 @@ class State:
     household_restricted: np.ndarray  # per household: affected adults
     household_children: np.ndarray  # per household: children
     children_restricted: int
-    # feedback (section 7)
-    rho: np.ndarray
-    rho_day: np.ndarray
+    # feedback (section 7): per citizen rho, the day it was written, the day's tally of
+    # pen_i + gamma * n_i (zero between uses) and A_i = sum_l alpha_l * active degree
+    # (columns RHO, RHO_DAY, TALLY, EXPOSURE, float64)
+    risk: np.ndarray
     rho_sum: float
-    active_degree: dict[str, np.ndarray]
     # firms
     firm_score: np.ndarray
     firm_last_negative: np.ndarray
@@ -246,13 +254,57 @@ class State:
     crn_seed: int | None  # the key of common random numbers, or None for sequential streams
     # the day's work
     scratch: Scratch
-    tally: np.ndarray  # per-citizen float scratch, all zero between uses
     counters: DayCounters
-    changed: list[np.ndarray] = field(default_factory=list)  # citizens whose score or listing changed today
+    changed: list[np.ndarray] = field(default_factory=list)  # tier or listing changed, or score below threshold
     charged_negative: list[np.ndarray] = field(default_factory=list)  # any negative charge today
     charged_direct: list[np.ndarray] = field(default_factory=list)  # negative charges of events today
     listed_today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (ids, wrongful)
     firms_listed_today: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def own(self) -> np.ndarray:
+        """Points from true events, correctly attributed (a view)."""
+        return self.ledgers[:, OWN]
+
+    @property
+    def misattributed(self) -> np.ndarray:
+        """Points from events charged to the wrong person (a view)."""
+        return self.ledgers[:, MISATTRIBUTED]
+
+    @property
+    def association(self) -> np.ndarray:
+        """Points from contacts' charges (a view)."""
+        return self.ledgers[:, ASSOCIATION]
+
+    @property
+    def merit(self) -> np.ndarray:
+        """Positive points (a view)."""
+        return self.ledgers[:, MERIT]
+
+    @property
+    def score(self) -> np.ndarray:
+        """The clamped score (a view)."""
+        return self.ledgers[:, SCORE]
+
+    @property
+    def rho(self) -> np.ndarray:
+        """Perceived risk as last written (a view); `behaviour.perceived_risk` decays it to a day."""
+        return self.risk[:, RHO]
+
+    @property
+    def rho_day(self) -> np.ndarray:
+        """The day each `rho` was written, -1 for rho0 (a float64 view)."""
+        return self.risk[:, RHO_DAY]
+
+    @property
+    def exposure(self) -> np.ndarray:
+        """`A_i = sum_l alpha_l * deg_l(i)` over active ties (a view)."""
+        return self.risk[:, EXPOSURE]
+
+    @property
+    def active_degree(self) -> dict[str, np.ndarray]:
+        """Active ties per citizen in each layer, counted from the layers' masks (O(ties))."""
+        return {name: active_degrees(layer.indptr, layer.active) for name, layer in self.pop.layers.items()}
 
 
 def _allowed(names: tuple[str, ...], chosen: Sequence[str]) -> np.ndarray:
@@ -335,6 +387,17 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     return out
 
 
+def _risk(cp: Compiled, pop: Population) -> np.ndarray:
+    """The feedback records at the start: rho0 written on day -1, no tally, exposure from the degrees."""
+    risk = np.zeros((pop.size, 4))
+    risk[:, RHO] = cp.p.feedback.rho0
+    risk[:, RHO_DAY] = -1.0
+    for name, layer in pop.layers.items():
+        if cp.alpha.get(name, 0.0):
+            risk[:, EXPOSURE] += cp.alpha[name] * np.diff(layer.indptr)
+    return risk
+
+
 def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Citizens sorted by a small integer key, with each key's start and size."""
     # with int16 keys numpy's stable sort is a radix sort, O(n)
@@ -359,7 +422,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     has_rep = pop.firm_rep >= 0
     rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
     scratch = Scratch(n)
-    score = np.full(n, start)
+    ledgers = np.zeros((n, 5))
+    ledgers[:, SCORE] = start
     tier = np.full(n, start_tier, dtype=np.int8)
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
@@ -367,11 +431,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         cp=cp,
         pop=pop,
         n=n,
-        own=np.zeros(n),
-        misattributed=np.zeros(n),
-        association=np.zeros(n),
-        merit=np.zeros(n),
-        score=score,
+        ledgers=ledgers,
         tier=tier,
         index=ScoreIndex.constant(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names)),
         last_negative=np.full(n, NEVER, dtype=np.int32),
@@ -391,10 +451,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
             np.int32
         ),
         children_restricted=0,
-        rho=np.full(n, p.feedback.rho0),
-        rho_day=np.full(n, -1, dtype=np.int32),
+        risk=_risk(cp, pop),
         rho_sum=p.feedback.rho0 * n,
-        active_degree={name: layer.degree() for name, layer in pop.layers.items()},
         firm_score=np.full(pop.n_firms, p.firms.start if p.firms else 0.0),
         firm_last_negative=np.full(pop.n_firms, NEVER, dtype=np.int32),
         firm_blacklisted=np.zeros(pop.n_firms, dtype=bool),
@@ -411,7 +469,6 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         quintile_start=q_start,
         civil_servants=np.flatnonzero(pop.occupation == CIVIL_SERVANT),
         scratch=scratch,
-        tally=np.zeros(n),
         counters=DayCounters(
             events=np.zeros(len(cp.events.names), dtype=np.int64),
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
