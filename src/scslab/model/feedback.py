@@ -12,26 +12,31 @@ import numpy as np
 
 from scslab.model.contacts import edge_slots, reverse_slots
 from scslab.model.draws import TIE, uniform
-from scslab.model.kernels import apply_risk, spread_to_contacts, tally_charged
+from scslab.model.kernels import apply_risk, gather_contacts
 from scslab.model.state import State, concat
 from scslab.population.types import Layer
 
 
 def perceived_risk_update(state: State, day: int) -> None:
-    """Raise the perceived risk of the charged and of their contacts; decay everyone else's."""
+    """Raise the perceived risk of the charged and of their contacts; decay everyone else's.
+
+    n_i is counted by listing, for every citizen charged for an event today, their active
+    contacts, and sorting the list with the penalised: then one pass in id order updates
+    everyone touched. (With gamma = 0 a contact's update is its plain decay, already lazy.)
+    """
     fb = state.cp.p.feedback
     if fb.eta == 0:  # rho <- (1 - 0) * rho + 0 * x: nothing to do
         return
     penalised = state.scratch.distinct(concat(state.charged_negative))
-    # pen_i + gamma * n_i, summed in a per-citizen column that is zero between uses; with
-    # gamma = 0 a contact's update is its plain decay, which is already lazy
     direct = charged_today(state) if fb.gamma > 0 else np.empty(0, dtype=np.int64)
-    touched = np.empty(penalised.size + reach(state, direct), dtype=np.int64)
-    n = tally_charged(penalised, 1.0, state.risk, touched, 0)
-    if direct.size:
-        for layer in state.pop.layers.values():
-            n = spread_to_contacts(layer.indptr, layer.indices, layer.active, direct, fb.gamma, state.risk, touched, n)
-    x_sum = apply_risk(touched[:n], state.risk, day, fb.eta, state.cp.risk_decay)
+    # one key a penalised citizen (2 i) and one a tie to a citizen charged today (2 k + 1)
+    keys = np.empty(penalised.size + reach(state, direct), dtype=np.int64 if state.n >= 2**30 else np.int32)
+    keys[: penalised.size] = 2 * penalised
+    n = penalised.size
+    for layer in state.pop.layers.values():
+        n = gather_contacts(layer.indptr, layer.indices, layer.active, direct, keys, n)
+    keys = np.sort(keys[:n])
+    x_sum = apply_risk(keys, fb.gamma, state.risk, day, fb.eta, state.cp.risk_decay)
     state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * x_sum
 
 

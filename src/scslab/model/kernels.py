@@ -12,7 +12,7 @@ from numba import njit
 # Columns of the per-citizen records the kernels read together (one cache line a citizen
 # instead of one a column): `State.ledgers` and `State.risk`.
 OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE = range(5)
-RHO, RHO_DAY, TALLY, EXPOSURE = range(4)
+RHO, RHO_DAY, EXPOSURE = range(3)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -39,55 +39,43 @@ def decayed_risks(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def tally_charged(  # pragma: no cover - compiled
-    ids: np.ndarray, weight: float, risk: np.ndarray, touched: np.ndarray, n_touched: int
+def gather_contacts(  # pragma: no cover - compiled
+    indptr: np.ndarray, indices: np.ndarray, active: np.ndarray, sources: np.ndarray, out: np.ndarray, n: int
 ) -> int:
-    """Add `weight` (> 0) to the tally of each of `ids`; append those seen first (tally was 0)."""
-    for i in ids:
-        if risk[i, TALLY] == 0.0:
-            touched[n_touched] = i
-            n_touched += 1
-        risk[i, TALLY] += weight
-    return n_touched
-
-
-@njit(cache=True, nogil=True)
-def spread_to_contacts(  # pragma: no cover - compiled
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    active: np.ndarray,
-    sources: np.ndarray,
-    weight: float,
-    risk: np.ndarray,
-    touched: np.ndarray,
-    n_touched: int,
-) -> int:
-    """Add `weight` (> 0) to the tally of k for every active tie i-k with i in `sources`.
-
-    Each contact seen for the first time (its tally was 0) is appended to `touched`; returns
-    the new length of `touched`.
-    """
+    """Append to `out` (from position `n`) the key `2 k + 1` of the contact k at every active tie of
+    `sources`; return the new length."""
     for i in sources:
         for slot in range(indptr[i], indptr[i + 1]):
             if active[slot]:
-                k = indices[slot]
-                if risk[k, TALLY] == 0.0:
-                    touched[n_touched] = k
-                    n_touched += 1
-                risk[k, TALLY] += weight
-    return n_touched
+                out[n] = 2 * indices[slot] + 1
+                n += 1
+    return n
 
 
 @njit(cache=True, nogil=True)
 def apply_risk(  # pragma: no cover - compiled
-    touched: np.ndarray, risk: np.ndarray, day: int, eta: float, decay: np.ndarray
+    keys: np.ndarray, gamma: float, risk: np.ndarray, day: int, eta: float, decay: np.ndarray
 ) -> float:
-    """`rho_i <- (1 - eta) rho_i + eta min(1, tally_i)` for each touched citizen, who is stamped with
-    `day` and whose tally is cleared; returns the sum of `min(1, tally_i)`."""
+    """`rho_i <- (1 - eta) rho_i + eta min(1, pen_i + gamma n_i)` for every citizen with a key.
+
+    `keys` is ascending: `2 i` once if i was charged a negative point today (pen_i = 1), and
+    `2 i + 1` once per active tie of i to a citizen charged for an event today (n_i times). One
+    pass over the runs of equal i reads the records in address order. Each citizen written is
+    stamped with `day`; returns the sum of `min(1, pen_i + gamma n_i)`.
+    """
+    c = 0
     total = 0.0
-    for i in touched:
-        x = min(1.0, risk[i, TALLY])
-        risk[i, TALLY] = 0.0
+    while c < keys.size:
+        i = keys[c] >> 1
+        pen = 0.0
+        n_i = 0
+        while c < keys.size and keys[c] >> 1 == i:
+            if keys[c] & 1:
+                n_i += 1
+            else:
+                pen = 1.0
+            c += 1
+        x = min(1.0, pen + gamma * n_i)
         risk[i, RHO] = (1.0 - eta) * decayed_risk(risk, i, day, decay) + eta * x
         risk[i, RHO_DAY] = day
         total += x

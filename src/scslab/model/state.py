@@ -230,9 +230,8 @@ class State:
     household_restricted: np.ndarray  # per household: affected adults
     household_children: np.ndarray  # per household: children
     children_restricted: int
-    # feedback (section 7): per citizen rho, the day it was written, the day's tally of
-    # pen_i + gamma * n_i (zero between uses) and A_i = sum_l alpha_l * active degree
-    # (columns RHO, RHO_DAY, TALLY, EXPOSURE, float64)
+    # feedback (section 7): per citizen rho, the day it was written, and
+    # A_i = sum_l alpha_l * active degree (columns RHO, RHO_DAY, EXPOSURE, float64)
     risk: np.ndarray
     rho_sum: float
     # firms
@@ -388,8 +387,8 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
 
 
 def _risk(cp: Compiled, pop: Population) -> np.ndarray:
-    """The feedback records at the start: rho0 written on day -1, no tally, exposure from the degrees."""
-    risk = np.zeros((pop.size, 4))
+    """The feedback records at the start: rho0 written on day -1, exposure from the degrees."""
+    risk = np.zeros((pop.size, 3))
     risk[:, RHO] = cp.p.feedback.rho0
     risk[:, RHO_DAY] = -1.0
     for name, layer in pop.layers.items():
