@@ -6,7 +6,13 @@ The API: `load_scenario`, `simulate`, `Scenario`, `Result` (imported on first us
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# The compiled kernels run some loops on several threads (OpenMP). Idle threads sleep instead
+# of spinning, so that they do not slow the serial code between parallel loops (set the
+# variable yourself to choose otherwise).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 __all__ = ["Result", "Scenario", "__version__", "load_scenario", "simulate"]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from scslab.memory import check_memory
@@ -26,6 +27,9 @@ PHASES = ("population", "behaviour", "surveillance", "scoring", "sanctions", "fe
 STREAMS = ("population", "propensity", "behaviour", "surveillance", "scoring", "sanctions", "feedback")
 
 DayCallback = Callable[[int, int], None]
+# Citizens per kernel thread: below this a run keeps to one thread (a parallel region costs
+# more than it saves on small days, and ensembles already fill the cores with processes).
+CITIZENS_PER_THREAD = 2_000_000
 
 
 @dataclass
@@ -87,6 +91,23 @@ def run(
     """
     started = time.perf_counter()
     at = resume or start(params, seed, source, population)
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads_for(at.state.n))
+    try:
+        return _days(params, at, started, on_day, after_day)
+    finally:
+        numba.set_num_threads(before)
+
+
+def threads_for(n: int) -> int:
+    """Threads for the kernels of a run of `n` citizens (what they compute does not depend on it)."""
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), n // CITIZENS_PER_THREAD))  # type: ignore[attr-defined]
+
+
+def _days(
+    params: ScenarioParams, at: Progress, started: float, on_day: DayCallback | None, after_day: DayHook | None
+) -> Run:
+    """The daily loop from `at.day` to the last day."""
     state, table, rng, profile = at.state, at.table, at.rng, at.profile
     for day in range(at.day, params.days):
         start_day(state)

@@ -7,12 +7,15 @@ disk (`cache=True`), so only the first run after an install pays the compilation
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # Columns of the per-citizen records the kernels read together (one cache line a citizen
 # instead of one a column): `State.ledgers` and `State.risk`.
 OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE = range(5)
 RHO, RHO_DAY, EXPOSURE = range(3)
+# Parallel kernels split their work into chunks of this many items: fixed, not per thread, so
+# that what they compute (sums included) does not depend on the number of threads.
+CHUNK = 4096
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -38,51 +41,73 @@ def decayed_risks(  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def gather_contacts(  # pragma: no cover - compiled
     indptr: np.ndarray, indices: np.ndarray, active: np.ndarray, sources: np.ndarray, out: np.ndarray, n: int
 ) -> int:
-    """Append to `out` (from position `n`) the key `2 k + 1` of the contact k at every active tie of
-    `sources`; return the new length."""
-    for i in sources:
+    """Write into `out` (from position `n`) one key per tie of `sources`: `2 k + 1` for an active tie
+    to k, -1 for a cut one; return the new length. Sources are written in parallel, each at its
+    offset."""
+    offset = np.empty(sources.size + 1, dtype=np.int64)
+    offset[0] = n
+    for s in range(sources.size):
+        offset[s + 1] = offset[s] + indptr[sources[s] + 1] - indptr[sources[s]]
+    for s in prange(sources.size):
+        i = sources[s]
+        o = offset[s]
         for slot in range(indptr[i], indptr[i + 1]):
-            if active[slot]:
-                out[n] = 2 * indices[slot] + 1
-                n += 1
-    return n
+            out[o] = 2 * indices[slot] + 1 if active[slot] else -1
+            o += 1
+    return offset[sources.size]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def apply_risk(  # pragma: no cover - compiled
     keys: np.ndarray, gamma: float, risk: np.ndarray, day: int, eta: float, decay: np.ndarray
 ) -> float:
     """`rho_i <- (1 - eta) rho_i + eta min(1, pen_i + gamma n_i)` for every citizen with a key.
 
     `keys` is ascending: `2 i` once if i was charged a negative point today (pen_i = 1), and
-    `2 i + 1` once per active tie of i to a citizen charged for an event today (n_i times). One
-    pass over the runs of equal i reads the records in address order. Each citizen written is
-    stamped with `day`; returns the sum of `min(1, pen_i + gamma n_i)`.
+    `2 i + 1` once per active tie of i to a citizen charged for an event today (n_i times);
+    negative keys are skipped. Each run of equal i is one update, the records read in address
+    order; chunks of runs go in parallel. Each citizen written is stamped with `day`; returns
+    the sum of `min(1, pen_i + gamma n_i)` (summed by chunk, in chunk order).
     """
-    c = 0
-    total = 0.0
-    while c < keys.size:
-        i = keys[c] >> 1
-        pen = 0.0
-        n_i = 0
-        while c < keys.size and keys[c] >> 1 == i:
-            if keys[c] & 1:
-                n_i += 1
-            else:
-                pen = 1.0
-            c += 1
-        x = min(1.0, pen + gamma * n_i)
-        risk[i, RHO] = (1.0 - eta) * decayed_risk(risk, i, day, decay) + eta * x
-        risk[i, RHO_DAY] = day
-        total += x
-    return total
+    first = int(np.searchsorted(keys, 0))
+    n_chunks = (keys.size - first + CHUNK - 1) // CHUNK
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks + 1):
+        b: int = min(first + c * CHUNK, keys.size)
+        while 0 < b < keys.size and b > first and keys[b] >> 1 == keys[b - 1] >> 1:
+            b += 1  # chunks start where a run starts
+        bounds[c] = max(b, bounds[c - 1]) if c > 0 else b
+    partial = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        j = bounds[c]
+        end = bounds[c + 1]
+        total = 0.0
+        while j < end:
+            i = keys[j] >> 1
+            pen = 0.0
+            n_i = 0
+            while j < end and keys[j] >> 1 == i:
+                if keys[j] & 1:
+                    n_i += 1
+                else:
+                    pen = 1.0
+                j += 1
+            x = min(1.0, pen + gamma * n_i)
+            risk[i, RHO] = (1.0 - eta) * decayed_risk(risk, i, day, decay) + eta * x
+            risk[i, RHO_DAY] = day
+            total += x
+        partial[c] = total
+    out = 0.0
+    for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
+        out += partial[c]
+    return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def deterrence_factor(  # pragma: no cover - compiled
     ids: np.ndarray, risk: np.ndarray, day: int, decay: np.ndarray, strength: float, psi: float, associated: bool
 ) -> np.ndarray:
@@ -92,7 +117,7 @@ def deterrence_factor(  # pragma: no cover - compiled
     event type is under association, else 0.
     """
     out = np.empty(ids.size)
-    for j in range(ids.size):
+    for j in prange(ids.size):
         i = ids[j]
         a = risk[i, EXPOSURE] if associated else 0.0
         out[j] = np.exp(-strength * decayed_risk(risk, i, day, decay) * (1.0 + psi * a))
@@ -112,7 +137,7 @@ def block_totals(weights: np.ndarray, block: int) -> np.ndarray:  # pragma: no c
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def place_sorted(  # pragma: no cover - compiled
     positions: np.ndarray,
     block_cum: np.ndarray,
@@ -125,43 +150,46 @@ def place_sorted(  # pragma: no cover - compiled
     `block_cum[b]` is the running sum of `weights` to the end of block b. Each position's block is
     found by a galloping search forward from the previous one's (the positions ascend, so the
     reads move forward through memory), then its entry by a walk inside the block; round-off
-    at a block's end falls back on the block's last entry of positive weight.
+    at a block's end falls back on the block's last entry of positive weight. Chunks of positions
+    run in parallel, each starting with a binary search.
     """
     n_blocks = block_cum.size
     out = np.empty(positions.size, dtype=np.int64)
-    b = 0
-    for j in range(positions.size):
-        x = positions[j]
-        if block_cum[b] <= x and b < n_blocks - 1:
-            # gallop: block_cum[lo] <= x, then find the first index above lo with block_cum > x
-            lo = b
-            step = 1
-            hi = min(lo + step, n_blocks - 1)
-            while hi < n_blocks - 1 and block_cum[hi] <= x:
-                lo = hi
-                step *= 2
+    for c in prange((positions.size + CHUNK - 1) // CHUNK):
+        lo_j = c * CHUNK
+        b = min(np.searchsorted(block_cum, positions[lo_j], side="right"), n_blocks - 1)
+        for j in range(lo_j, min(lo_j + CHUNK, positions.size)):
+            x = positions[j]
+            if block_cum[b] <= x and b < n_blocks - 1:
+                # gallop: block_cum[lo] <= x, then find the first index above lo with block_cum > x
+                lo = b
+                step = 1
                 hi = min(lo + step, n_blocks - 1)
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if block_cum[mid] <= x:
-                    lo = mid
-                else:
-                    hi = mid
-            b = hi
-        target = x - (block_cum[b - 1] if b > 0 else 0.0)
-        k = b * block
-        last = min(k + block, weights.size)
-        chosen = -1
-        acc = 0.0
-        while k < last:
-            w = weights[k]
-            if w > 0:
-                chosen = k
-                acc += w
-                if acc > target:
-                    break
-            k += 1
-        out[j] = eligible[chosen]
+                while hi < n_blocks - 1 and block_cum[hi] <= x:
+                    lo = hi
+                    step *= 2
+                    hi = min(lo + step, n_blocks - 1)
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if block_cum[mid] <= x:
+                        lo = mid
+                    else:
+                        hi = mid
+                b = hi
+            target = x - (block_cum[b - 1] if b > 0 else 0.0)
+            k = b * block
+            last = min(k + block, weights.size)
+            chosen = -1
+            acc = 0.0
+            while k < last:
+                w = weights[k]
+                if w > 0:
+                    chosen = k
+                    acc += w
+                    if acc > target:
+                        break
+                k += 1
+            out[j] = eligible[chosen]
     return out
 
 
@@ -209,12 +237,12 @@ def refresh(  # pragma: no cover - compiled
     return delta
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def recover_points(ids: np.ndarray, per_day: float, ledgers: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Give `per_day` points back to each of `ids`, from the negative ledgers in proportion to their
     size; a ledger cleared is set to exactly zero. Returns whether each is now clear."""
     done = np.zeros(ids.size, dtype=np.bool_)
-    for j in range(ids.size):
+    for j in prange(ids.size):
         i = ids[j]
         o = min(ledgers[i, OWN], 0.0)
         m = min(ledgers[i, MISATTRIBUTED], 0.0)

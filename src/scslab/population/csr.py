@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 # Keys are decoded and compacted this many at a time, so the temporaries stay small (and
 # small enough for the allocator to reuse them instead of mapping fresh pages each time).
@@ -40,21 +41,11 @@ class CsrBuilder:
         if a.shape != b.shape:
             raise ValueError("endpoint arrays differ in shape")
         a, b = a.ravel(), b.ravel()
-        loops = a == b
-        if loops.any():
-            a, b = a[~loops], b[~loops]
-        del loops
         size = int(a.size)
         if self._used + 2 * size > 2 * self.capacity:
             self.capacity = max(self._used // 2 + size, self.capacity + self.capacity // 4)
             self._buf.resize(4 * self.capacity, refcheck=False)
-        lo = 2 * self._used
-        mid, hi = lo + 2 * size, lo + 4 * size
-        self._buf[lo + _ROW_HALF : mid : 2] = a
-        self._buf[lo + _COL_HALF : mid : 2] = b
-        self._buf[mid + _ROW_HALF : hi : 2] = b
-        self._buf[mid + _COL_HALF : hi : 2] = a
-        self._used += 2 * size
+        self._used = _write_pairs(self._buf, self._used, a, b, _ROW_HALF, _COL_HALF)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """Return `(indptr[n + 1], indices int32)`; the builder cannot be used afterwards.
@@ -68,29 +59,8 @@ class CsrBuilder:
         self._buf = None
         n, used = self.n, self._used
         counts = np.zeros(n, dtype=np.int32)
-        keys = buf[: 2 * used].view(np.int64)
-        keys.sort()
-        written = 0
-        prev = -1
-        for lo in range(0, used, CHUNK):
-            chunk = keys[lo : lo + CHUNK]
-            keep = np.empty(chunk.size, dtype=bool)
-            keep[0] = chunk[0] != prev
-            np.not_equal(chunk[1:], chunk[:-1], out=keep[1:])
-            prev = int(chunk[-1])
-            halves = buf[2 * lo : 2 * lo + 2 * chunk.size]
-            rows = halves[_ROW_HALF::2][keep]
-            cols = halves[_COL_HALF::2][keep]
-            del chunk, keep, halves
-            k = int(cols.size)
-            if k:
-                first = int(rows[0])
-                per_row = np.bincount(rows - first)
-                counts[first : first + per_row.size] += per_row.astype(np.int32)
-                # The written slots end before this chunk's end, and every read of it is done.
-                buf[written : written + k] = cols
-                written += k
-        del keys
+        buf[: 2 * used].view(np.int64).sort()
+        written = _compact_sorted(buf, used, counts, _ROW_HALF, _COL_HALF)
         buf.resize(written, refcheck=False)
         indptr = np.zeros(n + 1, dtype=np.int32 if written < INT32_TIES else np.int64)
         np.cumsum(counts, dtype=indptr.dtype, out=indptr[1:])
@@ -100,3 +70,45 @@ class CsrBuilder:
 def empty_csr(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A CSR with no edges over `n` nodes."""
     return np.zeros(n + 1, dtype=np.int32), np.zeros(0, dtype=np.int32)
+
+
+@njit(cache=True, nogil=True)
+def _write_pairs(  # pragma: no cover - compiled
+    buf: np.ndarray, used: int, a: np.ndarray, b: np.ndarray, row_half: int, col_half: int
+) -> int:
+    """Write the keys (a, b) and (b, a) of each pair that is not a self-loop after the first
+    `used` keys of `buf` (int32 halves of int64 keys); return the new number of keys."""
+    for j in range(a.size):
+        if a[j] == b[j]:
+            continue
+        buf[2 * used + row_half] = a[j]
+        buf[2 * used + col_half] = b[j]
+        buf[2 * used + 2 + row_half] = b[j]
+        buf[2 * used + 2 + col_half] = a[j]
+        used += 2
+    return used
+
+
+@njit(cache=True, nogil=True)
+def _compact_sorted(  # pragma: no cover - compiled
+    buf: np.ndarray, used: int, counts: np.ndarray, row_half: int, col_half: int
+) -> int:
+    """Walk the `used` sorted keys of `buf`, dropping repeats: write each distinct key's column
+    as int32 into the front of `buf` and count it in its row; return the number written.
+
+    The write position never passes the key being read (it moves 4 bytes a key, the reads 8).
+    """
+    written = 0
+    prev_row = -1
+    prev_col = -1
+    for j in range(used):
+        row = buf[2 * j + row_half]
+        col = buf[2 * j + col_half]
+        if row == prev_row and col == prev_col:
+            continue
+        prev_row = row
+        prev_col = col
+        buf[written] = col
+        counts[row] += 1
+        written += 1
+    return written
