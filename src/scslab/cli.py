@@ -101,6 +101,7 @@ def run(
 ) -> None:
     """Run a scenario and write its results."""
     from scslab import runner
+    from scslab.memory import check_memory
     from scslab.scenario import load_scenario, parse_set_option
 
     with runner.StopOnSignals() as guard:
@@ -115,6 +116,8 @@ def run(
                 target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
                 if target.exists():
                     raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+                if save_people:
+                    check_memory(sc.params, sc.origin, people=True)
                 options = {"people": save_people, "with_baseline": baseline, "report": report}
                 job, at = runner.Job(sc, seed, target, checkpoint_every, check, options), None
                 if checkpoint_every:

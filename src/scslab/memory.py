@@ -5,33 +5,82 @@ from __future__ import annotations
 import os
 
 from scslab.errors import ResourceError
-from scslab.scenario.schema import ScenarioParams
+from scslab.scenario.schema import Eligible, ScenarioParams
 
-# Bytes per citizen held by the run state (model/state.py): six float64 arrays (ledgers,
-# score, rho), three id sets (mask + int64 list), the int32/int8 bookkeeping arrays, the
-# lookup orders (two int64), the active degrees (3 x int32), and the per-day scratch.
-STATE_BYTES = 6 * 8 + 3 * 9 + 4 * 4 + 6 * 1 + 2 * 8 + 3 * 4 + 16
-# Per event type: eligible ids (int64) and the cumulative propensity (float64).
-EVENT_BYTES = 16
-# Building the people table at the end (Result.people) and the end-of-run breakdowns.
-RESULT_BYTES = 120
-FIXED_BYTES = 300 * 2**20  # interpreter, numpy, pandas, pyarrow
-# Measured peaks (bench/README.md) sit within 5% of the estimate at 2 M citizens; the margin
-# covers the people table written with --save-people and allocator fragmentation.
-MARGIN = 1.15
+# Bytes per citizen held by the run state (model/state.py): the ledgers record (5 float64), the
+# feedback record (3 float64), the tier, four int32 columns (last negative charge, listing day,
+# red-loan end, the scratch stamp), three id sets (a mask and an int32 list each), four bool or
+# int8 columns, and three int32 lookups (represented firm, the two orders).
+STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 4 * 4 + 3 * (1 + 4) + 4 * 1 + 3 * 4
+# Per household: the restricted adults and the children (int32 each).
+HOUSEHOLD_BYTES = 2 * 4
+# Per event type with heterogeneity: u_ie (float32) and the block sums (float64 per 16 citizens)
+# over the eligible (bounded by the share of the age bands it is open to); per distinct
+# eligibility rule: the eligible ids (int32).
+EVENT_BYTES = 4 + 8 / 16
+ELIGIBLE_BYTES = 4
+# Queues and the day's scratch: charges waiting for their delay, recovery checks waiting for
+# their clean days, the day's keys (beijing-2020 at 22 M: about 10 B a citizen).
+QUEUE_BYTES = 10
+# End of the run: the wrongful and rewarded masks (the breakdowns work chunk by chunk).
+END_BYTES = 2
+# The people table (--save-people): about 85 B a citizen as a data frame, as much again while it
+# is converted for Parquet.
+PEOPLE_BYTES = 170
+FIXED_BYTES = 300 * 2**20  # interpreter, numpy, pandas, pyarrow, numba's compiled kernels
+# Allocator slack and the layers' realised degrees above their expectation. Measured peaks
+# (bench/README.md) sit 10-12% below the estimate for beijing-2020 at 4 M and 22 M citizens.
+MARGIN = 1.05
 
 
-def estimate_peak_bytes(params: ScenarioParams) -> int:
-    """The peak memory of a run of `params`, in bytes."""
-    from scslab.population import estimate_bytes_per_citizen
+def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
+    """The peak memory of a run of `params` (with the people table when `people`), in bytes.
 
-    per_citizen = (
-        estimate_bytes_per_citizen(params.population, params.networks)
+    The larger of the population build's own peak and the finished population plus the run's
+    state, event tables, queues and end-of-run arrays.
+    """
+    from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
+
+    pop, net = params.population, params.networks
+    rules: dict[tuple[str, str, bool | None], float] = {}
+    events = 0.0
+    for e in params.events.values():
+        share = _eligible_share(params, e.eligible)
+        rules[(str(e.eligible.age_bands), str(e.eligible.occupations), e.eligible.party_member)] = share
+        events += EVENT_BYTES * share if e.heterogeneity > 0 else 0.0
+    events += ELIGIBLE_BYTES * sum(rules.values())
+    run = (
+        held_bytes_per_citizen(pop, net)
         + STATE_BYTES
-        + EVENT_BYTES * len(params.events)
-        + RESULT_BYTES
+        + HOUSEHOLD_BYTES / pop.household_size_mean
+        + events
+        + QUEUE_BYTES
+        + END_BYTES
+        + (PEOPLE_BYTES if people else 0)
     )
-    return int(FIXED_BYTES + MARGIN * per_citizen * params.population.size)
+    per_citizen = max(estimate_bytes_per_citizen(pop, net), MARGIN * run)
+    return int(FIXED_BYTES + per_citizen * pop.size)
+
+
+def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
+    """An upper bound on the share of citizens an eligibility rule admits."""
+    pop = params.population
+    share = 1.0
+    if rule.age_bands is not None:
+        share = sum(getattr(pop.age_shares, band) for band in rule.age_bands)
+    if rule.occupations is not None and "student" not in rule.occupations:
+        share = min(share, pop.age_shares.adult + pop.age_shares.senior)  # children are students
+    if rule.party_member:
+        share = min(share, pop.party_member_share + pop.party_member_share_civil_servants)
+    return share
+
+
+def available_cores() -> int:
+    """The number of processor cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def available_bytes() -> int:
@@ -49,9 +98,9 @@ def available_bytes() -> int:
         return 2**62
 
 
-def check_memory(params: ScenarioParams, source: str) -> None:
+def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:
     """Raise a one-line ResourceError when the run would not fit in available memory."""
-    need = estimate_peak_bytes(params)
+    need = estimate_peak_bytes(params, people)
     have = int(available_bytes() * 0.9)
     if need <= have:
         return

@@ -272,3 +272,20 @@ def active_degrees(indptr: np.ndarray, active: np.ndarray) -> np.ndarray:  # pra
             c += active[slot]
         out[i] = c
     return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def filled_records(n: int, values: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """An (n, len(values)) float64 array with `values` in every row, written (first touched) in parallel."""
+    out = np.empty((n, values.size))
+    for i in prange(n):
+        for c in range(values.size):
+            out[i, c] = values[c]
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def add_degrees(records: np.ndarray, column: int, indptr: np.ndarray, weight: float) -> None:  # pragma: no cover
+    """Add `weight` times each row's number of ties (cut or not) to `records[:, column]`."""
+    for i in prange(records.shape[0]):
+        records[i, column] += weight * (indptr[i + 1] - indptr[i])

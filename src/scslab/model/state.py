@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from scslab.memory import available_cores
 from scslab.model.kernels import (
     ASSOCIATION,
     EXPOSURE,
@@ -19,7 +19,9 @@ from scslab.model.kernels import (
     RHO_DAY,
     SCORE,
     active_degrees,
+    add_degrees,
     block_totals,
+    filled_records,
 )
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
@@ -325,17 +327,9 @@ def _gammas(rng: np.random.Generator, shape: float, scale: float, size: int) -> 
         lo = starts[k]
         out[lo : lo + DRAW_CHUNK] = streams[k].gamma(shape, scale, size=min(DRAW_CHUNK, size - lo))
 
-    with ThreadPoolExecutor(max_workers=threads()) as pool:
+    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
         list(pool.map(fill, range(len(starts))))
     return out
-
-
-def threads() -> int:
-    """The number of processor cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
@@ -388,12 +382,12 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
 
 def _risk(cp: Compiled, pop: Population) -> np.ndarray:
     """The feedback records at the start: rho0 written on day -1, exposure from the degrees."""
-    risk = np.zeros((pop.size, 3))
-    risk[:, RHO] = cp.p.feedback.rho0
-    risk[:, RHO_DAY] = -1.0
+    start = np.zeros(3)
+    start[RHO], start[RHO_DAY] = cp.p.feedback.rho0, -1.0
+    risk = filled_records(pop.size, start)
     for name, layer in pop.layers.items():
         if cp.alpha.get(name, 0.0):
-            risk[:, EXPOSURE] += cp.alpha[name] * np.diff(layer.indptr)
+            add_degrees(risk, EXPOSURE, layer.indptr, cp.alpha[name])
     return risk
 
 
@@ -421,8 +415,9 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     has_rep = pop.firm_rep >= 0
     rep_firm[pop.firm_rep[has_rep]] = np.flatnonzero(has_rep)
     scratch = Scratch(n)
-    ledgers = np.zeros((n, 5))
-    ledgers[:, SCORE] = start
+    zero = np.zeros(5)
+    zero[SCORE] = start
+    ledgers = filled_records(n, zero)
     tier = np.full(n, start_tier, dtype=np.int8)
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0

@@ -1,6 +1,6 @@
 """Synthetic populations: citizens as columns, firms, and the family/work/friends networks."""
 
-from scslab.population.build import build_population, estimate_bytes_per_citizen
+from scslab.population.build import build_population, estimate_bytes_per_citizen, held_bytes_per_citizen
 from scslab.population.networks import PARENT_LINK_SHARE
 from scslab.population.types import (
     AGE_ADULT,
@@ -37,4 +37,5 @@ __all__ = [
     "Population",
     "build_population",
     "estimate_bytes_per_citizen",
+    "held_bytes_per_citizen",
 ]

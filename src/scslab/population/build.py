@@ -153,5 +153,16 @@ def estimate_bytes_per_citizen(pop: schema.Population, networks: schema.Networks
         + FAMILY_PAIR_BYTES * (d["family"] - 2.0 * PARENT_LINK_SHARE * pop.age_shares.adult)
     )
     work = base + layer(d["friends"]) + layer(d["family"]) + keys(d["work"])
-    held = ATTRIBUTE_BYTES + FIRM_BYTES * firms + sum(layer(x) for x in d.values())
-    return MARGIN * max(EARLY_BYTES, friends, family, work, held) + CHUNK_TEMP_BYTES / n
+    return MARGIN * max(EARLY_BYTES, friends, family, work, _held(pop, networks)) + CHUNK_TEMP_BYTES / n
+
+
+def held_bytes_per_citizen(pop: schema.Population, networks: schema.Networks) -> float:
+    """Bytes per citizen of the finished population: attributes, firms and the three layers."""
+    return MARGIN * _held(pop, networks)
+
+
+def _held(pop: schema.Population, networks: schema.Networks) -> float:
+    d = expected_degrees(pop, networks)
+    n_cs, n_emp, n_own = _expected_workers(pop)
+    firms = sum(firm_counts(n_cs, n_emp, n_own, networks.work.firm_size_mean)) / pop.size
+    return ATTRIBUTE_BYTES + FIRM_BYTES * firms + sum(LAYER_BYTES + TIE_BYTES * x for x in d.values())

@@ -47,6 +47,23 @@ class CsrBuilder:
             self._buf.resize(4 * self.capacity, refcheck=False)
         self._used = _write_pairs(self._buf, self._used, a, b, _ROW_HALF, _COL_HALF)
 
+    def reserve(self, pairs: int) -> int:
+        """Set aside room for `pairs` pairs to be written with `write_at`; return the first pair's slot."""
+        if self._buf is None:
+            raise RuntimeError("CsrBuilder.reserve after finish")
+        if self._used + 2 * pairs > 2 * self.capacity:
+            self.capacity = max(self._used // 2 + pairs, self.capacity + self.capacity // 4)
+            self._buf.resize(4 * self.capacity, refcheck=False)
+        first = self._used // 2
+        self._used += 2 * pairs
+        return first
+
+    def write_at(self, slot: int, a: np.ndarray, b: np.ndarray) -> None:
+        """Write the pairs (a[i], b[i]) into reserved slots from `slot` on; a self-loop leaves its two
+        keys empty. Threads may write disjoint reserved ranges at once."""
+        assert self._buf is not None
+        _write_pairs_at(self._buf, slot, a, b, _ROW_HALF, _COL_HALF)
+
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """Return `(indptr[n + 1], indices int32)`; the builder cannot be used afterwards.
 
@@ -90,6 +107,23 @@ def _write_pairs(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _write_pairs_at(  # pragma: no cover - compiled
+    buf: np.ndarray, slot: int, a: np.ndarray, b: np.ndarray, row_half: int, col_half: int
+) -> None:
+    """Write the keys (a, b) and (b, a) of pair j into key slots 2 (slot + j) and 2 (slot + j) + 1;
+    a self-loop's two keys are set to -1 (both halves)."""
+    for j in range(a.size):
+        k = 4 * (slot + j)
+        if a[j] == b[j]:
+            buf[k : k + 4] = -1
+            continue
+        buf[k + row_half] = a[j]
+        buf[k + col_half] = b[j]
+        buf[k + 2 + row_half] = b[j]
+        buf[k + 2 + col_half] = a[j]
+
+
+@njit(cache=True, nogil=True)
 def _compact_sorted(  # pragma: no cover - compiled
     buf: np.ndarray, used: int, counts: np.ndarray, row_half: int, col_half: int
 ) -> int:
@@ -97,6 +131,7 @@ def _compact_sorted(  # pragma: no cover - compiled
     as int32 into the front of `buf` and count it in its row; return the number written.
 
     The write position never passes the key being read (it moves 4 bytes a key, the reads 8).
+    Empty keys (-1, from self-loops written with `write_at`) sort first and are skipped.
     """
     written = 0
     prev_row = -1
@@ -104,7 +139,7 @@ def _compact_sorted(  # pragma: no cover - compiled
     for j in range(used):
         row = buf[2 * j + row_half]
         col = buf[2 * j + col_half]
-        if row == prev_row and col == prev_col:
+        if row < 0 or (row == prev_row and col == prev_col):
             continue
         prev_row = row
         prev_col = col

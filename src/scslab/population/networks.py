@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from scslab.memory import available_cores
 from scslab.population.csr import CHUNK, CsrBuilder, empty_csr
 from scslab.population.households import MAX_HOUSEHOLD_SIZE
 from scslab.population.sampling import range_of, segment_ids, uniform_below
 from scslab.population.types import AGE_ADULT, AGE_SENIOR, Layer
 
+# Friends' candidate pairs are drawn in units of this many, one random stream a unit.
+FRIEND_UNIT = 1 << 22
 # Assumption: the share of adults with a living parent, linked in the family layer to one
 # senior of their district in another household (the parent-child link of the model).
 PARENT_LINK_SHARE = 0.6
@@ -27,22 +31,34 @@ def friends_layer(
     if n_pairs == 0:
         return Layer("friends", *empty_csr(n))
     # Each candidate is local independently with probability same_district, so the number of
-    # local candidates is Binomial(n_pairs, same_district); draw local and far ones apart.
+    # local candidates is Binomial(n_pairs, same_district); draw local and far ones apart, in
+    # fixed units of pairs, each from its own spawned stream, on parallel threads.
     n_local = int(rng.binomial(n_pairs, same_district))
     first = district_start.astype(np.int32)
     count = np.diff(district_start).astype(np.float64)
     builder = CsrBuilder(n, n_pairs)
-    for lo in range(0, n_local, CHUNK):
-        size = min(CHUNK, n_local - lo)
-        a = rng.integers(0, n, size=size, dtype=np.int32)
-        d = range_of(a, district_start)
-        b = rng.random(size)
-        b *= count[d]
-        builder.add(a, first[d] + b.astype(np.int32))
-        del a, b, d
-    for lo in range(0, n_pairs - n_local, CHUNK):
-        size = min(CHUNK, n_pairs - n_local - lo)
-        builder.add(rng.integers(0, n, size=size, dtype=np.int32), rng.integers(0, n, size=size, dtype=np.int32))
+    units = [(lo, min(lo + FRIEND_UNIT, n_local), True) for lo in range(0, n_local, FRIEND_UNIT)]
+    units += [(lo, min(lo + FRIEND_UNIT, n_pairs), False) for lo in range(n_local, n_pairs, FRIEND_UNIT)]
+    slots = [builder.reserve(hi - lo) for lo, hi, _ in units]
+    streams = rng.spawn(len(units))
+
+    def draw(u: int) -> None:
+        lo, hi, local = units[u]
+        g = streams[u]
+        for at in range(lo, hi, CHUNK):
+            size = min(CHUNK, hi - at)
+            a = g.integers(0, n, size=size, dtype=np.int32)
+            if local:
+                d = range_of(a, district_start)
+                b = g.random(size)
+                b *= count[d]
+                other = first[d] + b.astype(np.int32)
+            else:
+                other = g.integers(0, n, size=size, dtype=np.int32)
+            builder.write_at(slots[u] + at - lo, a, other)
+
+    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
+        list(pool.map(draw, range(len(units))))
     return Layer("friends", *builder.finish())
 
 
