@@ -193,7 +193,7 @@ def place_sorted(  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def refresh(  # pragma: no cover - compiled
     ids: np.ndarray,
     ledgers: np.ndarray,
@@ -212,28 +212,37 @@ def refresh(  # pragma: no cover - compiled
     0.1-point histogram and the tier counts, and return the change in the sum of scores.
 
     `notable[j]` is set when the j-th citizen's tier changed or their score is below `threshold`:
-    the only changes the sanctions phase must look at.
+    the only changes the sanctions phase must look at. The citizens are recomputed in parallel;
+    the histogram, the counts and the sum then follow in order.
     """
     n_bins = hist.size
     last_tier = tier_counts.size - 1
-    delta = 0.0
-    for j in range(ids.size):
+    old = np.empty(ids.size)
+    new = np.empty(ids.size)
+    old_tier = np.empty(ids.size, dtype=np.int64)
+    new_tier = np.empty(ids.size, dtype=np.int64)
+    for j in prange(ids.size):
         i = ids[j]
         raw = start + ledgers[i, OWN] + ledgers[i, MISATTRIBUTED] + ledgers[i, ASSOCIATION] + ledgers[i, MERIT]
-        new = min(max(raw, low), high)
+        v = min(max(raw, low), high)
         t = 0  # the number of tier bounds strictly above the score is its tier index
-        while t < tier_bounds.size and tier_bounds[t] > new:
+        while t < tier_bounds.size and tier_bounds[t] > v:
             t += 1
         t = min(t, last_tier)
-        old = ledgers[i, SCORE]
-        hist[min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1)] -= 1
-        hist[min(max(int(np.rint((new - low) / bin_width)), 0), n_bins - 1)] += 1
-        tier_counts[tier[i]] -= 1
-        tier_counts[t] += 1
-        delta += new - old
-        notable[j] = t != tier[i] or new < threshold
-        ledgers[i, SCORE] = new
+        old[j] = ledgers[i, SCORE]
+        old_tier[j] = tier[i]
+        new[j] = v
+        new_tier[j] = t
+        notable[j] = t != tier[i] or v < threshold
+        ledgers[i, SCORE] = v
         tier[i] = t
+    delta = 0.0
+    for j in range(ids.size):
+        hist[min(max(int(np.rint((old[j] - low) / bin_width)), 0), n_bins - 1)] -= 1
+        hist[min(max(int(np.rint((new[j] - low) / bin_width)), 0), n_bins - 1)] += 1
+        tier_counts[old_tier[j]] -= 1
+        tier_counts[new_tier[j]] += 1
+        delta += new[j] - old[j]
     return delta
 
 
@@ -275,13 +284,15 @@ def active_degrees(indptr: np.ndarray, active: np.ndarray) -> np.ndarray:  # pra
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def filled_records(n: int, values: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """An (n, len(values)) float64 array with `values` in every row, written (first touched) in parallel."""
-    out = np.empty((n, values.size))
-    for i in prange(n):
+def fill_records(out: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Write `values` into every row of `out` (first touching its pages in parallel).
+
+    `out` comes from numpy, which asks the kernel for huge pages for large arrays (numba's own
+    allocations do not, and random reads then miss the TLB far more often).
+    """
+    for i in prange(out.shape[0]):
         for c in range(values.size):
             out[i, c] = values[c]
-    return out
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -21,7 +21,7 @@ from scslab.model.kernels import (
     active_degrees,
     add_degrees,
     block_totals,
-    filled_records,
+    fill_records,
 )
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
@@ -384,7 +384,8 @@ def _risk(cp: Compiled, pop: Population) -> np.ndarray:
     """The feedback records at the start: rho0 written on day -1, exposure from the degrees."""
     start = np.zeros(3)
     start[RHO], start[RHO_DAY] = cp.p.feedback.rho0, -1.0
-    risk = filled_records(pop.size, start)
+    risk = np.empty((pop.size, 3))
+    fill_records(risk, start)
     for name, layer in pop.layers.items():
         if cp.alpha.get(name, 0.0):
             add_degrees(risk, EXPOSURE, layer.indptr, cp.alpha[name])
@@ -417,7 +418,8 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     scratch = Scratch(n)
     zero = np.zeros(5)
     zero[SCORE] = start
-    ledgers = filled_records(n, zero)
+    ledgers = np.empty((n, 5))
+    fill_records(ledgers, zero)
     tier = np.full(n, start_tier, dtype=np.int8)
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
