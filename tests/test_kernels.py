@@ -16,19 +16,26 @@ def test_block_totals_sum_in_order() -> None:
     assert t.size == 4 and t[-1] == pytest.approx(float(w[96:].sum()), rel=1e-6)
 
 
-@pytest.mark.parametrize("h", [0.5, 3.0])
-def test_candidates_are_drawn_in_proportion_to_propensity(h: int) -> None:
-    """Chi-square of 400,000 draws over 150 citizens (blocks of 32, zero weights included)."""
+@pytest.mark.parametrize(("h", "dense"), [(0.5, False), (3.0, False), (1.0, True)])
+def test_candidates_are_drawn_in_proportion_to_propensity(h: int, dense: bool) -> None:
+    """Chi-square of 400,000 draws over 150 citizens (blocks of 16, zero weights included); dense:
+    the weights run over citizens 0..1149, zero below 1000, and the drawn entry is the citizen."""
     rng = np.random.default_rng(7)
     n = 150
     w = rng.gamma(1.0 / h**2, h**2, size=n).astype(np.float32)
     w[[3, 40, 149]] = 0.0
     eligible = np.arange(1000, 1000 + n, dtype=np.int32)
-    prop = Propensity.build(eligible, w)
+    if dense:
+        everyone = np.zeros(1000 + n, dtype=np.float32)
+        everyone[eligible] = w
+        prop = Propensity.build(eligible[:0], everyone)
+        assert np.array_equal(prop.ids(), eligible[w > 0])
+    else:
+        prop = Propensity.build(eligible, w)
     k = 400_000
     assert prop.weights is not None and prop.block_cum is not None
     positions = np.sort(rng.random(k)) * prop.total
-    got = place_sorted(positions, prop.block_cum, prop.weights, eligible, PROPENSITY_BLOCK)
+    got = place_sorted(positions, prop.block_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK)
     assert np.all(np.diff(got) >= 0)
     counts = np.bincount(got - 1000, minlength=n)
     assert counts[[3, 40, 149]].sum() == 0

@@ -15,8 +15,8 @@ STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 4 * 4 + 3 * (1 + 4) + 4 * 1 + 3 * 4
 # Per household: the restricted adults and the children (int32 each).
 HOUSEHOLD_BYTES = 2 * 4
 # Per event type with heterogeneity: u_ie (float32) and the block sums (float64 per 16 citizens)
-# over the eligible (bounded by the share of the age bands it is open to); per distinct
-# eligibility rule: the eligible ids (int32).
+# over everyone when at least half are eligible, else over the eligible (bounded by the share
+# of the age bands it is open to) plus, per distinct eligibility rule, their ids (int32).
 EVENT_BYTES = 4 + 8 / 16
 ELIGIBLE_BYTES = 4
 # Queues and the day's scratch: charges waiting for their delay, recovery checks waiting for
@@ -46,6 +46,9 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     events = 0.0
     for e in params.events.values():
         share = _eligible_share(params, e.eligible)
+        if e.heterogeneity > 0 and share >= 0.5:  # propensities over everyone, no id list
+            events += EVENT_BYTES
+            continue
         rules[(str(e.eligible.age_bands), str(e.eligible.occupations), e.eligible.party_member)] = share
         events += EVENT_BYTES * share if e.heterogeneity > 0 else 0.0
     events += ELIGIBLE_BYTES * sum(rules.values())

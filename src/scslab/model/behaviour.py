@@ -95,10 +95,10 @@ def keyed_events(state: State, e: int, day: int) -> np.ndarray:
     by inverse CDF of their own keyed uniform (one id per event)."""
     assert state.crn_seed is not None
     prop = state.propensity[e]
-    ids = prop.eligible.astype(np.int64)
+    ids = prop.ids()
     mean = state.cp.events.rate[e] * modifier(state, e, ids, day)
     if prop.weights is not None:
-        mean *= prop.weights
+        mean *= prop.weights if prop.eligible.size else prop.weights[ids]
     u = draws.keyed_uniform(state.crn_seed, day, ids, draws.BEHAVIOUR, draws.name_key(state.cp.events.names[e]))
     # most citizens have no event: invert only where u lies above P(0) = exp(-mean)
     some = np.flatnonzero(u >= np.exp(-mean))

@@ -151,7 +151,8 @@ def place_sorted(  # pragma: no cover - compiled
     found by a galloping search forward from the previous one's (the positions ascend, so the
     reads move forward through memory), then its entry by a walk inside the block; round-off
     at a block's end falls back on the block's last entry of positive weight. Chunks of positions
-    run in parallel, each starting with a binary search.
+    run in parallel, each starting with a binary search. An empty `eligible` means that the
+    weights run over all citizens: the entry is the citizen.
     """
     n_blocks = block_cum.size
     out = np.empty(positions.size, dtype=np.int64)
@@ -189,7 +190,7 @@ def place_sorted(  # pragma: no cover - compiled
                     if acc > target:
                         break
                 k += 1
-            out[j] = eligible[chosen]
+            out[j] = eligible[chosen] if eligible.size else chosen
     return out
 
 
