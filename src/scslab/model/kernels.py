@@ -124,12 +124,12 @@ def deterrence_factor(  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def block_totals(weights: np.ndarray, block: int) -> np.ndarray:  # pragma: no cover - compiled
     """Sums of `weights` over consecutive blocks of `block` entries, added in order (float64)."""
     n_blocks = (weights.size + block - 1) // block
     out = np.zeros(n_blocks)
-    for b in range(n_blocks):
+    for b in prange(n_blocks):
         acc = 0.0
         for k in range(b * block, min((b + 1) * block, weights.size)):
             acc += weights[k]
@@ -301,3 +301,21 @@ def add_degrees(records: np.ndarray, column: int, indptr: np.ndarray, weight: fl
     """Add `weight` times each row's number of ties (cut or not) to `records[:, column]`."""
     for i in prange(records.shape[0]):
         records[i, column] += weight * (indptr[i + 1] - indptr[i])
+
+
+@njit(cache=True, nogil=True)
+def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Positions 0..n-1 sorted by their small integer key (stable; int32), each key's start
+    (size n_keys + 1) and count: a counting sort, O(n + n_keys)."""
+    size = np.zeros(n_keys, dtype=np.int64)
+    for k in keys:
+        size[k] += 1
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for k in range(n_keys):
+        start[k + 1] = start[k] + size[k]
+    at = start[:-1].copy()
+    order = np.empty(keys.size, dtype=np.int32)
+    for i in range(keys.size):
+        order[at[keys[i]]] = i
+        at[keys[i]] += 1
+    return order, start, size

@@ -21,6 +21,7 @@ from scslab.model.kernels import (
     active_degrees,
     add_degrees,
     block_totals,
+    counting_order,
     fill_records,
 )
 from scslab.model.params import Compiled
@@ -321,8 +322,11 @@ def _allowed(names: tuple[str, ...], chosen: Sequence[str]) -> np.ndarray:
     return np.array([name in chosen for name in names])
 
 
-def _gammas(rng: np.random.Generator, shape: float, scale: float, size: int) -> np.ndarray:
-    """`size` Gamma(shape, scale) draws as float32, drawn in fixed chunks on parallel threads.
+def _gammas(
+    rng: np.random.Generator, shape: float, scale: float, size: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """`size` Gamma(shape, scale) draws as float32, drawn in fixed chunks on parallel threads;
+    with `mask`, 0 wherever it is False.
 
     Chunk k always takes the k-th stream spawned from `rng`, so the draws do not depend on the
     number of threads.
@@ -334,15 +338,18 @@ def _gammas(rng: np.random.Generator, shape: float, scale: float, size: int) -> 
     def fill(k: int) -> None:
         lo = starts[k]
         draws = streams[k].standard_gamma(shape, size=min(DRAW_CHUNK, size - lo), dtype=np.float32)
-        out[lo : lo + DRAW_CHUNK] = draws * np.float32(scale)
+        draws *= np.float32(scale)
+        if mask is not None:
+            draws[~mask[lo : lo + DRAW_CHUNK]] = 0.0
+        out[lo : lo + DRAW_CHUNK] = draws
 
     with ThreadPoolExecutor(max_workers=available_cores()) as pool:
         list(pool.map(fill, range(len(starts))))
     return out
 
 
-def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
-    """Ids (int32, ascending) of the citizens that event type `name` is open to."""
+def _eligible_mask(cp: Compiled, pop: Population, name: str) -> np.ndarray:
+    """Whether each citizen may commit event type `name`."""
     rule = cp.p.events[name].eligible
     age_names = ("child", "adult", "senior")
     occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
@@ -353,7 +360,7 @@ def _eligible(cp: Compiled, pop: Population, name: str) -> np.ndarray:
         mask &= _allowed(occ_names, rule.occupations)[pop.occupation]
     if rule.party_member is not None:
         mask &= pop.party_member == rule.party_member
-    return np.flatnonzero(mask).astype(np.int32)
+    return mask
 
 
 def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
@@ -363,7 +370,8 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     (seed, citizen, event name), so it does not depend on the other event types.
     """
     out = []
-    shared: dict[tuple[object, ...], np.ndarray] = {}
+    masks: dict[tuple[object, ...], np.ndarray] = {}
+    ids: dict[tuple[object, ...], np.ndarray] = {}
     for name, h in zip(cp.events.names, cp.events.heterogeneity, strict=True):
         rule = cp.p.events[name].eligible
         key = (
@@ -371,25 +379,30 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
             tuple(sorted(rule.occupations or ())) if rule.occupations is not None else None,
             rule.party_member,
         )
-        if key not in shared:
-            shared[key] = _eligible(cp, pop, name)
-        eligible = shared[key]
-        weights = None
-        if h > 0:
-            if crn_seed is None:
-                weights = _gammas(rng, 1.0 / h**2, h**2, eligible.size)
-            else:
-                from scipy.special import gammaincinv
+        if key not in masks:
+            masks[key] = _eligible_mask(cp, pop, name)
+        mask = masks[key]
+        dense = h > 0 and 2 * int(np.count_nonzero(mask)) >= pop.size
+        if not dense and key not in ids:
+            ids[key] = np.flatnonzero(mask).astype(np.int32)
+        eligible = ids[key] if not dense else np.empty(0, dtype=np.int32)
+        if h == 0:
+            out.append(Propensity.build(eligible, None))
+            continue
+        if crn_seed is not None:
+            from scipy.special import gammaincinv
 
-                from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
+            from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
 
-                uniform = keyed_uniform(crn_seed, -1, eligible, PROPENSITY, name_key(name))
-                weights = (gammaincinv(1.0 / h**2, uniform) * h**2).astype(np.float32)
-            if 2 * eligible.size >= pop.size:
-                dense = np.zeros(pop.size, dtype=np.float32)
-                dense[eligible] = weights
-                out.append(Propensity.build(eligible[:0], dense))
-                continue
+            who = np.flatnonzero(mask) if dense else eligible
+            weights = (
+                gammaincinv(1.0 / h**2, keyed_uniform(crn_seed, -1, who, PROPENSITY, name_key(name))) * h**2
+            ).astype(np.float32)
+            if dense:
+                weights, sparse = np.zeros(pop.size, dtype=np.float32), weights
+                weights[who] = sparse
+        else:
+            weights = _gammas(rng, 1.0 / h**2, h**2, pop.size if dense else eligible.size, mask if dense else None)
         out.append(Propensity.build(eligible, weights))
     return out
 
@@ -408,12 +421,8 @@ def _risk(cp: Compiled, pop: Population) -> np.ndarray:
 
 def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Citizens sorted by a small integer key, with each key's start and size."""
-    # with int16 keys numpy's stable sort is a radix sort, O(n)
-    small = keys.astype(np.int16) if n_keys <= np.iinfo(np.int16).max else keys
-    order = np.argsort(small, kind="stable").astype(np.int32)
-    size = np.bincount(keys, minlength=n_keys).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
-    return order, start, size
+    order, start, size = counting_order(keys, n_keys)
+    return order, start[:-1], size
 
 
 def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None = None) -> State:
