@@ -62,6 +62,35 @@ def events_not_population(sizes: list[int], days: int = 100) -> None:
     print()
 
 
+def same_rates(sizes: list[int]) -> None:
+    """beijing-2020 at several sizes with its own per-person rates (full scale last): each as one
+    `scslab run` process, timed from process start to files written, with its peak memory."""
+    print(
+        "| citizens | events per day | ms per day (all phases) | µs per event | population build (s) "
+        "| wall (s), process start to files written | peak RSS (GB) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "run"
+            cmd = [SCSLAB, "run", "beijing-2020", "--set", f"population.size={n}", "--quiet", "--no-report"]
+            start = time.perf_counter()
+            subprocess.run([*cmd, "--out", str(out)], check=True)
+            wall = time.perf_counter() - start
+            # the largest child so far: sizes ascend, so it is this one
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
+            summary = json.loads((out / "summary.json").read_text())
+        prof, days = summary["profile_seconds"], summary["days"]
+        per_day = 1000 * (sum(prof.values()) - prof["population"]) / days
+        events = sum(v for k, v in summary["figures"].items() if k.startswith("events_")) / days
+        print(
+            f"| {n:,} | {events:,.0f} | {per_day:.1f} | {1000 * per_day / events:.2f} | {prof['population']:.1f} "
+            f"| {wall:.1f} | {peak:.2f} |"
+        )
+    print()
+
+
 if __name__ == "__main__":
     default_run()
     events_not_population([220_000, 1_000_000, 4_000_000])
+    same_rates([1_000_000, 4_000_000, 22_000_000])
