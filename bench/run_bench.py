@@ -6,7 +6,7 @@ Run with `make bench` (or `.venv/bin/python bench/run_bench.py`). Prints markdow
 from __future__ import annotations
 
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,14 +18,24 @@ import scslab
 SCSLAB = str(Path(sys.executable).with_name("scslab"))
 
 
+def timed_child(cmd: list[str]) -> tuple[float, int]:
+    """Run `cmd`; return its wall time (s) and its own peak resident memory (KiB, from wait4)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, cmd)
+    return wall, usage.ru_maxrss
+
+
 def default_run() -> None:
     """Wall time and peak memory of `make run`'s scenario as one process, build included."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        start = time.perf_counter()
-        subprocess.run([SCSLAB, "run", "beijing-2020", "--quiet", "--out", str(out)], check=True)
-        wall = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        wall, peak_kib = timed_child([SCSLAB, "run", "beijing-2020", "--quiet", "--out", str(out)])
+        peak = peak_kib / 1024
         summary = json.loads((out / "summary.json").read_text())
     print("| scenario | citizens | days | wall (s), process start to files written | peak RSS (MiB) |")
     print("|---|---|---|---|---|")
@@ -74,11 +84,8 @@ def same_rates(sizes: list[int]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run"
             cmd = [SCSLAB, "run", "beijing-2020", "--set", f"population.size={n}", "--quiet", "--no-report"]
-            start = time.perf_counter()
-            subprocess.run([*cmd, "--out", str(out)], check=True)
-            wall = time.perf_counter() - start
-            # the largest child so far: sizes ascend, so it is this one
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
+            wall, peak_kib = timed_child([*cmd, "--out", str(out)])
+            peak = peak_kib * 1024 / 1e9
             summary = json.loads((out / "summary.json").read_text())
         prof, days = summary["profile_seconds"], summary["days"]
         per_day = 1000 * (sum(prof.values()) - prof["population"]) / days

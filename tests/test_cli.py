@@ -146,3 +146,39 @@ def test_error_text_in_brackets_is_printed_as_is(tmp_path: Path) -> None:
     """Messages are plain text: brackets in them are not taken for console markup."""
     res = scslab("run", "beijing-2020", "--set", "score.start=1000", cwd=tmp_path)
     assert res.returncode == 2 and "[min, max]" in res.stderr
+
+
+def test_a_run_too_large_for_memory_is_refused(tmp_path: Path) -> None:
+    """Twice the citizens that available memory could hold: one line naming the key, the need,
+    what is available and the largest size allowed; exit 2; nothing written."""
+    from scslab.memory import available_bytes
+
+    size = min(2_000_000_000, 2 * available_bytes() // 200)
+    out = tmp_path / "run"
+    res = scslab("run", "beijing-2020", "--set", f"population.size={size}", "--out", str(out), cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr
+    assert "population.size" in lines[0] and "GiB" in lines[0] and "at most" in lines[0]
+    allowed = int(lines[0].split("at most ")[1].split(" citizens")[0].replace(",", ""))
+    assert 0 < allowed < size
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
+    """The estimate made before allocating is above the peak resident memory a run reaches, and
+    not far above it (beijing-2020 at 1,000,000 citizens for 30 days)."""
+    import os
+
+    from scslab.api import load_scenario
+    from scslab.memory import estimate_peak_bytes
+
+    overrides = {"population.size": 1_000_000, "days": 30}
+    estimate = estimate_peak_bytes(load_scenario("beijing-2020").with_overrides(overrides).params)
+    cmd = [*SCSLAB, "run", "beijing-2020", "--quiet", "--no-report", "--out", str(tmp_path / "run")]
+    cmd += [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
+    child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    peak = usage.ru_maxrss * 1024
+    assert peak < estimate < 1.6 * peak, (peak, estimate)

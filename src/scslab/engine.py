@@ -29,7 +29,7 @@ STREAMS = ("population", "propensity", "behaviour", "surveillance", "scoring", "
 DayCallback = Callable[[int, int], None]
 # Citizens per kernel thread: below this a run keeps to one thread (a parallel region costs
 # more than it saves on small days, and ensembles already fill the cores with processes).
-CITIZENS_PER_THREAD = 2_000_000
+CITIZENS_PER_THREAD = 500_000
 
 
 @dataclass

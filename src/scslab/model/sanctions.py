@@ -115,8 +115,10 @@ def joint_firm_to_person(state: State, day: int) -> None:
 
 def firm_is_listed(state: State, ids: np.ndarray) -> np.ndarray:
     """Whether each of `ids` represents a firm on the firm blacklist."""
-    firm = state.rep_firm[ids]
     listed = np.zeros(ids.size, dtype=bool)
+    if state.cp.p.firms is None:
+        return listed
+    firm = state.rep_firm[ids]
     has = firm >= 0
     listed[has] = state.firm_blacklisted[firm[has]]
     return listed

@@ -28,14 +28,16 @@ def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
     return np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max)
 
 
-def refresh_scores(state: State, ids: np.ndarray) -> None:
+def refresh_scores(state: State, ids: np.ndarray, unique: bool = False) -> None:
     """Recompute the clamped score and tier of `ids` and update the score index.
 
-    Those whose tier changed or whose score is below the blacklist threshold are noted in
+    `unique` says that `ids` has no repeats. Those whose tier changed or whose score is below
+    the blacklist threshold are noted in
     `state.changed` for the sanctions phase (a score that moved inside a tier, above the
     threshold, triggers nothing).
     """
-    ids = state.scratch.distinct(ids)
+    if not unique:
+        ids = state.scratch.distinct(ids)
     if ids.size == 0:
         return
     p, index = state.cp.p.score, state.index
@@ -123,7 +125,7 @@ def recover(state: State, day: int) -> None:
     done = recover_points(ids, float(rec.per_day), state.ledgers)
     state.recovering.member[ids[done]] = False
     state.recovering.compact()
-    refresh_scores(state, ids)
+    refresh_scores(state, ids, unique=True)
 
 
 def negative_total(state: State, ids: np.ndarray) -> np.ndarray:
