@@ -319,3 +319,63 @@ def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarra
         order[at[keys[i]]] = i
         at[keys[i]] += 1
     return order, start, size
+
+
+@njit(cache=True, nogil=True)
+def count_wrongful(  # pragma: no cover - compiled
+    ids: np.ndarray,
+    cause: np.ndarray,
+    ledgers: np.ndarray,
+    listing_wrongful: np.ndarray,
+    start: float,
+    low: float,
+    high: float,
+    threshold: float,
+    last_score_cause: int,
+    listed_offence: int,
+) -> int:
+    """How many listings of `ids` are wrongful (`sanctions.wrongful`, counted in one pass): a score
+    listing whose counterfactual `clamp(S0 + own + merit)` reaches the threshold, or a listed
+    offence charged to the wrong person."""
+    count = 0
+    for i in ids:
+        k = cause[i]
+        if k <= last_score_cause:
+            if min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high) >= threshold:
+                count += 1
+        elif k == listed_offence and listing_wrongful[i]:
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def due_to_leave(  # pragma: no cover - compiled
+    ids: np.ndarray,
+    cause: np.ndarray,
+    listed_day: np.ndarray,
+    ledgers: np.ndarray,
+    rep_firm: np.ndarray,
+    firm_blacklisted: np.ndarray,
+    day: int,
+    min_days: int,
+    term_days: int,
+    threshold: float,
+    last_score_cause: int,
+    listed_offence: int,
+) -> np.ndarray:
+    """Whether each listing of `ids` ends today: a score listing after `min_days` with the score
+    back at the threshold, a listed offence after `term_days`, joint punishment once the firm is
+    off its blacklist."""
+    leave = np.empty(ids.size, dtype=np.bool_)
+    for j in range(ids.size):
+        i = ids[j]
+        k = cause[i]
+        served = day - listed_day[i]
+        if k <= last_score_cause:
+            leave[j] = served >= min_days and ledgers[i, SCORE] >= threshold
+        elif k == listed_offence:
+            leave[j] = served >= term_days
+        else:
+            f = rep_firm[i]
+            leave[j] = not (f >= 0 and firm_blacklisted[f])
+    return leave

@@ -6,6 +6,7 @@ import numpy as np
 
 from scslab.model import draws, firms
 from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
+from scslab.model.kernels import due_to_leave
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
@@ -113,30 +114,25 @@ def joint_firm_to_person(state: State, day: int) -> None:
     enlist(state, reps, np.full(reps.size, JOINT_PUNISHMENT, dtype=np.int8), np.zeros(reps.size, dtype=bool), day)
 
 
-def firm_is_listed(state: State, ids: np.ndarray) -> np.ndarray:
-    """Whether each of `ids` represents a firm on the firm blacklist."""
-    listed = np.zeros(ids.size, dtype=bool)
-    if state.cp.p.firms is None:
-        return listed
-    firm = state.rep_firm[ids]
-    has = firm >= 0
-    listed[has] = state.firm_blacklisted[firm[has]]
-    return listed
-
-
 def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     """End listings whose terms are met, then let listed citizens appeal."""
     ids = state.blacklist.ids().copy()
     if ids.size == 0:
         return
     bl = state.cp.p.blacklist
-    cause = state.cause[ids]
-    served = day - state.listed_day[ids]
-    firm_listed = firm_is_listed(state, ids)
-    leave = np.where(
-        cause <= ASSOCIATION,
-        (served >= bl.min_days) & (state.score[ids] >= state.cp.threshold),
-        np.where(cause == LISTED_OFFENCE, served >= bl.term_days, ~firm_listed),
+    leave = due_to_leave(
+        ids,
+        state.cause,
+        state.listed_day,
+        state.ledgers,
+        state.rep_firm,
+        state.firm_blacklisted,
+        day,
+        bl.min_days,
+        bl.term_days,
+        state.cp.threshold,
+        ASSOCIATION,
+        LISTED_OFFENCE,
     )
     delist(state, ids[leave])
     ids = ids[~leave]
