@@ -199,7 +199,8 @@ def print_speed(timings: list[Timing]) -> None:
     print("|---|---|---|---|---|---|")
     ref = {(t.size): t.seconds_per_day for t in timings if t.engine == "scslab"}
     for t in sorted(timings, key=lambda t: (t.size, t.engine != "scslab", t.engine)):
-        ratio = "1" if t.engine == "scslab" else f"{t.seconds_per_day / ref[t.size]:,.0f}x"
+        r = t.seconds_per_day / ref[t.size]
+        ratio = "1" if t.engine == "scslab" else (f"{r:,.0f}x" if r >= 100 else f"{r:.1f}x")
         print(f"| {t.size:,} | {t.engine} | {t.days} | {fmt_ms(t.seconds_per_day)} | {t.setup_seconds:.2f} | {ratio} |")
     print()
 

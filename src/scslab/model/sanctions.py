@@ -43,8 +43,7 @@ def delist(state: State, ids: np.ndarray) -> None:
     if ids.size == 0:
         return
     state.counters.exits += int(state.blacklist.member[ids].sum())
-    state.blacklist.member[ids] = False
-    state.blacklist.compact()
+    state.blacklist.discard(ids)
     state.cause[ids] = -1
     state.listing_wrongful[ids] = False
     state.changed.append(ids)

@@ -121,11 +121,9 @@ def recover(state: State, day: int) -> None:
     ids = state.recovering.ids()
     if ids.size == 0:
         return
-    ids = ids.copy()
     done = recover_points(ids, float(rec.per_day), state.ledgers)
-    state.recovering.member[ids[done]] = False
-    state.recovering.compact()
     refresh_scores(state, ids, unique=True)
+    state.recovering.discard(ids[done])
 
 
 def negative_total(state: State, ids: np.ndarray) -> np.ndarray:

@@ -48,38 +48,54 @@ class Scratch:
 
 
 class IdSet:
-    """A set of citizen ids kept as a membership mask plus a dense list, with in-place compaction."""
+    """A set of citizen ids kept as a membership mask plus a dense list.
+
+    Removals clear the mask at once and compact the list the next time it is read (or added
+    to), so that several removals in a day cost one pass.
+    """
 
     def __init__(self, n: int, scratch: Scratch) -> None:
         self.scratch = scratch
         self.member = np.zeros(n, dtype=bool)
         self.items = np.empty(n, dtype=np.int32)
-        self.size = 0
+        self.count = 0  # entries in use in `items`, removed ones included until compaction
+        self.stale = False  # some entries of `items` are no longer members
+
+    @property
+    def size(self) -> int:
+        """The number of members."""
+        self.compact()
+        return self.count
 
     def ids(self) -> np.ndarray:
-        """The members (int32), in insertion order (a view)."""
-        return self.items[: self.size]
+        """The members (int32), in insertion order (a view, valid until the set changes)."""
+        self.compact()
+        return self.items[: self.count]
 
     def add(self, ids: np.ndarray) -> np.ndarray:
         """Add `ids` (repeats allowed); return those that were new."""
+        self.compact()
         new = self.scratch.distinct(ids[~self.member[ids]])
         self.member[new] = True
-        self.items[self.size : self.size + new.size] = new
-        self.size += new.size
+        self.items[self.count : self.count + new.size] = new
+        self.count += new.size
         return new
 
     def discard(self, ids: np.ndarray) -> None:
         """Drop `ids` from the set (those not in it are ignored)."""
         if ids.size:
             self.member[ids] = False
-            self.compact()
+            self.stale = True
 
     def compact(self) -> None:
-        """Remove ids whose membership was cleared."""
-        current = self.ids()
+        """Remove from the list the ids whose membership was cleared."""
+        if not self.stale:
+            return
+        current = self.items[: self.count]
         kept = current[self.member[current]]
         self.items[: kept.size] = kept
-        self.size = kept.size
+        self.count = kept.size
+        self.stale = False
 
 
 class Calendar:
