@@ -208,67 +208,79 @@ def refresh(  # pragma: no cover - compiled
     tier_counts: np.ndarray,
     threshold: float,
     notable: np.ndarray,
+    per_day: float,
+    done: np.ndarray,
 ) -> float:
     """Recompute the clamped score and tier of `ids` (unique) from their ledgers, move them in the
     0.1-point histogram and the tier counts, and return the change in the sum of scores.
 
+    With `per_day` > 0 each citizen first recovers (`recover_one`, in the same pass) and
+    `done[j]` says whether their negative ledgers are now clear.
+
     `notable[j]` is set when the j-th citizen's tier changed or their score is below `threshold`:
-    the only changes the sanctions phase must look at. The citizens are recomputed in parallel;
-    the histogram, the counts and the sum then follow in order.
+    the only changes the sanctions phase must look at. The citizens are recomputed in parallel
+    (the change in the sum added by chunk, in chunk order); the histogram and counts follow.
     """
     n_bins = hist.size
     last_tier = tier_counts.size - 1
-    old = np.empty(ids.size)
-    new = np.empty(ids.size)
+    old_bin = np.empty(ids.size, dtype=np.int64)
+    new_bin = np.empty(ids.size, dtype=np.int64)
     old_tier = np.empty(ids.size, dtype=np.int64)
     new_tier = np.empty(ids.size, dtype=np.int64)
-    for j in prange(ids.size):
-        i = ids[j]
-        raw = start + ledgers[i, OWN] + ledgers[i, MISATTRIBUTED] + ledgers[i, ASSOCIATION] + ledgers[i, MERIT]
-        v = min(max(raw, low), high)
-        t = 0  # the number of tier bounds strictly above the score is its tier index
-        while t < tier_bounds.size and tier_bounds[t] > v:
-            t += 1
-        t = min(t, last_tier)
-        old[j] = ledgers[i, SCORE]
-        old_tier[j] = tier[i]
-        new[j] = v
-        new_tier[j] = t
-        notable[j] = t != tier[i] or v < threshold
-        ledgers[i, SCORE] = v
-        tier[i] = t
-    delta = 0.0
-    for j in range(ids.size):
-        hist[min(max(int(np.rint((old[j] - low) / bin_width)), 0), n_bins - 1)] -= 1
-        hist[min(max(int(np.rint((new[j] - low) / bin_width)), 0), n_bins - 1)] += 1
+    n_chunks = (ids.size + CHUNK - 1) // CHUNK
+    partial = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        delta = 0.0
+        for j in range(c * CHUNK, min((c + 1) * CHUNK, ids.size)):
+            i = ids[j]
+            if per_day > 0:
+                done[j] = recover_one(ledgers, i, per_day)
+            raw = start + ledgers[i, OWN] + ledgers[i, MISATTRIBUTED] + ledgers[i, ASSOCIATION] + ledgers[i, MERIT]
+            v = min(max(raw, low), high)
+            t = 0  # the number of tier bounds strictly above the score is its tier index
+            while t < tier_bounds.size and tier_bounds[t] > v:
+                t += 1
+            t = min(t, last_tier)
+            old = ledgers[i, SCORE]
+            old_bin[j] = min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1)
+            new_bin[j] = min(max(int(np.rint((v - low) / bin_width)), 0), n_bins - 1)
+            old_tier[j] = tier[i]
+            new_tier[j] = t
+            notable[j] = t != tier[i] or v < threshold
+            delta += v - old
+            ledgers[i, SCORE] = v
+            tier[i] = t
+        partial[c] = delta
+    for j in range(ids.size):  # integer counts: the same in any order
+        hist[old_bin[j]] -= 1
+        hist[new_bin[j]] += 1
         tier_counts[old_tier[j]] -= 1
         tier_counts[new_tier[j]] += 1
-        delta += new[j] - old[j]
-    return delta
+    total = 0.0
+    for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
+        total += partial[c]
+    return total
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def recover_points(ids: np.ndarray, per_day: float, ledgers: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Give `per_day` points back to each of `ids`, from the negative ledgers in proportion to their
-    size; a ledger cleared is set to exactly zero. Returns whether each is now clear."""
-    done = np.zeros(ids.size, dtype=np.bool_)
-    for j in prange(ids.size):
-        i = ids[j]
-        o = min(ledgers[i, OWN], 0.0)
-        m = min(ledgers[i, MISATTRIBUTED], 0.0)
-        a = min(ledgers[i, ASSOCIATION], 0.0)
-        debt = -(o + m + a)
-        back = min(per_day, debt)
-        share = back / debt if debt > 0 else 0.0
-        ledgers[i, OWN] -= o * share
-        ledgers[i, MISATTRIBUTED] -= m * share
-        ledgers[i, ASSOCIATION] -= a * share
-        if back >= debt:
-            done[j] = True
-            # cleared ledgers are set to exactly zero so that rounding leaves no residue
-            for c in (OWN, MISATTRIBUTED, ASSOCIATION):
-                ledgers[i, c] = max(ledgers[i, c], 0.0)
-    return done
+@njit(cache=True, nogil=True, inline="always")
+def recover_one(ledgers: np.ndarray, i: int, per_day: float) -> bool:  # pragma: no cover - compiled
+    """Give `per_day` points back to citizen i, from the negative ledgers in proportion to their
+    size; a ledger cleared is set to exactly zero. Returns whether all are now clear."""
+    o = min(ledgers[i, OWN], 0.0)
+    m = min(ledgers[i, MISATTRIBUTED], 0.0)
+    a = min(ledgers[i, ASSOCIATION], 0.0)
+    debt = -(o + m + a)
+    back = min(per_day, debt)
+    share = back / debt if debt > 0 else 0.0
+    ledgers[i, OWN] -= o * share
+    ledgers[i, MISATTRIBUTED] -= m * share
+    ledgers[i, ASSOCIATION] -= a * share
+    if back < debt:
+        return False
+    # cleared ledgers are set to exactly zero so that rounding leaves no residue
+    for c in (OWN, MISATTRIBUTED, ASSOCIATION):
+        ledgers[i, c] = max(ledgers[i, c], 0.0)
+    return True
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model.contacts import contacts
-from scslab.model.kernels import recover_points, refresh
+from scslab.model.kernels import refresh
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -28,18 +28,21 @@ def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
     return np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max)
 
 
-def refresh_scores(state: State, ids: np.ndarray, unique: bool = False) -> None:
+def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover: float = 0.0) -> np.ndarray:
     """Recompute the clamped score and tier of `ids` and update the score index.
 
-    `unique` says that `ids` has no repeats. Those whose tier changed or whose score is below
+    `unique` says that `ids` has no repeats. With `recover` > 0 each first regains that many
+    points (section 5's recovery, in the same pass); returns whether each is then clear of
+    negative points (empty otherwise). Those whose tier changed or whose score is below
     the blacklist threshold are noted in
     `state.changed` for the sanctions phase (a score that moved inside a tier, above the
     threshold, triggers nothing).
     """
     if not unique:
         ids = state.scratch.distinct(ids)
+    done = np.zeros(ids.size if recover > 0 else 0, dtype=bool)
     if ids.size == 0:
-        return
+        return done
     p, index = state.cp.p.score, state.index
     notable = np.empty(ids.size, dtype=bool)
     index.total += refresh(
@@ -55,8 +58,11 @@ def refresh_scores(state: State, ids: np.ndarray, unique: bool = False) -> None:
         index.tier_counts,
         state.cp.threshold,
         notable,
+        recover,
+        done,
     )
     state.changed.append(ids[notable])
+    return done
 
 
 def association_charges(state: State, target: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -121,8 +127,7 @@ def recover(state: State, day: int) -> None:
     ids = state.recovering.ids()
     if ids.size == 0:
         return
-    done = recover_points(ids, float(rec.per_day), state.ledgers)
-    refresh_scores(state, ids, unique=True)
+    done = refresh_scores(state, ids, unique=True, recover=float(rec.per_day))
     state.recovering.discard(ids[done])
 
 
