@@ -391,3 +391,10 @@ def due_to_leave(  # pragma: no cover - compiled
             f = rep_firm[i]
             leave[j] = not (f >= 0 and firm_blacklisted[f])
     return leave
+
+
+@njit(cache=True, nogil=True)
+def post(ledgers: np.ndarray, column: int, ids: np.ndarray, points: np.ndarray) -> None:  # pragma: no cover
+    """`ledgers[ids[j], column] += points[j]` for every j, repeats included (`np.add.at`, compiled)."""
+    for j in range(ids.size):
+        ledgers[ids[j], column] += points[j]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model.contacts import contacts
-from scslab.model.kernels import refresh
+from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, post, refresh
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -73,7 +73,7 @@ def association_charges(state: State, target: np.ndarray, points: np.ndarray) ->
         if alpha <= 0:
             continue
         contact, owner = contacts(layer, target)
-        np.add.at(state.association, contact, alpha * points[owner])
+        post(state.ledgers, ASSOCIATION, contact, alpha * points[owner])
         touched.append(contact)
     return concat(touched)
 
@@ -84,7 +84,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
     if ids.size == 0:
         return
     state.last_negative[ids] = day
-    if state.recovering.size:
+    if state.recovering.count:  # (not `size`, which would compact the list now)
         state.recovering.discard(ids[state.recovering.member[ids]])
     if state.cp.p.recovery.per_day > 0:
         state.recovery_due.push(day + state.cp.p.recovery.clean_days, ids)
@@ -98,11 +98,11 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     ev = state.cp.events
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
-    np.add.at(state.misattributed, target[mis], points[mis])
+    post(state.ledgers, MISATTRIBUTED, target[mis], points[mis])
     own = ~mis & (points < 0)
-    np.add.at(state.own, target[own], points[own])
+    post(state.ledgers, OWN, target[own], points[own])
     merit = ~mis & (points >= 0)
-    np.add.at(state.merit, target[merit], points[merit])
+    post(state.ledgers, MERIT, target[merit], points[merit])
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]
