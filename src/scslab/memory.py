@@ -44,14 +44,14 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
 
     pop, net = params.population, params.networks
-    rules: dict[tuple[str, str, bool | None], float] = {}
+    rules: dict[tuple[object, ...], float] = {}
     events = 0.0
     for e in params.events.values():
         share = _eligible_share(params, e.eligible)
         if e.heterogeneity > 0 and share >= 0.5:  # propensities over everyone, no id list
             events += EVENT_BYTES
             continue
-        rules[(str(e.eligible.age_bands), str(e.eligible.occupations), e.eligible.party_member)] = share
+        rules[e.eligible.key()] = share
         events += EVENT_BYTES * share if e.heterogeneity > 0 else 0.0
     events += ELIGIBLE_BYTES * sum(rules.values())
     run = (

@@ -26,6 +26,7 @@ from scslab.model.kernels import (
 )
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
+from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
 
 NEVER = np.iinfo(np.int32).min // 2
 # Draws made in chunks of this many, one random stream a chunk (so that threads may share the work).
@@ -128,22 +129,19 @@ class ScoreIndex:
 
     BIN = 0.1
 
-    def __init__(
-        self, score: np.ndarray, tier: np.ndarray, low: float, high: float, n_tiers: int, weight: int = 1
-    ) -> None:
+    def __init__(self, n: int, score: float, tier: int, low: float, high: float, n_tiers: int) -> None:
+        """The index of `n` citizens who all have `score` and `tier` (everyone at the start)."""
         self.low = low
         self.n_bins = int(np.ceil((high - low) / self.BIN)) + 1
-        self.hist = weight * np.bincount(self._bins(score), minlength=self.n_bins).astype(np.int64)
-        self.tier_counts = weight * np.bincount(tier, minlength=n_tiers).astype(np.int64)
-        self.total = weight * float(score.sum())
-        self.n = weight * score.size
-
-    @classmethod
-    def constant(cls, n: int, score: float, tier: int, low: float, high: float, n_tiers: int) -> ScoreIndex:
-        """The index of `n` citizens who all have `score` and `tier`."""
-        return cls(np.full(1, score), np.full(1, tier, dtype=np.int8), low, high, n_tiers, weight=n)
+        self.hist = np.zeros(self.n_bins, dtype=np.int64)
+        self.hist[self._bins(np.array([score]))[0]] = n
+        self.tier_counts = np.zeros(n_tiers, dtype=np.int64)
+        self.tier_counts[tier] = n
+        self.total = n * float(score)
+        self.n = n
 
     def _bins(self, score: np.ndarray) -> np.ndarray:
+        """The bin of each score (`kernels.refresh` computes the same for the citizens it moves)."""
         return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
 
     def quantile(self, q: float) -> float:
@@ -367,13 +365,11 @@ def _gammas(
 def _eligible_mask(cp: Compiled, pop: Population, name: str) -> np.ndarray:
     """Whether each citizen may commit event type `name`."""
     rule = cp.p.events[name].eligible
-    age_names = ("child", "adult", "senior")
-    occ_names = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
     mask = np.ones(pop.size, dtype=bool)
     if rule.age_bands is not None:
-        mask &= _allowed(age_names, rule.age_bands)[pop.age_band]
+        mask &= _allowed(AGE_BANDS, rule.age_bands)[pop.age_band]
     if rule.occupations is not None:
-        mask &= _allowed(occ_names, rule.occupations)[pop.occupation]
+        mask &= _allowed(OCCUPATIONS, rule.occupations)[pop.occupation]
     if rule.party_member is not None:
         mask &= pop.party_member == rule.party_member
     return mask
@@ -389,12 +385,7 @@ def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
     masks: dict[tuple[object, ...], np.ndarray] = {}
     ids: dict[tuple[object, ...], np.ndarray] = {}
     for name, h in zip(cp.events.names, cp.events.heterogeneity, strict=True):
-        rule = cp.p.events[name].eligible
-        key = (
-            tuple(sorted(rule.age_bands or ())) if rule.age_bands is not None else None,
-            tuple(sorted(rule.occupations or ())) if rule.occupations is not None else None,
-            rule.party_member,
-        )
+        key = cp.p.events[name].eligible.key()
         if key not in masks:
             masks[key] = _eligible_mask(cp, pop, name)
         mask = masks[key]
@@ -468,7 +459,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         n=n,
         ledgers=ledgers,
         tier=tier,
-        index=ScoreIndex.constant(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names)),
+        index=ScoreIndex(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names)),
         last_negative=np.full(n, NEVER, dtype=np.int32),
         recovering=IdSet(n, scratch),
         recovery_due=Calendar(p.recovery.clean_days),

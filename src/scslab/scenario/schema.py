@@ -180,6 +180,14 @@ class Eligible(Strict):
     ) = None
     party_member: bool | None = None
 
+    def key(self) -> tuple[object, ...]:
+        """The rule as a hashable value: two rules with the same key admit the same citizens."""
+        return (
+            None if self.age_bands is None else tuple(sorted(self.age_bands)),
+            None if self.occupations is None else tuple(sorted(self.occupations)),
+            self.party_member,
+        )
+
 
 class Event(Strict):
     rate: NonNegative
