@@ -334,7 +334,7 @@ def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarra
 
 
 @njit(cache=True, nogil=True)
-def count_wrongful(  # pragma: no cover - compiled
+def wrongful_listings(  # pragma: no cover - compiled
     ids: np.ndarray,
     cause: np.ndarray,
     ledgers: np.ndarray,
@@ -345,19 +345,18 @@ def count_wrongful(  # pragma: no cover - compiled
     threshold: float,
     last_score_cause: int,
     listed_offence: int,
-) -> int:
-    """How many listings of `ids` are wrongful (`sanctions.wrongful`, counted in one pass): a score
-    listing whose counterfactual `clamp(S0 + own + merit)` reaches the threshold, or a listed
-    offence charged to the wrong person."""
-    count = 0
-    for i in ids:
+) -> np.ndarray:
+    """Whether each listing of `ids` is wrongful, in one pass: a score listing whose counterfactual
+    `clamp(S0 + own + merit)` reaches the threshold, or a listed offence charged to the wrong person."""
+    out = np.empty(ids.size, dtype=np.bool_)
+    for j in range(ids.size):
+        i = ids[j]
         k = cause[i]
         if k <= last_score_cause:
-            if min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high) >= threshold:
-                count += 1
-        elif k == listed_offence and listing_wrongful[i]:
-            count += 1
-    return count
+            out[j] = min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high) >= threshold
+        else:
+            out[j] = k == listed_offence and listing_wrongful[i]
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.kernels import count_wrongful
-from scslab.model.params import ASSOCIATION, LISTED_OFFENCE, Compiled
+from scslab.model.params import Compiled
+from scslab.model.sanctions import wrongful
 from scslab.model.state import State
 from scslab.scenario.schema import CAUSES
 
@@ -89,19 +89,7 @@ def record(state: State, table: MetricTable, day: int) -> None:
     by_cause = np.bincount(state.cause[listed], minlength=len(CAUSES))
     for k, cause in enumerate(CAUSES):
         col[f"blacklisted_{cause}"][day] = by_cause[k]
-    score = cp.p.score
-    col["blacklisted_wrongful"][day] = count_wrongful(
-        listed,
-        state.cause,
-        state.ledgers,
-        state.listing_wrongful,
-        float(score.start),
-        float(score.min),
-        float(score.max),
-        cp.threshold,
-        ASSOCIATION,
-        LISTED_OFFENCE,
-    )
+    col["blacklisted_wrongful"][day] = int(wrongful(state, listed).sum())
     for name in FLOWS:
         col[name][day] = getattr(c, name)
     col["political_events"][day] = int(c.events[cp.events.political].sum())

@@ -6,7 +6,7 @@ import numpy as np
 
 from scslab.model import draws, firms
 from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
-from scslab.model.kernels import due_to_leave
+from scslab.model.kernels import due_to_leave, wrongful_listings
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
@@ -59,11 +59,18 @@ def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
 
 def wrongful(state: State, ids: np.ndarray) -> np.ndarray:
     """Whether each listing of `ids` would not exist without errors and association."""
-    by_score = state.cause[ids] <= ASSOCIATION
-    return np.where(
-        by_score,
-        counterfactual(state, ids) >= state.cp.threshold,
-        (state.cause[ids] == LISTED_OFFENCE) & state.listing_wrongful[ids],
+    score = state.cp.p.score
+    return wrongful_listings(
+        ids,
+        state.cause,
+        state.ledgers,
+        state.listing_wrongful,
+        float(score.start),
+        float(score.min),
+        float(score.max),
+        state.cp.threshold,
+        ASSOCIATION,
+        LISTED_OFFENCE,
     )
 
 
