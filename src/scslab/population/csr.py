@@ -20,9 +20,10 @@ class CsrBuilder:
     """Collects undirected pairs and turns them into a symmetric CSR over `n` nodes.
 
     Each pair (a, b) is stored as the two int64 keys (a, b) and (b, a) in one buffer sized
-    for `capacity` pairs (16 bytes a pair; it grows if needed). `finish` sorts the keys in
-    place, drops repeated keys, writes the column ids as int32 into the front of the same
-    buffer and shrinks it, so the peak is the key buffer plus one chunk of temporaries.
+    for `capacity` pairs (16 bytes a pair; it grows if needed); a self-loop's keys are left
+    empty (-1). `finish` sorts the keys in place, drops empty and repeated keys, writes the
+    column ids as int32 into the front of the same buffer and shrinks it, so the peak is the
+    key buffer plus the row counts.
     """
 
     def __init__(self, n: int, capacity: int) -> None:
@@ -41,11 +42,7 @@ class CsrBuilder:
         if a.shape != b.shape:
             raise ValueError("endpoint arrays differ in shape")
         a, b = a.ravel(), b.ravel()
-        size = int(a.size)
-        if self._used + 2 * size > 2 * self.capacity:
-            self.capacity = max(self._used // 2 + size, self.capacity + self.capacity // 4)
-            self._buf.resize(4 * self.capacity, refcheck=False)
-        self._used = _write_pairs(self._buf, self._used, a, b, _ROW_HALF, _COL_HALF)
+        self.write_at(self.reserve(int(a.size)), a, b)
 
     def reserve(self, pairs: int) -> int:
         """Set aside room for `pairs` pairs to be written with `write_at`; return the first pair's slot."""
@@ -87,23 +84,6 @@ class CsrBuilder:
 def empty_csr(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A CSR with no edges over `n` nodes."""
     return np.zeros(n + 1, dtype=np.int32), np.zeros(0, dtype=np.int32)
-
-
-@njit(cache=True, nogil=True)
-def _write_pairs(  # pragma: no cover - compiled
-    buf: np.ndarray, used: int, a: np.ndarray, b: np.ndarray, row_half: int, col_half: int
-) -> int:
-    """Write the keys (a, b) and (b, a) of each pair that is not a self-loop after the first
-    `used` keys of `buf` (int32 halves of int64 keys); return the new number of keys."""
-    for j in range(a.size):
-        if a[j] == b[j]:
-            continue
-        buf[2 * used + row_half] = a[j]
-        buf[2 * used + col_half] = b[j]
-        buf[2 * used + 2 + row_half] = b[j]
-        buf[2 * used + 2 + col_half] = a[j]
-        used += 2
-    return used
 
 
 @njit(cache=True, nogil=True)
