@@ -78,7 +78,7 @@ def apply_risk(  # pragma: no cover - compiled
     bounds = np.empty(n_chunks + 1, dtype=np.int64)
     for c in range(n_chunks + 1):
         b: int = min(first + c * CHUNK, keys.size)
-        while 0 < b < keys.size and b > first and keys[b] >> 1 == keys[b - 1] >> 1:
+        while first < b < keys.size and keys[b] >> 1 == keys[b - 1] >> 1:
             b += 1  # chunks start where a run starts
         bounds[c] = max(b, bounds[c - 1]) if c > 0 else b
     partial = np.zeros(n_chunks)

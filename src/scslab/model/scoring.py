@@ -33,10 +33,9 @@ def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover:
 
     `unique` says that `ids` has no repeats. With `recover` > 0 each first regains that many
     points (section 5's recovery, in the same pass); returns whether each is then clear of
-    negative points (empty otherwise). Those whose tier changed or whose score is below
-    the blacklist threshold are noted in
-    `state.changed` for the sanctions phase (a score that moved inside a tier, above the
-    threshold, triggers nothing).
+    negative points (empty otherwise). Those whose tier changed or whose score is below the
+    blacklist threshold are noted in `state.changed` for the sanctions phase (a score that
+    moved inside a tier, above the threshold, triggers nothing).
     """
     if not unique:
         ids = state.scratch.distinct(ids)
