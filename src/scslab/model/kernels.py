@@ -223,10 +223,8 @@ def refresh(  # pragma: no cover - compiled
     """
     n_bins = hist.size
     last_tier = tier_counts.size - 1
-    old_bin = np.empty(ids.size, dtype=np.int64)
-    new_bin = np.empty(ids.size, dtype=np.int64)
-    old_tier = np.empty(ids.size, dtype=np.int64)
-    new_tier = np.empty(ids.size, dtype=np.int64)
+    # each citizen's (bin, tier) before and after, packed as bin * 128 + tier (tiers are int8)
+    moves = np.empty((ids.size, 2), dtype=np.int64)
     n_chunks = (ids.size + CHUNK - 1) // CHUNK
     partial = np.zeros(n_chunks)
     for c in prange(n_chunks):
@@ -242,20 +240,21 @@ def refresh(  # pragma: no cover - compiled
                 t += 1
             t = min(t, last_tier)
             old = ledgers[i, SCORE]
-            old_bin[j] = min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1)
-            new_bin[j] = min(max(int(np.rint((v - low) / bin_width)), 0), n_bins - 1)
-            old_tier[j] = tier[i]
-            new_tier[j] = t
-            notable[j] = t != tier[i] or v < threshold
+            old_t = tier[i]
+            moves[j, 0] = min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1) * 128 + old_t
+            moves[j, 1] = min(max(int(np.rint((v - low) / bin_width)), 0), n_bins - 1) * 128 + t
+            notable[j] = t != old_t or v < threshold
             delta += v - old
             ledgers[i, SCORE] = v
             tier[i] = t
         partial[c] = delta
     for j in range(ids.size):  # integer counts: the same in any order
-        hist[old_bin[j]] -= 1
-        hist[new_bin[j]] += 1
-        tier_counts[old_tier[j]] -= 1
-        tier_counts[new_tier[j]] += 1
+        before, after = moves[j, 0], moves[j, 1]
+        if before != after:
+            hist[before >> 7] -= 1
+            hist[after >> 7] += 1
+            tier_counts[before & 127] -= 1
+            tier_counts[after & 127] += 1
     total = 0.0
     for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
         total += partial[c]
@@ -333,7 +332,7 @@ def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarra
     return order, start, size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def wrongful_listings(  # pragma: no cover - compiled
     ids: np.ndarray,
     cause: np.ndarray,
@@ -349,7 +348,7 @@ def wrongful_listings(  # pragma: no cover - compiled
     """Whether each listing of `ids` is wrongful, in one pass: a score listing whose counterfactual
     `clamp(S0 + own + merit)` reaches the threshold, or a listed offence charged to the wrong person."""
     out = np.empty(ids.size, dtype=np.bool_)
-    for j in range(ids.size):
+    for j in prange(ids.size):
         i = ids[j]
         k = cause[i]
         if k <= last_score_cause:
@@ -359,7 +358,7 @@ def wrongful_listings(  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def due_to_leave(  # pragma: no cover - compiled
     ids: np.ndarray,
     cause: np.ndarray,
@@ -378,7 +377,7 @@ def due_to_leave(  # pragma: no cover - compiled
     back at the threshold, a listed offence after `term_days`, joint punishment once the firm is
     off its blacklist."""
     leave = np.empty(ids.size, dtype=np.bool_)
-    for j in range(ids.size):
+    for j in prange(ids.size):
         i = ids[j]
         k = cause[i]
         served = day - listed_day[i]
@@ -397,3 +396,46 @@ def post(ledgers: np.ndarray, column: int, ids: np.ndarray, points: np.ndarray) 
     """`ledgers[ids[j], column] += points[j]` for every j, repeats included (`np.add.at`, compiled)."""
     for j in range(ids.size):
         ledgers[ids[j], column] += points[j]
+
+
+@njit(cache=True, nogil=True)
+def keep_members(items: np.ndarray, count: int, member: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Move the first `count` entries of `items` that are still members to the front, in order;
+    return how many there are."""
+    kept = 0
+    for j in range(count):
+        i = items[j]
+        if member[i]:
+            items[kept] = i
+            kept += 1
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def last_occurrences(ids: np.ndarray, stamp: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """`ids` without repeats, each at its last occurrence (`stamp`: per-citizen scratch, overwritten)."""
+    for j in range(ids.size):
+        stamp[ids[j]] = j
+    keep = 0
+    for j in range(ids.size):
+        keep += stamp[ids[j]] == j
+    out = np.empty(keep, dtype=ids.dtype)
+    k = 0
+    for j in range(ids.size):
+        if stamp[ids[j]] == j:
+            out[k] = ids[j]
+            k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ready_to_recover(  # pragma: no cover - compiled
+    ids: np.ndarray, last_negative: np.ndarray, ledgers: np.ndarray, day: int, clean_days: int
+) -> np.ndarray:
+    """Whether each of `ids` has been clean for `clean_days` and still has negative points to recover."""
+    out = np.empty(ids.size, dtype=np.bool_)
+    for j in range(ids.size):
+        i = ids[j]
+        debt = min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0)
+        out[j] = day - last_negative[i] >= clean_days and debt < 0
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model.contacts import contacts
-from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, post, refresh
+from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, post, ready_to_recover, refresh
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -120,23 +120,13 @@ def recover(state: State, day: int) -> None:
         return
     (due,) = state.recovery_due.pop(day, 1)
     if due.size:
-        due = due.astype(np.int64)
-        ready = (day - state.last_negative[due] >= rec.clean_days) & (negative_total(state, due) < 0)
+        ready = ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)
         state.recovering.add(due[ready])
     ids = state.recovering.ids()
     if ids.size == 0:
         return
     done = refresh_scores(state, ids, unique=True, recover=float(rec.per_day))
     state.recovering.discard(ids[done])
-
-
-def negative_total(state: State, ids: np.ndarray) -> np.ndarray:
-    """The sum of the negative parts of the three negative ledgers."""
-    return (
-        np.minimum(state.own[ids], 0.0)
-        + np.minimum(state.misattributed[ids], 0.0)
-        + np.minimum(state.association[ids], 0.0)
-    )
 
 
 def scoring(state: State, charges: Charges, day: int) -> None:

@@ -23,6 +23,8 @@ from scslab.model.kernels import (
     block_totals,
     counting_order,
     fill_records,
+    keep_members,
+    last_occurrences,
 )
 from scslab.model.params import Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
@@ -43,9 +45,7 @@ class Scratch:
         """`ids` without repeats, in the order of their last occurrence."""
         if ids.size < 2:
             return ids
-        pos = np.arange(ids.size, dtype=np.int32)
-        self.stamp[ids] = pos
-        return ids[self.stamp[ids] == pos]
+        return last_occurrences(ids, self.stamp)
 
 
 class IdSet:
@@ -92,10 +92,7 @@ class IdSet:
         """Remove from the list the ids whose membership was cleared."""
         if not self.stale:
             return
-        current = self.items[: self.count]
-        kept = current[self.member[current]]
-        self.items[: kept.size] = kept
-        self.count = kept.size
+        self.count = keep_members(self.items, self.count, self.member)
         self.stale = False
 
 
