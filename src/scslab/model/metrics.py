@@ -28,9 +28,12 @@ FLOWS = (
 )
 
 
+QUANTILES = {"score_p10": 0.1, "score_p50": 0.5, "score_p90": 0.9}
+
+
 def metric_names(cp: Compiled) -> list[str]:
     """Every daily column, in a stable order."""
-    names = ["score_mean", "score_p10", "score_p50", "score_p90"]
+    names = ["score_mean", *QUANTILES]
     names += [f"tier_{t}" for t in cp.tier_names]
     names += [f"events_{e}" for e in cp.events.names]
     names += [f"detected_{e}" for e in cp.events.names]
@@ -77,8 +80,8 @@ def record(state: State, table: MetricTable, day: int) -> None:
     c = state.counters
     idx = state.index
     col["score_mean"][day] = idx.total / state.n
-    for q, name in ((0.1, "score_p10"), (0.5, "score_p50"), (0.9, "score_p90")):
-        col[name][day] = idx.quantile(q)
+    for name, value in zip(QUANTILES, idx.quantiles(np.array(list(QUANTILES.values()))), strict=True):
+        col[name][day] = value
     for t, name in enumerate(cp.tier_names):
         col[f"tier_{name}"][day] = idx.tier_counts[t]
     for e, name in enumerate(cp.events.names):

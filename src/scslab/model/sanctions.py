@@ -178,12 +178,12 @@ def travel(state: State, rng: np.random.Generator, day: int) -> None:
         return
     t = state.cp.p.travel
     n_q = np.diff(np.append(state.quintile_start, state.n))
-    for q in range(5):
-        k = rng.poisson(n_q[q] * t.rate[q]) if n_q[q] else 0
-        if k == 0:
-            continue
-        who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q], size=k)]
-        deny_trips(state, who, rng.random(k) < t.plane_share[q])
+    trips = rng.poisson(n_q * np.asarray(t.rate))  # a Poisson total of trips a quintile
+    if trips.sum() == 0:
+        return
+    q = np.repeat(np.arange(5), trips)
+    who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q])]  # uniform in the quintile
+    deny_trips(state, who, rng.random(q.size) < np.asarray(t.plane_share)[q])
 
 
 def travel_keyed(state: State, day: int) -> None:

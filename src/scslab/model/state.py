@@ -143,9 +143,12 @@ class ScoreIndex:
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the score (the lowest grid value with at least a share q at or below it)."""
-        cum = np.cumsum(self.hist)
-        b = int(np.searchsorted(cum, q * self.n, side="left"))
-        return self.low + self.BIN * min(b, self.n_bins - 1)
+        return float(self.quantiles(np.array([q]))[0])
+
+    def quantiles(self, q: np.ndarray) -> np.ndarray:
+        """`quantile` of each of `q`, from one running sum of the histogram."""
+        b = np.searchsorted(np.cumsum(self.hist), q * self.n, side="left")
+        return self.low + self.BIN * np.minimum(b, self.n_bins - 1)
 
 
 # Citizens per block of the propensity sampler: a candidate's block is found by a search over
