@@ -6,8 +6,13 @@ disk (`cache=True`), so only the first run after an install pays the compilation
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # Columns of the per-citizen records the kernels read together (one cache line a citizen
 # instead of one a column): `State.ledgers` and `State.risk`.
@@ -16,6 +21,40 @@ RHO, RHO_DAY, EXPOSURE = range(3)
 # Parallel kernels split their work into chunks of this many items: fixed, not per thread, so
 # that what they compute (sums included) does not depend on the number of threads.
 CHUNK = 4096
+# Random reads are requested this many items ahead (`prefetch`), so that several cache misses
+# are in flight at once instead of one at a time.
+AHEAD = 16
+
+
+@intrinsic
+def prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
+    """Ask the CPU to start loading row `idx` of `arr` into cache (a hint: no result, never faults)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        inds = [context.cast(builder, args[1], idxty, types.intp)] + [zero] * (aryty.ndim - 1)
+        ptr = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data=ary.data,
+            shape=cgutils.unpack_tuple(builder, ary.shape),
+            strides=cgutils.unpack_tuple(builder, ary.strides),
+            layout=aryty.layout,
+            inds=inds,
+            wraparound=False,
+            boundscheck=False,
+        )
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep in all levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -51,8 +90,14 @@ def gather_contacts(  # pragma: no cover - compiled
     offset = np.empty(sources.size + 1, dtype=np.int64)
     offset[0] = n
     for s in range(sources.size):
+        if s + AHEAD < sources.size:
+            prefetch(indptr, sources[s + AHEAD])
         offset[s + 1] = offset[s] + indptr[sources[s] + 1] - indptr[sources[s]]
     for s in prange(sources.size):
+        if s + AHEAD < sources.size:
+            ahead = indptr[sources[s + AHEAD]]
+            prefetch(indices, ahead)
+            prefetch(active, ahead)
         i = sources[s]
         o = offset[s]
         for slot in range(indptr[i], indptr[i + 1]):
@@ -87,6 +132,8 @@ def apply_risk(  # pragma: no cover - compiled
         end = bounds[c + 1]
         total = 0.0
         while j < end:
+            if j + AHEAD < keys.size:
+                prefetch(risk, keys[j + AHEAD] >> 1)
             i = keys[j] >> 1
             pen = 0.0
             n_i = 0
@@ -118,6 +165,8 @@ def deterrence_factor(  # pragma: no cover - compiled
     """
     out = np.empty(ids.size)
     for j in prange(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(risk, ids[j + AHEAD])
         i = ids[j]
         a = risk[i, EXPOSURE] if associated else 0.0
         out[j] = np.exp(-strength * decayed_risk(risk, i, day, decay) * (1.0 + psi * a))
@@ -230,6 +279,9 @@ def refresh(  # pragma: no cover - compiled
     for c in prange(n_chunks):
         delta = 0.0
         for j in range(c * CHUNK, min((c + 1) * CHUNK, ids.size)):
+            if j + AHEAD < ids.size:
+                prefetch(ledgers, ids[j + AHEAD])
+                prefetch(tier, ids[j + AHEAD])
             i = ids[j]
             if per_day > 0:
                 done[j] = recover_one(ledgers, i, per_day)
@@ -395,6 +447,8 @@ def due_to_leave(  # pragma: no cover - compiled
 def post(ledgers: np.ndarray, column: int, ids: np.ndarray, points: np.ndarray) -> None:  # pragma: no cover
     """`ledgers[ids[j], column] += points[j]` for every j, repeats included (`np.add.at`, compiled)."""
     for j in range(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(ledgers, ids[j + AHEAD])
         ledgers[ids[j], column] += points[j]
 
 
