@@ -76,6 +76,8 @@ def decayed_risks(  # pragma: no cover - compiled
     """`decayed_risk` for each of `ids`."""
     out = np.empty(ids.size)
     for j in range(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(risk, ids[j + AHEAD])
         out[j] = decayed_risk(risk, ids[j], day, decay)
     return out
 
@@ -207,8 +209,10 @@ def place_sorted(  # pragma: no cover - compiled
     out = np.empty(positions.size, dtype=np.int64)
     for c in prange((positions.size + CHUNK - 1) // CHUNK):
         lo_j = c * CHUNK
+        hi_j = min(lo_j + CHUNK, positions.size)
+        # first each position's block (into `out`), then the walks, their blocks requested ahead
         b = min(np.searchsorted(block_cum, positions[lo_j], side="right"), n_blocks - 1)
-        for j in range(lo_j, min(lo_j + CHUNK, positions.size)):
+        for j in range(lo_j, hi_j):
             x = positions[j]
             if block_cum[b] <= x and b < n_blocks - 1:
                 # gallop: block_cum[lo] <= x, then find the first index above lo with block_cum > x
@@ -226,7 +230,14 @@ def place_sorted(  # pragma: no cover - compiled
                     else:
                         hi = mid
                 b = hi
-            target = x - (block_cum[b - 1] if b > 0 else 0.0)
+            out[j] = b
+        for j in range(lo_j, hi_j):
+            if j + AHEAD < hi_j:
+                prefetch(weights, out[j + AHEAD] * block)
+                if eligible.size:
+                    prefetch(eligible, out[j + AHEAD] * block)
+            b = out[j]
+            target = positions[j] - (block_cum[b - 1] if b > 0 else 0.0)
             k = b * block
             last = min(k + block, weights.size)
             chosen = -1
@@ -401,6 +412,9 @@ def wrongful_listings(  # pragma: no cover - compiled
     `clamp(S0 + own + merit)` reaches the threshold, or a listed offence charged to the wrong person."""
     out = np.empty(ids.size, dtype=np.bool_)
     for j in prange(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(cause, ids[j + AHEAD])
+            prefetch(ledgers, ids[j + AHEAD])
         i = ids[j]
         k = cause[i]
         if k <= last_score_cause:
@@ -430,6 +444,10 @@ def due_to_leave(  # pragma: no cover - compiled
     off its blacklist."""
     leave = np.empty(ids.size, dtype=np.bool_)
     for j in prange(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(cause, ids[j + AHEAD])
+            prefetch(listed_day, ids[j + AHEAD])
+            prefetch(ledgers, ids[j + AHEAD])
         i = ids[j]
         k = cause[i]
         served = day - listed_day[i]
@@ -458,6 +476,8 @@ def keep_members(items: np.ndarray, count: int, member: np.ndarray) -> int:  # p
     return how many there are."""
     kept = 0
     for j in range(count):
+        if j + AHEAD < count:
+            prefetch(member, items[j + AHEAD])
         i = items[j]
         if member[i]:
             items[kept] = i
@@ -469,6 +489,8 @@ def keep_members(items: np.ndarray, count: int, member: np.ndarray) -> int:  # p
 def last_occurrences(ids: np.ndarray, stamp: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """`ids` without repeats, each at its last occurrence (`stamp`: per-citizen scratch, overwritten)."""
     for j in range(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(stamp, ids[j + AHEAD])
         stamp[ids[j]] = j
     keep = 0
     for j in range(ids.size):
@@ -489,6 +511,9 @@ def ready_to_recover(  # pragma: no cover - compiled
     """Whether each of `ids` has been clean for `clean_days` and still has negative points to recover."""
     out = np.empty(ids.size, dtype=np.bool_)
     for j in range(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(last_negative, ids[j + AHEAD])
+            prefetch(ledgers, ids[j + AHEAD])
         i = ids[j]
         debt = min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0)
         out[j] = day - last_negative[i] >= clean_days and debt < 0
