@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba
@@ -13,12 +14,13 @@ from scslab.memory import check_memory
 from scslab.model.behaviour import behaviour
 from scslab.model.feedback import feedback
 from scslab.model.metrics import MetricTable, record
-from scslab.model.params import compile_params
+from scslab.model.params import Compiled, compile_params
 from scslab.model.sanctions import initial_effects, sanctions
 from scslab.model.scoring import scoring
-from scslab.model.state import State, initial_state
+from scslab.model.state import Propensity, State, initial_state, propensities
 from scslab.model.surveillance import surveillance
 from scslab.population import Population, build_population
+from scslab.population.types import Attributes
 from scslab.scenario.schema import ScenarioParams
 
 PHASES = ("population", "behaviour", "surveillance", "scoring", "sanctions", "feedback", "metrics")
@@ -135,6 +137,21 @@ def _days(
     return Run(state, table, profile, at.elapsed_before + time.perf_counter() - started)
 
 
+def build_with_propensities(
+    params: ScenarioParams, cp: Compiled, rng: dict[str, np.random.Generator], crn_seed: int | None
+) -> tuple[Population, list[Propensity]]:
+    """Build the population and, on a second thread from the moment the attributes exist, draw
+    the propensities (their own stream: the same draws as one after the other)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drawing: list[Future[list[Propensity]]] = []
+
+        def draw(people: Attributes) -> None:
+            drawing.append(pool.submit(propensities, cp, people, rng["propensity"], crn_seed))
+
+        pop = build_population(params.population, params.networks, rng["population"], on_attributes=draw)
+        return pop, drawing[0].result()
+
+
 def start(
     params: ScenarioParams, seed: int, source: str = "scenario", population: Population | None = None
 ) -> Progress:
@@ -145,8 +162,12 @@ def start(
     profile = dict.fromkeys(PHASES, 0.0)
     rng = streams(seed)
     cp = compile_params(params)
-    pop = population or build_population(params.population, params.networks, rng["population"])
-    state = initial_state(cp, pop, rng["propensity"], crn_seed=seed if params.crn else None)
+    crn_seed = seed if params.crn else None
+    if population is None:
+        pop, drawn = build_with_propensities(params, cp, rng, crn_seed)
+    else:
+        pop, drawn = population, None
+    state = initial_state(cp, pop, rng["propensity"], crn_seed, drawn)
     initial_effects(state)
     table = MetricTable(cp, params.days)
     profile["population"] = time.perf_counter() - started

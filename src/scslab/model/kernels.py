@@ -27,7 +27,7 @@ AHEAD = 16
 
 
 @intrinsic
-def prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
+def _prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - compiled
     """Ask the CPU to start loading row `idx` of `arr` into cache (a hint: no result, never faults)."""
     sig = types.void(arr, idx)
 
@@ -55,6 +55,10 @@ def prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:  # pragma: no cover - c
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# `prefetch(arr, idx)` inside compiled code (typed as Any: the intrinsic's Python signature is numba's)
+prefetch: Any = _prefetch
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -27,7 +27,7 @@ from scslab.model.kernels import (
     last_occurrences,
 )
 from scslab.model.params import Compiled
-from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
+from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Attributes, Population
 from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
 
 NEVER = np.iinfo(np.int32).min // 2
@@ -362,7 +362,7 @@ def _gammas(
     return out
 
 
-def _eligible_mask(cp: Compiled, pop: Population, name: str) -> np.ndarray:
+def _eligible_mask(cp: Compiled, pop: Attributes, name: str) -> np.ndarray:
     """Whether each citizen may commit event type `name`."""
     rule = cp.p.events[name].eligible
     mask = np.ones(pop.size, dtype=bool)
@@ -375,7 +375,7 @@ def _eligible_mask(cp: Compiled, pop: Population, name: str) -> np.ndarray:
     return mask
 
 
-def _propensities(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
+def propensities(cp: Compiled, pop: Attributes, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
     """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`.
 
     Under common random numbers `u_ie` is the Gamma inverse CDF of a uniform keyed by
@@ -432,8 +432,17 @@ def _blocks(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.n
     return order, start[:-1], size
 
 
-def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_seed: int | None = None) -> State:
-    """Allocate the state for a run: everyone at the starting score, no one listed."""
+def initial_state(
+    cp: Compiled,
+    pop: Population,
+    rng: np.random.Generator,
+    crn_seed: int | None = None,
+    propensity: list[Propensity] | None = None,
+) -> State:
+    """Allocate the state for a run: everyone at the starting score, no one listed.
+
+    `propensity`: the event types' propensities when already drawn (`propensities`, from `rng`).
+    """
     p = cp.p
     n = pop.size
     start = float(p.score.start)
@@ -486,7 +495,7 @@ def initial_state(cp: Compiled, pop: Population, rng: np.random.Generator, crn_s
         firm_pending=Calendar(firm_delay),
         private_firms=np.flatnonzero(pop.firm_sector == SECTOR_PRIVATE),
         rep_firm=rep_firm,
-        propensity=_propensities(cp, pop, rng, crn_seed),
+        propensity=propensity if propensity is not None else propensities(cp, pop.attributes, rng, crn_seed),
         crn_seed=crn_seed,
         block_order=block_order,
         block_start=block_start,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import gammaln
@@ -11,15 +12,26 @@ from scslab.population.attributes import income_quintiles, occupations, party_me
 from scslab.population.firms import build_firms, firm_counts
 from scslab.population.households import MAX_HOUSEHOLD_SIZE, build_households
 from scslab.population.networks import PARENT_LINK_SHARE, family_layer, friends_layer, work_layer
-from scslab.population.types import LAYERS, Layer, Population
+from scslab.population.types import LAYERS, Attributes, Layer, Population
 from scslab.scenario import schema
 
 
-def build_population(pop: schema.Population, networks: schema.Networks, rng: np.random.Generator) -> Population:
-    """Generate the synthetic population; deterministic given the generator's state."""
+def build_population(
+    pop: schema.Population,
+    networks: schema.Networks,
+    rng: np.random.Generator,
+    on_attributes: Callable[[Attributes], None] | None = None,
+) -> Population:
+    """Generate the synthetic population; deterministic given the generator's state.
+
+    `on_attributes` is called with the eligibility attributes as soon as they are drawn, before
+    the firms and networks (so that work needing only them can start alongside).
+    """
     hh = build_households(pop, rng)
     occupation = occupations(hh.age_band, pop.occupation_shares, rng)
     party = party_members(hh.age_band, occupation, pop, rng)
+    if on_attributes is not None:
+        on_attributes(Attributes(hh.age_band, occupation, party))
     income = income_quintiles(occupation, hh.age_band, hh.household, hh.start, pop.income_quintile_by_occupation, rng)
     firms = build_firms(occupation, networks.work.firm_size_mean, rng)
     # Friends first: its key buffer is the largest temporary (see estimate_bytes_per_citizen).

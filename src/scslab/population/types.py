@@ -34,6 +34,19 @@ class Layer:
         return np.diff(self.indptr).astype(np.int32)
 
 
+@dataclass(frozen=True)
+class Attributes:
+    """The attributes that decide who may commit which event, known before the networks are wired."""
+
+    age_band: np.ndarray
+    occupation: np.ndarray
+    party_member: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.age_band.size)
+
+
 @dataclass
 class Population:
     """Citizens, households, firms and the three network layers."""
@@ -54,6 +67,10 @@ class Population:
     @property
     def size(self) -> int:
         return int(self.age_band.size)
+
+    @property
+    def attributes(self) -> Attributes:
+        return Attributes(self.age_band, self.occupation, self.party_member)
 
     @property
     def n_households(self) -> int:
