@@ -176,6 +176,9 @@ def travel(state: State, rng: np.random.Generator, day: int) -> None:
     if state.crn_seed is not None:
         travel_keyed(state, day)
         return
+    if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
+        travel_of_listed(state, rng)
+        return
     t = state.cp.p.travel
     n_q = np.diff(np.append(state.quintile_start, state.n))
     trips = rng.poisson(n_q * np.asarray(t.rate))  # a Poisson total of trips a quintile
@@ -184,6 +187,23 @@ def travel(state: State, rng: np.random.Generator, day: int) -> None:
     q = np.repeat(np.arange(5), trips)
     who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q])]  # uniform in the quintile
     deny_trips(state, who, rng.random(q.size) < np.asarray(t.plane_share)[q])
+
+
+def travel_of_listed(state: State, rng: np.random.Generator) -> None:
+    """Travel when only the blacklist bans it: the denied trips, by mode, are Poisson with mean the
+    listed citizens' trip rates times the mode's share (the trips of the others are never drawn)."""
+    banned = {mode for _, modes in state.cp.travel_ban_modes for mode in modes}
+    listed = state.blacklist.ids()
+    if listed.size == 0:
+        return
+    t = state.cp.p.travel
+    rate = np.bincount(state.pop.income_q[listed] - 1, minlength=5) @ (
+        np.asarray(t.rate)[:, None] * np.column_stack([t.plane_share, 1.0 - np.asarray(t.plane_share)])
+    )
+    plane, train = (int(rng.poisson(rate[m])) if m in banned else 0 for m in (0, 1))
+    state.counters.trips_denied += plane + train
+    state.counters.trips_denied_plane += plane
+    state.counters.trips_denied_train += train
 
 
 def travel_keyed(state: State, day: int) -> None:
