@@ -12,7 +12,7 @@ import numpy as np
 
 from scslab.model.contacts import edge_slots, reverse_slots
 from scslab.model.draws import TIE, uniform
-from scslab.model.kernels import apply_risk, gather_contacts
+from scslab.model.kernels import apply_risk, gather_contacts, row_spans
 from scslab.model.state import State, concat
 from scslab.population.types import Layer
 
@@ -30,12 +30,15 @@ def perceived_risk_update(state: State, day: int) -> None:
     penalised = state.scratch.distinct(concat(state.charged_negative))
     direct = charged_today(state) if fb.gamma > 0 else np.empty(0, dtype=np.int64)
     # one key a penalised citizen (2 i) and one a tie to a citizen charged today (2 k + 1)
-    keys = np.empty(penalised.size + reach(state, direct), dtype=np.int64 if state.n >= 2**30 else np.int32)
+    spans = [(layer, *row_spans(layer.indptr, direct)) for layer in state.pop.layers.values()]
+    reach = sum(int(offset[-1]) for _, _, offset in spans)
+    keys = np.empty(penalised.size + reach, dtype=np.int64 if state.n >= 2**30 else np.int32)
     keys[: penalised.size] = 2 * penalised
     n = penalised.size
-    for layer in state.pop.layers.values():
-        n = gather_contacts(layer.indptr, layer.indices, layer.active, direct, keys, n)
-    keys = np.sort(keys[:n])
+    for layer, start, offset in spans:
+        gather_contacts(layer.indices, layer.active, start, offset, keys, n)
+        n += int(offset[-1])
+    keys = np.sort(keys)
     x_sum = apply_risk(keys, fb.gamma, state.risk, day, fb.eta, state.cp.risk_decay)
     state.rho_sum = (1.0 - fb.eta) * state.rho_sum + fb.eta * x_sum
 
@@ -43,11 +46,6 @@ def perceived_risk_update(state: State, day: int) -> None:
 def charged_today(state: State) -> np.ndarray:
     """Citizens charged a negative point for an event today, each once, in ascending order."""
     return np.sort(state.scratch.distinct(concat(state.charged_direct)))
-
-
-def reach(state: State, ids: np.ndarray) -> int:
-    """The number of ties (active or not) of `ids` over all layers."""
-    return sum(int((layer.indptr[ids + 1] - layer.indptr[ids]).sum()) for layer in state.pop.layers.values())
 
 
 def cut_ties(state: State, rng: np.random.Generator, day: int) -> None:

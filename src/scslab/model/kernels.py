@@ -87,29 +87,37 @@ def decayed_risks(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def row_spans(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Where each of `rows` starts in a CSR layer, and the running total of their lengths (size
+    rows + 1, from 0)."""
+    start = np.empty(rows.size, dtype=np.int64)
+    length = np.empty(rows.size, dtype=np.int64)
+    for r in prange(rows.size):
+        if r + AHEAD < rows.size:
+            prefetch(indptr, rows[r + AHEAD])
+        start[r] = indptr[rows[r]]
+        length[r] = indptr[rows[r] + 1] - start[r]
+    offset = np.zeros(rows.size + 1, dtype=np.int64)
+    for r in range(rows.size):
+        offset[r + 1] = offset[r] + length[r]
+    return start, offset
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def gather_contacts(  # pragma: no cover - compiled
-    indptr: np.ndarray, indices: np.ndarray, active: np.ndarray, sources: np.ndarray, out: np.ndarray, n: int
-) -> int:
-    """Write into `out` (from position `n`) one key per tie of `sources`: `2 k + 1` for an active tie
-    to k, -1 for a cut one; return the new length. Sources are written in parallel, each at its
-    offset."""
-    offset = np.empty(sources.size + 1, dtype=np.int64)
-    offset[0] = n
-    for s in range(sources.size):
-        if s + AHEAD < sources.size:
-            prefetch(indptr, sources[s + AHEAD])
-        offset[s + 1] = offset[s] + indptr[sources[s] + 1] - indptr[sources[s]]
-    for s in prange(sources.size):
-        if s + AHEAD < sources.size:
-            ahead = indptr[sources[s + AHEAD]]
-            prefetch(indices, ahead)
-            prefetch(active, ahead)
-        i = sources[s]
-        o = offset[s]
-        for slot in range(indptr[i], indptr[i + 1]):
+    indices: np.ndarray, active: np.ndarray, start: np.ndarray, offset: np.ndarray, out: np.ndarray, n: int
+) -> None:
+    """Write into `out`, from position `n`, one key per tie of the rows that start at `start` with
+    running lengths `offset` (`row_spans`): `2 k + 1` for an active tie to k, -1 for a cut one.
+    Rows are written in parallel, each at its offset."""
+    for r in prange(start.size):
+        if r + AHEAD < start.size:
+            prefetch(indices, start[r + AHEAD])
+            prefetch(active, start[r + AHEAD])
+        o = n + offset[r]
+        for slot in range(start[r], start[r] + offset[r + 1] - offset[r]):
             out[o] = 2 * indices[slot] + 1 if active[slot] else -1
             o += 1
-    return offset[sources.size]
 
 
 @njit(cache=True, nogil=True, parallel=True)
