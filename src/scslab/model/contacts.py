@@ -22,12 +22,6 @@ def edge_slots(layer: Layer, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slots[keep], owner[keep]
 
 
-def contacts(layer: Layer, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The active contacts of `ids` (with repeats), and which of `ids` each belongs to."""
-    slots, owner = edge_slots(layer, ids)
-    return layer.indices[slots].astype(np.int64), owner
-
-
 def reverse_slots(layer: Layer, slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For ties row->col at `slots`, the position of the reverse tie col->row.
 

@@ -474,15 +474,6 @@ def due_to_leave(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def post(ledgers: np.ndarray, column: int, ids: np.ndarray, points: np.ndarray) -> None:  # pragma: no cover
-    """`ledgers[ids[j], column] += points[j]` for every j, repeats included (`np.add.at`, compiled)."""
-    for j in range(ids.size):
-        if j + AHEAD < ids.size:
-            prefetch(ledgers, ids[j + AHEAD])
-        ledgers[ids[j], column] += points[j]
-
-
-@njit(cache=True, nogil=True)
 def keep_members(items: np.ndarray, count: int, member: np.ndarray) -> int:  # pragma: no cover - compiled
     """Move the first `count` entries of `items` that are still members to the front, in order;
     return how many there are."""
@@ -530,3 +521,44 @@ def ready_to_recover(  # pragma: no cover - compiled
         debt = min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0)
         out[j] = day - last_negative[i] >= clean_days and debt < 0
     return out
+
+
+@njit(cache=True, nogil=True)
+def post_charges(  # pragma: no cover - compiled
+    ledgers: np.ndarray, target: np.ndarray, points: np.ndarray, misattributed: np.ndarray
+) -> None:
+    """Post each charge to its ledger: a misattributed one to MISATTRIBUTED, the others to OWN
+    (negative points) or MERIT (in order, repeats included)."""
+    for j in range(target.size):
+        if j + AHEAD < target.size:
+            prefetch(ledgers, target[j + AHEAD])
+        p = points[j]
+        column = MISATTRIBUTED if misattributed[j] else (OWN if p < 0 else MERIT)
+        ledgers[target[j], column] += p
+
+
+@njit(cache=True, nogil=True)
+def post_to_contacts(  # pragma: no cover - compiled
+    indices: np.ndarray,
+    active: np.ndarray,
+    start: np.ndarray,
+    offset: np.ndarray,
+    amount: np.ndarray,
+    ledgers: np.ndarray,
+    column: int,
+    out: np.ndarray,
+    n: int,
+) -> int:
+    """Add `amount[r]` to `column` of every active contact of row r (rows located by `row_spans`),
+    writing each contact charged into `out` from position `n`; return the new length."""
+    for r in range(start.size):
+        if r + AHEAD < start.size:
+            prefetch(indices, start[r + AHEAD])
+            prefetch(active, start[r + AHEAD])
+        for slot in range(start[r], start[r] + offset[r + 1] - offset[r]):
+            if active[slot]:
+                k = indices[slot]
+                ledgers[k, column] += amount[r]
+                out[n] = k
+                n += 1
+    return n

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.contacts import contacts
-from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, post, ready_to_recover, refresh
+from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, ready_to_recover, refresh, row_spans
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -66,15 +65,18 @@ def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover:
 
 def association_charges(state: State, target: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Charge `alpha_l * w_e` to every active contact of each target; return who was charged."""
-    touched = []
-    for name, layer in state.pop.layers.items():
-        alpha = state.cp.alpha.get(name, 0.0)
-        if alpha <= 0:
-            continue
-        contact, owner = contacts(layer, target)
-        post(state.ledgers, ASSOCIATION, contact, alpha * points[owner])
-        touched.append(contact)
-    return concat(touched)
+    spans = [
+        (layer, state.cp.alpha[name], *row_spans(layer.indptr, target))
+        for name, layer in state.pop.layers.items()
+        if state.cp.alpha.get(name, 0.0) > 0
+    ]
+    touched = np.empty(sum(int(offset[-1]) for *_, offset in spans), dtype=np.int64)
+    n = 0
+    for layer, alpha, start, offset in spans:
+        n = post_to_contacts(
+            layer.indices, layer.active, start, offset, alpha * points, state.ledgers, ASSOCIATION, touched, n
+        )
+    return touched[:n]
 
 
 def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
@@ -97,11 +99,7 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     ev = state.cp.events
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
-    post(state.ledgers, MISATTRIBUTED, target[mis], points[mis])
-    own = ~mis & (points < 0)
-    post(state.ledgers, OWN, target[own], points[own])
-    merit = ~mis & (points >= 0)
-    post(state.ledgers, MERIT, target[merit], points[merit])
+    post_charges(state.ledgers, target, points, mis)
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]

@@ -53,7 +53,7 @@ def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day:
         key = cp.events.key[events.event] * 1024 + np.minimum(events.occurrence, 1023)
         seen = uniform(state, rng, day, events.actor, DETECT, key) < p_detect
         actor, event, s, key = events.actor[seen], events.event[seen], s[seen], key[seen]
-        np.add.at(state.counters.detected, event, 1)
+        state.counters.detected += np.bincount(event, minlength=state.counters.detected.size)
         minority = state.pop.group[actor] == 1
         p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
         wrong = uniform(state, rng, day, actor, MISATTRIBUTE, key) < p_wrong
@@ -62,9 +62,9 @@ def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day:
             target[wrong] = wrong_person(state, actor[wrong], uniform(state, rng, day, actor[wrong], PICK, key[wrong]))
         misattributed = target != actor
         shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
-        land = day + src.delay[s]
-        for d in np.unique(land[shared]):
-            sel = shared & (land == d)
-            state.pending.push(int(d), target[sel], event[sel], misattributed[sel])
+        delays = np.unique(src.delay)
+        for d in delays:  # one batch per source delay
+            sel = shared if delays.size == 1 else shared & (src.delay[s] == d)
+            state.pending.push(day + int(d), target[sel], event[sel], misattributed[sel])
     target, event, misattributed = state.pending.pop(day, 3)
     return Charges(target.astype(np.int64), event.astype(np.int64), misattributed.astype(bool))
