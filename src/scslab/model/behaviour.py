@@ -81,11 +81,20 @@ def modifier(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
     return factor
 
 
+def unmodified(state: State, e: int) -> bool:
+    """Whether `deter_ie * stress_ie` is 1 for everyone: no stress, and no elasticity or a perceived
+    risk that stays 0 (rho0 = 0 and eta = 0)."""
+    cp = state.cp
+    fb = cp.p.feedback
+    return not cp.events.financial[e] and (cp.events.elasticity[e] == 0 or (fb.rho0 == 0 and fb.eta == 0))
+
+
 def sequential_events(state: State, e: int, rng: np.random.Generator, day: int) -> np.ndarray:
-    """Actors of event type e today, by thinning (one id per event)."""
+    """Actors of event type e today, by thinning (one id per event; every candidate when nothing
+    modifies the rate)."""
     bound = state.cp.stress_bound if state.cp.events.financial[e] else 1.0
     ids = candidates(state, e, bound, rng)
-    if ids.size == 0:
+    if ids.size == 0 or unmodified(state, e):
         return ids
     return ids[rng.random(ids.size) < modifier(state, e, ids, day) / bound]
 
