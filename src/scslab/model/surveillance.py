@@ -17,6 +17,9 @@ from scslab.model.draws import DETECT, MISATTRIBUTE, PICK, SHARE, uniform
 from scslab.model.state import State
 from scslab.population.types import CIVIL_SERVANT
 
+# The key of draws made without common random numbers (which ignore it).
+NO_KEY = np.zeros(0, dtype=np.int64)
+
 
 @dataclass
 class Charges:
@@ -41,27 +44,39 @@ def wrong_person(state: State, actor: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day: int) -> Charges:
-    """Detect and attribute the day's events, queue them by delay, and return today's arrivals."""
+    """Detect and attribute the day's events, queue them by delay, and return today's arrivals.
+
+    A draw whose probability is 0 or 1 for every source (no misattribution, everything shared,
+    no civil-servant multiplier) is skipped: its outcome is certain.
+    """
     cp = state.cp
     src = cp.sources
     if events.actor.size:
         s = cp.events.source[events.event]
         coverage = src.coverage_on(day)[s]
-        civil = state.pop.occupation[events.actor] == CIVIL_SERVANT
-        p_detect = np.minimum(1.0, np.where(civil, coverage * src.civil_servant_multiplier[s], coverage))
+        if (src.civil_servant_multiplier != 1).any():
+            civil = state.pop.occupation[events.actor] == CIVIL_SERVANT
+            coverage = np.where(civil, coverage * src.civil_servant_multiplier[s], coverage)
+        p_detect = np.minimum(1.0, coverage)
         # under common random numbers each event's draws are keyed by (actor, event name, k-th today)
-        key = cp.events.key[events.event] * 1024 + np.minimum(events.occurrence, 1023)
+        crn = state.crn_seed is not None
+        key = cp.events.key[events.event] * 1024 + np.minimum(events.occurrence, 1023) if crn else NO_KEY
         seen = uniform(state, rng, day, events.actor, DETECT, key) < p_detect
-        actor, event, s, key = events.actor[seen], events.event[seen], s[seen], key[seen]
+        actor, event, s = events.actor[seen], events.event[seen], s[seen]
+        key = key[seen] if crn else NO_KEY
         state.counters.detected += np.bincount(event, minlength=state.counters.detected.size)
-        minority = state.pop.group[actor] == 1
-        p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
-        wrong = uniform(state, rng, day, actor, MISATTRIBUTE, key) < p_wrong
         target = actor.copy()
-        if wrong.any():
-            target[wrong] = wrong_person(state, actor[wrong], uniform(state, rng, day, actor[wrong], PICK, key[wrong]))
+        if (src.misattribution > 0).any():
+            minority = state.pop.group[actor] == 1
+            p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
+            wrong = uniform(state, rng, day, actor, MISATTRIBUTE, key) < p_wrong
+            if wrong.any():
+                u = uniform(state, rng, day, actor[wrong], PICK, key[wrong] if crn else NO_KEY)
+                target[wrong] = wrong_person(state, actor[wrong], u)
         misattributed = target != actor
-        shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
+        shared = np.ones(actor.size, dtype=bool)
+        if (src.share < 1).any():
+            shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
         delays = np.unique(src.delay)
         for d in delays:  # one batch per source delay
             sel = shared if delays.size == 1 else shared & (src.delay[s] == d)
