@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from scslab.model.kernels import block_totals, place_sorted
-from scslab.model.state import PROPENSITY_BLOCK, Propensity
+from scslab.model.state import PROPENSITY_BLOCK, PROPENSITY_SUPER, Propensity
 
 
 def test_block_totals_sum_in_order() -> None:
@@ -18,12 +18,13 @@ def test_block_totals_sum_in_order() -> None:
 
 @pytest.mark.parametrize(("h", "dense"), [(0.5, False), (3.0, False), (1.0, True)])
 def test_candidates_are_drawn_in_proportion_to_propensity(h: int, dense: bool) -> None:
-    """Chi-square of 400,000 draws over 150 citizens (blocks of 16, zero weights included); dense:
-    the weights run over citizens 0..1149, zero below 1000, and the drawn entry is the citizen."""
+    """Chi-square of 400,000 draws over 1,500 citizens (94 blocks of 16 in 6 super-blocks, zero weights
+    included); dense: the weights run over citizens 0..2499, zero below 1000, and the drawn entry is
+    the citizen."""
     rng = np.random.default_rng(7)
-    n = 150
+    n = 1500
     w = rng.gamma(1.0 / h**2, h**2, size=n).astype(np.float32)
-    w[[3, 40, 149]] = 0.0
+    w[[3, 40, n - 1]] = 0.0
     eligible = np.arange(1000, 1000 + n, dtype=np.int32)
     if dense:
         everyone = np.zeros(1000 + n, dtype=np.float32)
@@ -35,10 +36,13 @@ def test_candidates_are_drawn_in_proportion_to_propensity(h: int, dense: bool) -
     k = 400_000
     assert prop.weights is not None and prop.block_cum is not None
     positions = np.sort(rng.random(k)) * prop.total
-    got = place_sorted(positions, prop.block_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK)
+    assert prop.super_cum is not None
+    got = place_sorted(
+        positions, prop.block_cum, prop.super_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK, PROPENSITY_SUPER
+    )
     assert np.all(np.diff(got) >= 0)
     counts = np.bincount(got - 1000, minlength=n)
-    assert counts[[3, 40, 149]].sum() == 0
+    assert counts[[3, 40, n - 1]].sum() == 0
     w64 = w.astype(np.float64)
     expected = k * w64 / w64.sum()
     keep = expected >= 5

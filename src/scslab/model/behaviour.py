@@ -16,7 +16,7 @@ import numpy as np
 from scslab.model import draws
 from scslab.model.kernels import decayed_risks, deterrence_factor, place_sorted
 from scslab.model.params import Compiled, applies
-from scslab.model.state import PROPENSITY_BLOCK, State
+from scslab.model.state import PROPENSITY_BLOCK, PROPENSITY_SUPER, State
 
 
 @dataclass
@@ -65,12 +65,14 @@ def candidates(state: State, e: int, bound: float, rng: np.random.Generator) -> 
         return np.empty(0, dtype=np.int64)
     if prop.weights is None:
         return np.sort(prop.eligible[rng.integers(0, prop.eligible.size, size=k)]).astype(np.int64)
-    assert prop.block_cum is not None
+    assert prop.block_cum is not None and prop.super_cum is not None
     # k uniform positions along the running sum, drawn in ascending order (exponential spacings),
     # so that the walk and every later read move forward through memory
     spacing = np.cumsum(rng.standard_exponential(k + 1))
     positions = spacing[:k] * (total / spacing[k])
-    return place_sorted(positions, prop.block_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK)
+    return place_sorted(
+        positions, prop.block_cum, prop.super_cum, prop.weights, prop.eligible, PROPENSITY_BLOCK, PROPENSITY_SUPER
+    )
 
 
 def modifier(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:

@@ -204,45 +204,66 @@ def block_totals(weights: np.ndarray, block: int) -> np.ndarray:  # pragma: no c
 def place_sorted(  # pragma: no cover - compiled
     positions: np.ndarray,
     block_cum: np.ndarray,
+    super_cum: np.ndarray,
     weights: np.ndarray,
     eligible: np.ndarray,
     block: int,
+    per_super: int,
 ) -> np.ndarray:
     """The citizen at each of the ascending `positions` along the running sum of `weights`.
 
-    `block_cum[b]` is the running sum of `weights` to the end of block b. Each position's block is
-    found by a galloping search forward from the previous one's (the positions ascend, so the
-    reads move forward through memory), then its entry by a walk inside the block; round-off
-    at a block's end falls back on the block's last entry of positive weight. Chunks of positions
-    run in parallel, each starting with a binary search. An empty `eligible` means that the
-    weights run over all citizens: the entry is the citizen.
+    `block_cum[b]` is the running sum of `weights` to the end of block b, and `super_cum[c]` the
+    same to the end of super-block c (`per_super` blocks). In three passes over each chunk of
+    positions: the super-block, by a galloping search forward from the previous position's (a
+    small array, so it stays in cache); the block, by a walk inside the super-block;
+    the entry, by a walk inside the block. The last two request their memory ahead (`prefetch`).
+    Round-off at a block's end falls back on the block's last entry of positive weight. Chunks
+    run in parallel. An empty `eligible` means that the weights run over all citizens: the
+    entry is the citizen.
     """
     n_blocks = block_cum.size
+    n_supers = super_cum.size
+    lines = max(1, per_super * 8 // 64)  # cache lines of block_cum in one super-block
     out = np.empty(positions.size, dtype=np.int64)
     for c in prange((positions.size + CHUNK - 1) // CHUNK):
         lo_j = c * CHUNK
         hi_j = min(lo_j + CHUNK, positions.size)
-        # first each position's block (into `out`), then the walks, their blocks requested ahead
-        b = min(np.searchsorted(block_cum, positions[lo_j], side="right"), n_blocks - 1)
+        # 1. the first super-block whose running sum exceeds the position
+        s = min(np.searchsorted(super_cum, positions[lo_j], side="right"), n_supers - 1)
         for j in range(lo_j, hi_j):
             x = positions[j]
-            if block_cum[b] <= x and b < n_blocks - 1:
-                # gallop: block_cum[lo] <= x, then find the first index above lo with block_cum > x
-                lo = b
+            if super_cum[s] <= x and s < n_supers - 1:
+                lo = s
                 step = 1
-                hi = min(lo + step, n_blocks - 1)
-                while hi < n_blocks - 1 and block_cum[hi] <= x:
+                hi = min(lo + step, n_supers - 1)
+                while hi < n_supers - 1 and super_cum[hi] <= x:
                     lo = hi
                     step *= 2
-                    hi = min(lo + step, n_blocks - 1)
+                    hi = min(lo + step, n_supers - 1)
                 while hi - lo > 1:
                     mid = (lo + hi) // 2
-                    if block_cum[mid] <= x:
+                    if super_cum[mid] <= x:
                         lo = mid
                     else:
                         hi = mid
-                b = hi
-            out[j] = b
+                s = hi
+            out[j] = s
+        # 2. the first block of that super-block whose running sum exceeds the position (from the
+        # previous position's block when they share the super-block)
+        b = -1
+        for j in range(lo_j, hi_j):
+            if j + AHEAD < hi_j and out[j + AHEAD] != out[j + AHEAD - 1]:
+                for line in range(lines):
+                    prefetch(block_cum, min(out[j + AHEAD] * per_super + line * 8, n_blocks - 1))
+            lo = out[j] * per_super
+            hi = min(lo + per_super, n_blocks) - 1
+            lo = max(lo, b)
+            x = positions[j]
+            while lo < hi and block_cum[lo] <= x:  # a walk over at most per_super sums (two lines)
+                lo += 1
+            b = lo
+            out[j] = lo
+        # 3. the entry inside the block
         for j in range(lo_j, hi_j):
             if j + AHEAD < hi_j:
                 prefetch(weights, out[j + AHEAD] * block)
