@@ -529,19 +529,29 @@ def last_occurrences(ids: np.ndarray, stamp: np.ndarray) -> np.ndarray:  # pragm
 
 
 @njit(cache=True, nogil=True)
-def ready_to_recover(  # pragma: no cover - compiled
-    ids: np.ndarray, last_negative: np.ndarray, ledgers: np.ndarray, day: int, clean_days: int
-) -> np.ndarray:
-    """Whether each of `ids` has been clean for `clean_days` and still has negative points to recover."""
-    out = np.empty(ids.size, dtype=np.bool_)
-    for j in range(ids.size):
-        if j + AHEAD < ids.size:
-            prefetch(last_negative, ids[j + AHEAD])
-            prefetch(ledgers, ids[j + AHEAD])
-        i = ids[j]
+def start_recovery(  # pragma: no cover - compiled
+    due: np.ndarray,
+    items: np.ndarray,
+    count: int,
+    member: np.ndarray,
+    last_negative: np.ndarray,
+    ledgers: np.ndarray,
+    day: int,
+    clean_days: int,
+) -> int:
+    """Add to a set of ids (`items[:count]`, compacted, and `member`) those of `due` clean for
+    `clean_days` and still with negative points to recover; return the new count."""
+    for j in range(due.size):
+        if j + AHEAD < due.size:
+            prefetch(last_negative, due[j + AHEAD])
+            prefetch(ledgers, due[j + AHEAD])
+        i = due[j]
         debt = min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0)
-        out[j] = day - last_negative[i] >= clean_days and debt < 0
-    return out
+        if not member[i] and day - last_negative[i] >= clean_days and debt < 0:
+            member[i] = True
+            items[count] = i
+            count += 1
+    return count
 
 
 @njit(cache=True, nogil=True)

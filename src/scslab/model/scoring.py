@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, ready_to_recover, refresh, row_spans
+from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, refresh, row_spans, start_recovery
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -117,10 +117,20 @@ def recover(state: State, day: int) -> None:
     if rec.per_day <= 0:
         return
     (due,) = state.recovery_due.pop(day, 1)
+    recovering = state.recovering
     if due.size:
-        ready = ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)
-        state.recovering.add(due[ready])
-    ids = state.recovering.ids()
+        recovering.compact()
+        recovering.count = start_recovery(
+            due,
+            recovering.items,
+            recovering.count,
+            recovering.member,
+            state.last_negative,
+            state.ledgers,
+            day,
+            rec.clean_days,
+        )
+    ids = recovering.ids()
     if ids.size == 0:
         return
     done = refresh_scores(state, ids, unique=True, recover=float(rec.per_day))
