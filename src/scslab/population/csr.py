@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
+
+from scslab.memory import available_cores
 
 # Keys are decoded and compacted this many at a time, so the temporaries stay small (and
 # small enough for the allocator to reuse them instead of mapping fresh pages each time).
@@ -12,6 +16,8 @@ CHUNK = 1 << 18
 # shift and a view instead of a division); in memory its int32 halves are (col, row) on
 # little-endian machines.
 _COL_HALF, _ROW_HALF = (0, 1) if np.little_endian else (1, 0)
+# Key buffers at least this long are sorted on several threads (`sort_keys`).
+SPLIT_KEYS = 1 << 22
 # Below this many directed ties a layer's offsets are int32.
 INT32_TIES = 1 << 30
 
@@ -21,7 +27,7 @@ class CsrBuilder:
 
     Each pair (a, b) is stored as the two int64 keys (a, b) and (b, a) in one buffer sized
     for `capacity` pairs (16 bytes a pair; it grows if needed); a self-loop's keys are left
-    empty (-1). `finish` sorts the keys in place, drops empty and repeated keys, writes the
+    empty (-1). `finish` sorts the keys in place (on several threads), drops empty and repeated keys, writes the
     column ids as int32 into the front of the same buffer and shrinks it, so the peak is the
     key buffer plus the row counts.
     """
@@ -73,12 +79,26 @@ class CsrBuilder:
         self._buf = None
         n, used = self.n, self._used
         counts = np.zeros(n, dtype=np.int32)
-        buf[: 2 * used].view(np.int64).sort()
+        sort_keys(buf[: 2 * used].view(np.int64), 0, n, available_cores())
         written = _compact_sorted(buf, used, counts, _ROW_HALF, _COL_HALF)
         buf.resize(written, refcheck=False)
         indptr = np.zeros(n + 1, dtype=np.int32 if written < INT32_TIES else np.int64)
         np.cumsum(counts, dtype=indptr.dtype, out=indptr[1:])
         return indptr, buf
+
+
+def sort_keys(keys: np.ndarray, low_row: int, high_row: int, threads: int) -> None:
+    """Sort int64 keys (rows in [low_row, high_row), empty keys -1) in place, on `threads` threads:
+    split at the middle row (`_partition`), then sort the two sides at once (numpy's sort lets go
+    of the interpreter lock)."""
+    if threads < 2 or keys.size < SPLIT_KEYS or high_row - low_row < 2:
+        keys.sort()
+        return
+    middle = (low_row + high_row) // 2
+    cut = _partition(keys, np.int64(middle) << np.int64(32))
+    halves = [(keys[:cut], low_row, middle, threads // 2), (keys[cut:], middle, high_row, threads - threads // 2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda half: sort_keys(*half), halves))
 
 
 def empty_csr(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,3 +147,18 @@ def _compact_sorted(  # pragma: no cover - compiled
         counts[row] += 1
         written += 1
     return written
+
+
+@njit(cache=True, nogil=True)
+def _partition(keys: np.ndarray, pivot: np.int64) -> int:  # pragma: no cover - compiled
+    """Reorder `keys` in place so that those below `pivot` come first; return how many they are."""
+    i = 0
+    j = keys.size - 1
+    while True:
+        while i <= j and keys[i] < pivot:
+            i += 1
+        while i <= j and keys[j] >= pivot:
+            j -= 1
+        if i >= j:
+            return i
+        keys[i], keys[j] = keys[j], keys[i]
