@@ -97,6 +97,8 @@ def score_listings(state: State, day: int) -> None:
         return
     ids = state.scratch.distinct(concat(state.changed))
     ids = ids[(state.score[ids] < state.cp.threshold) & ~state.blacklist.member[ids]]
+    if ids.size == 0:
+        return
     new = enlist(state, ids, score_cause(state, ids), np.zeros(ids.size, dtype=bool), day)
     joint_person_to_firm(state, new, day)
 
