@@ -300,6 +300,7 @@ def refresh(  # pragma: no cover - compiled
     bin_width: float,
     tier_counts: np.ndarray,
     threshold: float,
+    listed: np.ndarray,
     notable: np.ndarray,
     per_day: float,
     done: np.ndarray,
@@ -310,9 +311,10 @@ def refresh(  # pragma: no cover - compiled
     With `per_day` > 0 each citizen first recovers (`recover_one`, in the same pass) and
     `done[j]` says whether their negative ledgers are now clear.
 
-    `notable[j]` is set when the j-th citizen's tier changed or their score is below `threshold`:
-    the only changes the sanctions phase must look at. The citizens are recomputed in parallel
-    (the change in the sum added by chunk, in chunk order); the histogram and counts follow.
+    `notable[j]` is set when the j-th citizen's tier changed, or their score is below `threshold`
+    while they are not `listed`: the only changes the sanctions phase must look at. The citizens
+    are recomputed in parallel (the change in the sum added by chunk, in chunk order); the
+    histogram and counts follow.
     """
     n_bins = hist.size
     last_tier = tier_counts.size - 1
@@ -339,7 +341,7 @@ def refresh(  # pragma: no cover - compiled
             old_t = tier[i]
             moves[j, 0] = min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1) * 128 + old_t
             moves[j, 1] = min(max(int(np.rint((v - low) / bin_width)), 0), n_bins - 1) * 128 + t
-            notable[j] = t != old_t or v < threshold
+            notable[j] = t != old_t or (v < threshold and not listed[i])
             delta += v - old
             ledgers[i, SCORE] = v
             tier[i] = t

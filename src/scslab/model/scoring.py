@@ -32,9 +32,10 @@ def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover:
 
     `unique` says that `ids` has no repeats. With `recover` > 0 each first regains that many
     points (section 5's recovery, in the same pass); returns whether each is then clear of
-    negative points (empty otherwise). Those whose tier changed or whose score is below the
-    blacklist threshold are noted in `state.changed` for the sanctions phase (a score that
-    moved inside a tier, above the threshold, triggers nothing).
+    negative points (empty otherwise). Those whose tier changed, or whose score is below the
+    blacklist threshold while they are off the blacklist, are noted in `state.changed` for the
+    sanctions phase (a score that moved inside a tier, above the threshold or on the blacklist,
+    triggers nothing: a citizen who leaves the blacklist is noted by `sanctions.delist`).
     """
     if not unique:
         ids = state.scratch.distinct(ids)
@@ -55,6 +56,7 @@ def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover:
         index.BIN,
         index.tier_counts,
         state.cp.threshold,
+        state.blacklist.member,
         notable,
         recover,
         done,
