@@ -29,6 +29,7 @@ FLOWS = (
 
 
 QUANTILES = {"score_p10": 0.1, "score_p50": 0.5, "score_p90": 0.9}
+QUANTILE_LEVELS = np.array(list(QUANTILES.values()))
 
 
 def metric_names(cp: Compiled) -> list[str]:
@@ -57,6 +58,16 @@ class MetricTable:
         self.names = metric_names(cp)
         self.columns = {name: np.zeros(days) for name in self.names}
         self.days_done = 0
+        # the columns `record` fills from one array each (the same arrays as in `columns`)
+        col = self.columns
+        self.groups = {
+            "quantiles": [col[name] for name in QUANTILES],
+            "tiers": [col[f"tier_{t}"] for t in cp.tier_names],
+            "events": [col[f"events_{e}"] for e in cp.events.names],
+            "detected": [col[f"detected_{e}"] for e in cp.events.names],
+            "causes": [col[f"blacklisted_{cause}"] for cause in CAUSES],
+            "flows": [col[name] for name in FLOWS],
+        }
 
 
 def holders(state: State, effect: str) -> int:
@@ -79,22 +90,21 @@ def record(state: State, table: MetricTable, day: int) -> None:
     col = table.columns
     c = state.counters
     idx = state.index
-    col["score_mean"][day] = idx.total / state.n
-    for name, value in zip(QUANTILES, idx.quantiles(np.array(list(QUANTILES.values()))), strict=True):
-        col[name][day] = value
-    for t, name in enumerate(cp.tier_names):
-        col[f"tier_{name}"][day] = idx.tier_counts[t]
-    for e, name in enumerate(cp.events.names):
-        col[f"events_{name}"][day] = c.events[e]
-        col[f"detected_{name}"][day] = c.detected[e]
     listed = state.blacklist.ids()
-    col["blacklisted"][day] = listed.size
     by_cause = np.bincount(state.cause[listed], minlength=len(CAUSES))
-    for k, cause in enumerate(CAUSES):
-        col[f"blacklisted_{cause}"][day] = by_cause[k]
+    for group, values in (
+        ("quantiles", idx.quantiles(QUANTILE_LEVELS)),
+        ("tiers", idx.tier_counts),
+        ("events", c.events),
+        ("detected", c.detected),
+        ("causes", by_cause),
+        ("flows", [getattr(c, name) for name in FLOWS]),
+    ):
+        for column, value in zip(table.groups[group], np.asarray(values).tolist(), strict=True):
+            column[day] = value
+    col["score_mean"][day] = idx.total / state.n
+    col["blacklisted"][day] = listed.size
     col["blacklisted_wrongful"][day] = int(wrongful(state, listed).sum())
-    for name in FLOWS:
-        col[name][day] = getattr(c, name)
     col["political_events"][day] = int(c.events[cp.events.political].sum())
     col["green_channel_benefits"][day] = holders(state, "green_channel")
     col["red_loans"][day] = state.red_loan.size

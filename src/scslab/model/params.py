@@ -68,6 +68,7 @@ class SourceTable:
     minority_error_ratio: np.ndarray
     share: np.ndarray
     delay: np.ndarray
+    delays: np.ndarray  # the distinct delays, ascending
 
     def coverage_on(self, day: int) -> np.ndarray:
         """Coverage `c_s(t)` of every source on `day`."""
@@ -93,6 +94,7 @@ class Compiled:
     promotion_min_tier: int  # tier index; promotions need tier index <= this
     threshold: float  # blacklist threshold (-inf when there is none)
     risk_decay: np.ndarray  # (1 - eta) ** age for ages 0..days + 1: how much perceived risk is left
+    trip_rates: np.ndarray  # (5, 2): trips wanted a day by plane and by train, per income quintile
 
     @property
     def stress_bound(self) -> float:
@@ -135,6 +137,7 @@ def compile_params(p: ScenarioParams) -> Compiled:
         minority_error_ratio=np.array([s.minority_error_ratio for s in specs], dtype=float),
         share=np.array([s.share for s in specs], dtype=float),
         delay=np.array([s.delay for s in specs], dtype=np.int64),
+        delays=np.unique([s.delay for s in specs]).astype(np.int64),
     )
     tier_names = tuple(p.score.tier_names())
     tier_index = {name: i for i, name in enumerate(tier_names)}
@@ -180,6 +183,8 @@ def compile_params(p: ScenarioParams) -> Compiled:
         promotion_min_tier=len(tier_names) - 1 if min_tier is None else tier_index[min_tier],
         threshold=-np.inf if threshold is None else float(threshold),
         risk_decay=(1.0 - p.feedback.eta) ** np.arange(p.days + 2, dtype=float),
+        trip_rates=np.asarray(p.travel.rate)[:, None]
+        * np.column_stack([p.travel.plane_share, 1.0 - np.asarray(p.travel.plane_share)]),
     )
 
 

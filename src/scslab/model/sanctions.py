@@ -198,10 +198,7 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     listed = state.blacklist.ids()
     if listed.size == 0:
         return
-    t = state.cp.p.travel
-    rate = np.bincount(state.pop.income_q[listed] - 1, minlength=5) @ (
-        np.asarray(t.rate)[:, None] * np.column_stack([t.plane_share, 1.0 - np.asarray(t.plane_share)])
-    )
+    rate = np.bincount(state.pop.income_q[listed] - 1, minlength=5) @ state.cp.trip_rates
     plane, train = (int(rng.poisson(rate[m])) if m in banned else 0 for m in (0, 1))
     state.counters.trips_denied += plane + train
     state.counters.trips_denied_plane += plane

@@ -77,9 +77,8 @@ def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day:
         shared = np.ones(actor.size, dtype=bool)
         if (src.share < 1).any():
             shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
-        delays = np.unique(src.delay)
-        for d in delays:  # one batch per source delay
-            sel = shared if delays.size == 1 else shared & (src.delay[s] == d)
+        for d in src.delays:  # one batch per source delay
+            sel = shared if src.delays.size == 1 else shared & (src.delay[s] == d)
             state.pending.push(day + int(d), target[sel], event[sel], misattributed[sel])
     target, event, misattributed = state.pending.pop(day, 3)
     return Charges(target.astype(np.int64), event.astype(np.int64), misattributed.astype(bool))
