@@ -25,7 +25,10 @@ class DayEvents:
 
     actor: np.ndarray
     event: np.ndarray
-    occurrence: np.ndarray
+    occurrence: np.ndarray  # empty without common random numbers
+
+
+NO_OCCURRENCE = np.zeros(0, dtype=np.int64)
 
 
 def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
@@ -120,7 +123,7 @@ def keyed_events(state: State, e: int, day: int) -> np.ndarray:
 def behaviour(state: State, rng: np.random.Generator, day: int) -> DayEvents:
     """Draw every event type's events for `day`; suppressed speech is counted, not kept."""
     cp: Compiled = state.cp
-    actors, types = [], []
+    actors = []
     speech_rules = cp.sanctions.get("speech_block", ())
     for e in range(len(cp.events.names)):
         ids = sequential_events(state, e, rng, day) if state.crn_seed is None else keyed_events(state, e, day)
@@ -130,11 +133,10 @@ def behaviour(state: State, rng: np.random.Generator, day: int) -> DayEvents:
             ids = ids[~blocked]
         state.counters.events[e] += ids.size
         actors.append(ids)
-        types.append(np.full(ids.size, e, dtype=np.int64))
     actor = np.concatenate(actors) if actors else np.empty(0, dtype=np.int64)
-    event = np.concatenate(types) if types else np.empty(0, dtype=np.int64)
-    if state.crn_seed is None:
-        return DayEvents(actor, event, np.zeros(actor.size, dtype=np.int64))
+    event = np.repeat(np.arange(len(actors)), [ids.size for ids in actors])
+    if state.crn_seed is None:  # (the rank of an event among its actor's keys only CRN draws)
+        return DayEvents(actor, event, NO_OCCURRENCE)
     # the k-th event of a citizen and type today: keys its surveillance draws
     order = np.lexsort((event, actor))
     occurrence = np.empty(actor.size, dtype=np.int64)

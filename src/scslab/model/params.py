@@ -69,9 +69,12 @@ class SourceTable:
     share: np.ndarray
     delay: np.ndarray
     delays: np.ndarray  # the distinct delays, ascending
+    coverage: np.ndarray  # (days, sources): `c_s(t)` of every source on every day of the run
 
     def coverage_on(self, day: int) -> np.ndarray:
         """Coverage `c_s(t)` of every source on `day`."""
+        if day < self.coverage.shape[0]:
+            return self.coverage[day]
         return np.array([spec.coverage_on(day) for spec in self.specs])
 
 
@@ -138,6 +141,9 @@ def compile_params(p: ScenarioParams) -> Compiled:
         share=np.array([s.share for s in specs], dtype=float),
         delay=np.array([s.delay for s in specs], dtype=np.int64),
         delays=np.unique([s.delay for s in specs]).astype(np.int64),
+        coverage=np.array([[s.coverage_on(day) for s in specs] for day in range(p.days)], dtype=float).reshape(
+            p.days, len(specs)
+        ),
     )
     tier_names = tuple(p.score.tier_names())
     tier_index = {name: i for i, name in enumerate(tier_names)}
