@@ -468,6 +468,23 @@ def test_csr_builder_dedupes_across_chunks() -> None:
     assert indices.tolist() == [1, 4, 0, 0]
 
 
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_sort_keys_on_threads_matches_one_sort(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """The keys split at the middle row and sorted on several threads come out as one sort
+    orders them: rows spread unevenly, repeats, empty keys (-1), rows with no keys."""
+    import scslab.population.csr as csr
+
+    monkeypatch.setattr(csr, "SPLIT_KEYS", 64)
+    rng = np.random.default_rng(3)
+    n = 1000
+    rows = np.concatenate([rng.integers(0, n // 3, 4000), rng.integers(0, n, 1000)])
+    keys = (rows.astype(np.int64) << 32) + rng.integers(0, n, rows.size)
+    keys[::17] = -1
+    expected = np.sort(keys)
+    csr.sort_keys(keys, 0, n, threads)
+    assert np.array_equal(keys, expected)
+
+
 def test_decode_pair_index() -> None:
     i, j = decode_pair_index(np.arange(45, dtype=np.int64))
     ti, tj = np.triu_indices(10, k=1)
