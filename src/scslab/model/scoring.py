@@ -120,7 +120,7 @@ def recover(state: State, day: int) -> None:
         return
     (due,) = state.recovery_due.pop(day, 1)
     recovering = state.recovering
-    if due.size:
+    if due.size:  # the due citizens who are ready join the set, appended to its compacted list
         recovering.compact()
         recovering.count = start_recovery(
             due,
@@ -136,7 +136,7 @@ def recover(state: State, day: int) -> None:
     if ids.size == 0:
         return
     done = refresh_scores(state, ids, unique=True, recover=float(rec.per_day))
-    state.recovering.discard(ids[done])
+    recovering.discard(ids[done])
 
 
 def scoring(state: State, charges: Charges, day: int) -> None:
