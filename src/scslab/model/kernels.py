@@ -340,8 +340,8 @@ def refresh(  # pragma: no cover - compiled
             t = min(t, last_tier)
             old = ledgers[i, SCORE]
             old_t = tier[i]
-            moves[j, 0] = min(max(int(np.rint((old - low) / bin_width)), 0), n_bins - 1) * 128 + old_t
-            moves[j, 1] = min(max(int(np.rint((v - low) / bin_width)), 0), n_bins - 1) * 128 + t
+            moves[j, 0] = bin_of(old, low, bin_width, n_bins) * 128 + old_t
+            moves[j, 1] = bin_of(v, low, bin_width, n_bins) * 128 + t
             notable[j] = t != old_t or (v < threshold and not listed[i])
             delta += v - old
             ledgers[i, SCORE] = v
@@ -361,13 +361,25 @@ def refresh(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
+def bin_of(score: float, low: float, bin_width: float, n_bins: int) -> int:  # pragma: no cover - compiled
+    """The histogram bin of a score (`ScoreIndex._bins` computes the same with numpy)."""
+    return min(max(int(np.rint((score - low) / bin_width)), 0), n_bins - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def negative_debt(ledgers: np.ndarray, i: int) -> float:  # pragma: no cover - compiled
+    """The points citizen i owes: minus the sum of the negative parts of own, misattributed and association."""
+    return -(min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def recover_one(ledgers: np.ndarray, i: int, per_day: float) -> bool:  # pragma: no cover - compiled
     """Give `per_day` points back to citizen i, from the negative ledgers in proportion to their
     size; a ledger cleared is set to exactly zero. Returns whether all are now clear."""
     o = min(ledgers[i, OWN], 0.0)
     m = min(ledgers[i, MISATTRIBUTED], 0.0)
     a = min(ledgers[i, ASSOCIATION], 0.0)
-    debt = -(o + m + a)
+    debt = negative_debt(ledgers, i)
     back = min(per_day, debt)
     share = back / debt if debt > 0 else 0.0
     ledgers[i, OWN] -= o * share
@@ -532,29 +544,18 @@ def last_occurrences(ids: np.ndarray, stamp: np.ndarray) -> np.ndarray:  # pragm
 
 
 @njit(cache=True, nogil=True)
-def start_recovery(  # pragma: no cover - compiled
-    due: np.ndarray,
-    items: np.ndarray,
-    count: int,
-    member: np.ndarray,
-    last_negative: np.ndarray,
-    ledgers: np.ndarray,
-    day: int,
-    clean_days: int,
-) -> int:
-    """Add to a set of ids (`items[:count]`, compacted, and `member`) those of `due` clean for
-    `clean_days` and still with negative points to recover; return the new count."""
-    for j in range(due.size):
-        if j + AHEAD < due.size:
-            prefetch(last_negative, due[j + AHEAD])
-            prefetch(ledgers, due[j + AHEAD])
-        i = due[j]
-        debt = min(ledgers[i, OWN], 0.0) + min(ledgers[i, MISATTRIBUTED], 0.0) + min(ledgers[i, ASSOCIATION], 0.0)
-        if not member[i] and day - last_negative[i] >= clean_days and debt < 0:
-            member[i] = True
-            items[count] = i
-            count += 1
-    return count
+def ready_to_recover(  # pragma: no cover - compiled
+    ids: np.ndarray, last_negative: np.ndarray, ledgers: np.ndarray, day: int, clean_days: int
+) -> np.ndarray:
+    """Whether each of `ids` has been clean for `clean_days` and still has negative points to recover."""
+    out = np.empty(ids.size, dtype=np.bool_)
+    for j in range(ids.size):
+        if j + AHEAD < ids.size:
+            prefetch(last_negative, ids[j + AHEAD])
+            prefetch(ledgers, ids[j + AHEAD])
+        i = ids[j]
+        out[j] = day - last_negative[i] >= clean_days and negative_debt(ledgers, i) > 0
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, refresh, row_spans, start_recovery
+from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, ready_to_recover, refresh, row_spans
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -120,18 +120,8 @@ def recover(state: State, day: int) -> None:
         return
     (due,) = state.recovery_due.pop(day, 1)
     recovering = state.recovering
-    if due.size:  # the due citizens who are ready join the set, appended to its compacted list
-        recovering.compact()
-        recovering.count = start_recovery(
-            due,
-            recovering.items,
-            recovering.count,
-            recovering.member,
-            state.last_negative,
-            state.ledgers,
-            day,
-            rec.clean_days,
-        )
+    if due.size:
+        recovering.add(due[ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)])
     ids = recovering.ids()
     if ids.size == 0:
         return
