@@ -146,11 +146,8 @@ def estimate_bytes_per_citizen(pop: schema.Population, networks: schema.Networks
     d = expected_degrees(pop, networks)
     n_cs, n_emp, n_own = _expected_workers(pop)
     workers = (n_cs + n_emp + n_own) / n
-    firms = sum(firm_counts(n_cs, n_emp, n_own, networks.work.firm_size_mean)) / n
+    firms = _firms_per_citizen(pop, networks)
     base = ATTRIBUTE_BYTES + HOUSEHOLD_BYTES / pop.household_size_mean + 4 * workers + FIRM_BYTES * firms
-
-    def layer(ties: float) -> float:
-        return LAYER_BYTES + TIE_BYTES * ties
 
     def keys(ties: float) -> float:
         return KEY_BYTES * ties + ROW_COUNT_BYTES
@@ -158,23 +155,31 @@ def estimate_bytes_per_citizen(pop: schema.Population, networks: schema.Networks
     friends = base + keys(d["friends"])
     family = (
         base
-        + layer(d["friends"])
+        + _layer(d["friends"])
         + keys(d["family"])
         + FAMILY_HOUSEHOLD_BYTES / pop.household_size_mean
         + FAMILY_ADULT_BYTES * pop.age_shares.adult
         + FAMILY_PAIR_BYTES * (d["family"] - 2.0 * PARENT_LINK_SHARE * pop.age_shares.adult)
     )
-    work = base + layer(d["friends"]) + layer(d["family"]) + keys(d["work"])
-    return MARGIN * max(EARLY_BYTES, friends, family, work, _held(pop, networks)) + CHUNK_TEMP_BYTES / n
+    work = base + _layer(d["friends"]) + _layer(d["family"]) + keys(d["work"])
+    return MARGIN * max(EARLY_BYTES, friends, family, work, _held(d, firms)) + CHUNK_TEMP_BYTES / n
 
 
 def held_bytes_per_citizen(pop: schema.Population, networks: schema.Networks) -> float:
     """Bytes per citizen of the finished population: attributes, firms and the three layers."""
-    return MARGIN * _held(pop, networks)
+    return MARGIN * _held(expected_degrees(pop, networks), _firms_per_citizen(pop, networks))
 
 
-def _held(pop: schema.Population, networks: schema.Networks) -> float:
-    d = expected_degrees(pop, networks)
+def _layer(ties: float) -> float:
+    """Bytes per citizen of a finished layer with `ties` directed ties a citizen."""
+    return LAYER_BYTES + TIE_BYTES * ties
+
+
+def _firms_per_citizen(pop: schema.Population, networks: schema.Networks) -> float:
     n_cs, n_emp, n_own = _expected_workers(pop)
-    firms = sum(firm_counts(n_cs, n_emp, n_own, networks.work.firm_size_mean)) / pop.size
-    return ATTRIBUTE_BYTES + FIRM_BYTES * firms + sum(LAYER_BYTES + TIE_BYTES * x for x in d.values())
+    return sum(firm_counts(n_cs, n_emp, n_own, networks.work.firm_size_mean)) / pop.size
+
+
+def _held(degrees: dict[str, float], firms: float) -> float:
+    """Bytes per citizen of the finished population, from the expected degrees and firms a citizen."""
+    return ATTRIBUTE_BYTES + FIRM_BYTES * firms + sum(_layer(x) for x in degrees.values())

@@ -9,7 +9,7 @@ from numba import njit
 
 from scslab.memory import available_cores
 
-# Keys are decoded and compacted this many at a time, so the temporaries stay small (and
+# Builders of a layer generate their pairs this many at a time, so the temporaries stay small (and
 # small enough for the allocator to reuse them instead of mapping fresh pages each time).
 CHUNK = 1 << 18
 # A key is `row * 2**32 + col` (row-major order, like `row * N + col`, but decoded with a
@@ -27,9 +27,9 @@ class CsrBuilder:
 
     Each pair (a, b) is stored as the two int64 keys (a, b) and (b, a) in one buffer sized
     for `capacity` pairs (16 bytes a pair; it grows if needed); a self-loop's keys are left
-    empty (-1). `finish` sorts the keys in place (on several threads), drops empty and repeated keys, writes the
-    column ids as int32 into the front of the same buffer and shrinks it, so the peak is the
-    key buffer plus the row counts.
+    empty (-1). `finish` sorts the keys in place (on several threads), drops empty and repeated
+    keys, writes the column ids as int32 into the front of the same buffer and shrinks it, so the
+    peak is the key buffer plus the row counts.
     """
 
     def __init__(self, n: int, capacity: int) -> None:
