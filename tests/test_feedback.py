@@ -11,6 +11,7 @@ from scslab.engine import start_day
 from scslab.model import feedback, sanctions, scoring
 from scslab.model.behaviour import behaviour, perceived_risk
 from scslab.model.contacts import reverse_slots
+from scslab.model.kernels import ASSOCIATION, OWN, SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import OWN_CONDUCT
 from scslab.model.state import State
@@ -343,7 +344,8 @@ def test_recovery_exact() -> None:
     through day 9; on the k-th recovery day (day 9 + k) the 40 points of debt are down to 40 - 2k,
     taken in proportion: own = -30 (40 - 2k) / 40, association = -10 (40 - 2k) / 40. Both are exactly
     0 after k = 20 (day 29) and stay there. A new charge on day 35 restarts the clock: day 45 is
-    the first day back."""
+    the first day back. Read each day as it stands (`current_ledgers`), without settling the
+    scheduled recovery, so the closed form is checked day by day."""
     n = 10
     params = scenario(
         n,
@@ -357,22 +359,25 @@ def test_recovery_exact() -> None:
     for day in range(60):
         todays = charges([0, 1], [0, 1]) if day == 0 else charges([0], 0) if day == 35 else None
         step(state, day, todays)
+        led = scoring.current_ledgers(state, day)
+        own, association, score = led[:, OWN], led[:, ASSOCIATION], led[:, SCORE]
         k = 0 if day < 10 else min(day - 9, 20)
         if day < 35:
-            assert np.isclose(state.own[0], -30 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
-            assert np.isclose(state.association[0], -10 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
-            assert np.isclose(state.score[0], 760 + 2 * k, rtol=1e-12), day
+            assert np.isclose(own[0], -30 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
+            assert np.isclose(association[0], -10 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
+            assert np.isclose(score[0], 760 + 2 * k, rtol=1e-12), day
             # citizen 1: own -10 from its criticism, back 2 a day from day 10, clear on day 14
-            assert np.isclose(state.own[1], -10 + 2 * min(max(day - 9, 0), 5)), day
+            assert np.isclose(own[1], -10 + 2 * min(max(day - 9, 0), 5)), day
         if 29 <= day < 35:
-            assert state.own[0] == 0.0 and state.association[0] == 0.0 and state.score[0] == 800.0
+            assert own[0] == 0.0 and association[0] == 0.0 and score[0] == 800.0
         if day >= 35:
             k = 0 if day < 45 else min(day - 44, 15)
-            assert np.isclose(state.own[0], -30 + 2 * k), day
-            assert state.association[0] == 0.0
-    assert state.own[0] == 0.0 and state.score[0] == 800.0
-    assert state.own[1] == 0.0 and state.association[1] == 0.0  # 1's own debt was paid from day 10
-    assert state.own[2:].sum() == 0 and state.association[2:].sum() == 0
+            assert np.isclose(own[0], -30 + 2 * k), day
+            assert association[0] == 0.0
+    assert own[0] == 0.0 and score[0] == 800.0
+    assert own[1] == 0.0 and association[1] == 0.0  # 1's own debt was paid from day 10
+    assert own[2:].sum() == 0 and association[2:].sum() == 0
+    assert state.index.bins_a_day == 20  # (the scheduled path was the one checked)
 
 
 def test_recovery_needs_a_clean_record() -> None:

@@ -195,6 +195,7 @@ def test_check_catches_broken_invariants() -> None:
         "own ledger <= 0": lambda s: (s.own.__setitem__(1, s.own[1] + 0.5), s.merit.__setitem__(1, s.merit[1] - 0.5)),
         "blacklist stock": lambda s: setattr(s.counters, "exits", s.counters.exits + 1),
         "tier counts sum to N": lambda s: s.index.tier_counts.__setitem__(0, s.index.tier_counts[0] + 1),
+        "moving scores counted once": lambda s: setattr(s.index, "n_moving", s.index.n_moving + 1),
     }
     for invariant, corrupt in cases.items():
         at = engine.start(params, 1)

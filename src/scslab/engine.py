@@ -16,7 +16,7 @@ from scslab.model.feedback import feedback
 from scslab.model.metrics import MetricTable, record
 from scslab.model.params import Compiled, compile_params
 from scslab.model.sanctions import initial_effects, sanctions
-from scslab.model.scoring import scoring
+from scslab.model.scoring import scoring, settle_all
 from scslab.model.state import Propensity, State, initial_state, propensities
 from scslab.model.surveillance import surveillance
 from scslab.population import Population, build_population
@@ -134,6 +134,7 @@ def _days(
             after_day(at)
         if on_day is not None:
             on_day(day + 1, params.days)
+    settle_all(state, params.days - 1)
     return Run(state, table, profile, at.elapsed_before + time.perf_counter() - started)
 
 

@@ -12,6 +12,8 @@ from scslab.scenario.schema import Eligible, ScenarioParams
 # red-loan end, the scratch stamp), three id sets (a mask and an int32 list each), four bool or
 # int8 columns, and three int32 lookups (represented firm, the two orders).
 STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 4 * 4 + 3 * (1 + 4) + 4 * 1 + 3 * 4
+# Scheduled recovery (when recovery is on): the recovery record of four int32 a citizen.
+SCHEDULE_BYTES = 4 * 4
 # Per household: the restricted adults and the children (int32 each).
 HOUSEHOLD_BYTES = 2 * 4
 # Per event type with heterogeneity: u_ie (float32) and the block sums (float64 per 16 citizens)
@@ -58,6 +60,7 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     run = (
         held_bytes_per_citizen(pop, net)
         + STATE_BYTES
+        + (SCHEDULE_BYTES if params.recovery.per_day > 0 else 0)
         + HOUSEHOLD_BYTES / pop.household_size_mean
         + events
         + QUEUE_BYTES

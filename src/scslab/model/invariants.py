@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.errors import ScslabError
+from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, SCORE
 from scslab.model.metrics import MetricTable
+from scslab.model.scoring import current_ledgers
 from scslab.model.state import State
 
 # Scores are recomputed from the ledgers in the same order as the model; a difference
@@ -39,52 +41,56 @@ class Checker:
 
 def checks(state: State, table: MetricTable, day: int, stock_before: int) -> list[tuple[str, bool]]:
     """(invariant, holds) pairs; the caller reports the first that does not hold."""
+    # scheduled recovery is brought up to date in a copy: checking must not change the run
+    ledgers = current_ledgers(state, day)
     return [
-        *score_checks(state),
-        *index_checks(state),
+        *score_checks(state, ledgers),
+        *index_checks(state, ledgers[:, SCORE], day),
         *blacklist_checks(state, stock_before),
         *count_checks(state, table, day),
     ]
 
 
-def score_checks(state: State) -> list[tuple[str, bool]]:
+def score_checks(state: State, ledgers: np.ndarray) -> list[tuple[str, bool]]:
     """Scores within bounds and equal to clamp(S0 + ledgers); ledgers with their signs."""
     p = state.cp.p.score
-    raw = p.start + state.own + state.misattributed + state.association + state.merit
+    own, merit, association, score = ledgers[:, OWN], ledgers[:, MERIT], ledgers[:, ASSOCIATION], ledgers[:, SCORE]
+    raw = p.start + own + ledgers[:, MISATTRIBUTED] + association + merit
     expected = np.clip(raw, p.min, p.max)
-    finite = bool(np.isfinite(state.score).all())
+    finite = bool(np.isfinite(score).all())
     return [
         ("scores are finite", finite),
-        (f"scores within [{p.min}, {p.max}]", bool(((state.score >= p.min) & (state.score <= p.max)).all())),
+        (f"scores within [{p.min}, {p.max}]", bool(((score >= p.min) & (score <= p.max)).all())),
         ("score == clamp(S0 + own + misattributed + association + merit)",
-         finite and bool(np.allclose(state.score, expected, rtol=0, atol=SCORE_TOLERANCE))),
-        ("own ledger <= 0", bool((state.own <= 0).all())),
-        ("merit ledger >= 0", bool((state.merit >= 0).all())),
-        ("association ledger <= 0", bool((state.association <= 0).all())),
-        ("tier matches the score", _tiers_match(state)),
+         finite and bool(np.allclose(score, expected, rtol=0, atol=SCORE_TOLERANCE))),
+        ("own ledger <= 0", bool((own <= 0).all())),
+        ("merit ledger >= 0", bool((merit >= 0).all())),
+        ("association ledger <= 0", bool((association <= 0).all())),
+        ("tier matches the score", _tiers_match(state, score)),
         ("perceived risk rho within [0, 1]", bool(((state.rho >= 0) & (state.rho <= 1)).all())),
     ]  # fmt: skip
 
 
-def _tiers_match(state: State) -> bool:
-    idx = np.searchsorted(-state.cp.tier_bounds, -state.score, side="left")
+def _tiers_match(state: State, score: np.ndarray) -> bool:
+    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="left")
     return bool((np.minimum(idx, len(state.cp.tier_names) - 1) == state.tier).all())
 
 
-def index_checks(state: State) -> list[tuple[str, bool]]:
-    """The score index (sum, tier counts, histogram) agrees with the score array."""
+def index_checks(state: State, score: np.ndarray, day: int) -> list[tuple[str, bool]]:
+    """The score index (sum, tier counts, histogram) agrees with the scores at the end of `day`."""
     idx = state.index
     n_tiers = len(state.cp.tier_names)
     tiers = np.bincount(state.tier.astype(np.int64), minlength=n_tiers)
-    total = float(state.score.sum())
-    scale = max(1.0, float(np.abs(state.score).max(initial=0.0))) * state.n
+    total = float(score.sum())
+    scale = max(1.0, float(np.abs(score).max(initial=0.0))) * state.n
     return [
         ("tier counts sum to N", int(idx.tier_counts.sum()) == state.n),
         ("tier counts never negative", bool((idx.tier_counts >= 0).all())),
         ("score index tier counts == tiers of the score array", bool((idx.tier_counts == tiers).all())),
         ("score index histogram == histogram of the score array",
-         bool((idx.hist == np.bincount(idx._bins(state.score), minlength=idx.n_bins)).all())),
+         bool((idx.histogram(day) == np.bincount(idx._bins(score), minlength=idx.n_bins)).all())),
         ("score index total == sum of scores", abs(idx.total - total) <= 1e-9 * scale),
+        ("moving scores counted once", int(idx.moving_hist.sum()) == idx.n_moving),
     ]  # fmt: skip
 
 
@@ -120,7 +126,8 @@ def count_checks(state: State, table: MetricTable, day: int) -> list[tuple[str, 
         ("children_restricted never negative", state.children_restricted >= 0),
         ("household restriction counts never negative", bool((state.household_restricted >= 0).all())),
         ("exposure never negative", bool((state.exposure >= -1e-9).all())),
-        ("score histogram never negative", bool((state.index.hist >= 0).all())),
+        ("score histogram never negative",
+         bool((state.index.hist >= 0).all()) and bool((state.index.moving_hist >= 0).all())),
         ("red loans list and mask agree", state.red_loan.size == int(state.red_loan.member.sum())),
         (f"metrics row of day {day} has no negative count", row_ok),
     ]  # fmt: skip

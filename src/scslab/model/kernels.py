@@ -18,6 +18,18 @@ from numba.extending import intrinsic
 # instead of one a column): `State.ledgers` and `State.risk`.
 OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE = range(5)
 RHO, RHO_DAY, EXPOSURE = range(3)
+# Scheduled recovery (docs/model.md, "Recovery in closed form"): per citizen one int32 record of
+# the day through which recovery is in the ledgers (NOT_RECOVERING when not recovering), the
+# slot in the moving histogram (-1 when the score is not moving), and the links of the wake list
+# the citizen is in (PREV = -2 - d for the first of day d's list, -1 when in none).
+REC_DAY, MSLOT, PREV, NEXT = range(4)
+NOT_RECOVERING = np.iinfo(np.int32).max
+# Crossing days are rounded up after taking this much off, so that a crossing computed a hair
+# late in floating point is woken on its day (one woken early is planned again for the next).
+CROSSING_SLACK = 1e-9
+# Scores and the counterfactual are kept on a grid of 1 / SNAP points (`snap`), far below any
+# points a scenario can set, so that whole or decimal points that meet a bound exactly do meet it.
+SNAP = 1e9
 # Parallel kernels split their work into chunks of this many items: fixed, not per thread, so
 # that what they compute (sums included) does not depend on the number of threads.
 CHUNK = 4096
@@ -293,34 +305,45 @@ def refresh(  # pragma: no cover - compiled
     ids: np.ndarray,
     ledgers: np.ndarray,
     tier: np.ndarray,
-    start: float,
-    low: float,
-    high: float,
+    bounds: np.ndarray,
     tier_bounds: np.ndarray,
     hist: np.ndarray,
-    bin_width: float,
     tier_counts: np.ndarray,
-    threshold: float,
     listed: np.ndarray,
     notable: np.ndarray,
     per_day: float,
     done: np.ndarray,
-) -> float:
+    recs: np.ndarray,
+    heads: np.ndarray,
+    moving_hist: np.ndarray,
+    recovering: np.ndarray,
+    cur: int,
+    lazy_per_day: float,
+) -> tuple[float, int]:
     """Recompute the clamped score and tier of `ids` (unique) from their ledgers, move them in the
-    0.1-point histogram and the tier counts, and return the change in the sum of scores.
+    0.1-point histograms and the tier counts; return the change in the sum of scores and in the
+    number of moving citizens.
 
-    With `per_day` > 0 each citizen first recovers (`recover_one`, in the same pass) and
-    `done[j]` says whether their negative ledgers are now clear.
+    `bounds` holds (start, min, max, bin width, threshold). With `per_day` > 0 each citizen first
+    recovers (`recover_one`, in the same pass) and `done[j]` says whether their negative ledgers
+    are now clear. With `lazy_per_day` > 0 (scheduled recovery) each citizen `recovering` is first
+    settled through day `cur` (`settle_one`) and, if still in debt, planned: their next wake is linked into
+    `heads` and, when their score rises `lazy_per_day` a day until then, they are counted in
+    `moving_hist` (`plan`); `done[j]` says whether their debt is clear.
 
-    `notable[j]` is set when the j-th citizen's tier changed, or their score is below `threshold`
+    `notable[j]` is set when the j-th citizen's tier changed, or their score is below the threshold
     while they are not `listed`: the only changes the sanctions phase must look at. The citizens
     are recomputed in parallel (the change in the sum added by chunk, in chunk order); the
-    histogram and counts follow.
+    histograms, counts and wake lists follow.
     """
+    start, low, high, bin_width, threshold = bounds[0], bounds[1], bounds[2], bounds[3], bounds[4]
     n_bins = hist.size
     last_tier = tier_counts.size - 1
-    # each citizen's (bin, tier) before and after, packed as bin * 128 + tier (tiers are int8)
+    lazy = lazy_per_day > 0
+    # each citizen's (slot, tier) before and after, packed as slot * 128 + tier (tiers are int8); a
+    # slot below n_bins is a bin of `hist`, above it one of `moving_hist`
     moves = np.empty((ids.size, 2), dtype=np.int64)
+    wake = np.full(ids.size if lazy else 0, -1, dtype=np.int64)
     n_chunks = (ids.size + CHUNK - 1) // CHUNK
     partial = np.zeros(n_chunks)
     for c in prange(n_chunks):
@@ -329,35 +352,243 @@ def refresh(  # pragma: no cover - compiled
             if j + AHEAD < ids.size:
                 prefetch(ledgers, ids[j + AHEAD])
                 prefetch(tier, ids[j + AHEAD])
+                if lazy and recovering[ids[j + AHEAD]]:
+                    prefetch(recs, ids[j + AHEAD])
             i = ids[j]
-            if per_day > 0:
+            before = -1
+            scheduled = lazy and recovering[i]  # (only they use their recovery record)
+            if scheduled:
+                settle_one(ledgers, recs, i, cur, lazy_per_day)
+                if recs[i, MSLOT] >= 0:
+                    before = n_bins + recs[i, MSLOT]
+            elif per_day > 0:
                 done[j] = recover_one(ledgers, i, per_day)
             raw = start + ledgers[i, OWN] + ledgers[i, MISATTRIBUTED] + ledgers[i, ASSOCIATION] + ledgers[i, MERIT]
-            v = min(max(raw, low), high)
+            v = snap(min(max(raw, low), high))
             t = 0  # the number of tier bounds strictly above the score is its tier index
             while t < tier_bounds.size and tier_bounds[t] > v:
                 t += 1
             t = min(t, last_tier)
             old = ledgers[i, SCORE]
             old_t = tier[i]
-            moves[j, 0] = bin_of(old, low, bin_width, n_bins) * 128 + old_t
-            moves[j, 1] = bin_of(v, low, bin_width, n_bins) * 128 + t
+            if before < 0:
+                before = bin_of(old, low, bin_width, n_bins)
+            after = bin_of(v, low, bin_width, n_bins)
+            if scheduled:
+                recs[i, MSLOT] = -1
+                if negative_debt(ledgers, i) > 0:
+                    days, moves_linearly = plan(ledgers, i, raw, v, lazy_per_day, bounds, tier_bounds)
+                    wake[j] = cur + days
+                    if moves_linearly:
+                        q = int(np.rint(lazy_per_day / bin_width))
+                        recs[i, MSLOT] = moving_slot(after, cur, q, moving_hist.size, n_bins)
+                        after = n_bins + recs[i, MSLOT]
+                else:
+                    done[j] = True
+                    recs[i, REC_DAY] = NOT_RECOVERING
+            moves[j, 0] = before * 128 + old_t
+            moves[j, 1] = after * 128 + t
             notable[j] = t != old_t or (v < threshold and not listed[i])
             delta += v - old
             ledgers[i, SCORE] = v
             tier[i] = t
         partial[c] = delta
-    for j in range(ids.size):  # integer counts: the same in any order
+    d_moving = 0
+    for j in range(ids.size):  # integer counts and lists: the same in any order
         before, after = moves[j, 0], moves[j, 1]
         if before != after:
-            hist[before >> 7] -= 1
-            hist[after >> 7] += 1
+            b, a = before >> 7, after >> 7
+            if b < n_bins:
+                hist[b] -= 1
+            else:
+                moving_hist[b - n_bins] -= 1
+                d_moving -= 1
+            if a < n_bins:
+                hist[a] += 1
+            else:
+                moving_hist[a - n_bins] += 1
+                d_moving += 1
             tier_counts[before & 127] -= 1
             tier_counts[after & 127] += 1
+        if lazy and recovering[ids[j]]:
+            i = ids[j]
+            unlink(recs, heads, i)
+            if 0 <= wake[j] < heads.size:
+                link(recs, heads, i, wake[j])
     total = 0.0
     for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
         total += partial[c]
-    return total
+    return total, d_moving
+
+
+@njit(cache=True, nogil=True, inline="always")
+def moving_slot(bin_: int, cur: int, q: int, moving_size: int, n_bins: int) -> int:  # pragma: no cover - compiled
+    """The slot of the moving histogram of a score in bin `bin_` on day `cur`: `bin - q cur + offset`,
+    with the score rising q bins a day and `offset = q (days + 1)` (the histogram has
+    `n_bins + q (days + 2)` slots, so that every day from -1 to the last fits)."""
+    return bin_ - q * cur + moving_size - n_bins - q
+
+
+@njit(cache=True, nogil=True)
+def settle_one(  # pragma: no cover - compiled
+    ledgers: np.ndarray, recs: np.ndarray, i: int, cur: int, per_day: float
+) -> None:
+    """Bring citizen i's ledgers through day `cur`: `k` more days of recovery are `recover_one(k p)`
+    (proportional shares are kept, so k days at once equal k days one by one). A moving score
+    gains k p, as the score index already counted."""
+    r = recs[i, REC_DAY]
+    if r < cur:
+        k = cur - r
+        recover_one(ledgers, i, k * per_day)
+        if recs[i, MSLOT] >= 0:
+            ledgers[i, SCORE] += k * per_day
+        recs[i, REC_DAY] = cur
+
+
+@njit(cache=True, nogil=True, inline="always")
+def days_to(gap: float, per_day: float) -> float:  # pragma: no cover - compiled
+    """Days of `per_day` points until `gap` points are made up (at least 1)."""
+    return max(1.0, np.ceil(gap / per_day - CROSSING_SLACK))
+
+
+@njit(cache=True, nogil=True)
+def plan(  # pragma: no cover - compiled
+    ledgers: np.ndarray,
+    i: int,
+    raw: float,
+    v: float,
+    per_day: float,
+    bounds: np.ndarray,
+    tier_bounds: np.ndarray,
+) -> tuple[int, bool]:
+    """Days until citizen i (settled, in debt) must be looked at again, and whether their score
+    rises exactly `per_day` a day until then. The first day of: the end of the debt, a score
+    crossing a tier bound, the threshold or the maximum, a raw score reaching the minimum from
+    below, or the counterfactual `S0 + own + merit` reaching the threshold (the wrongful count)."""
+    start, low, high, threshold = bounds[0], bounds[1], bounds[2], bounds[4]
+    debt = negative_debt(ledgers, i)
+    days = days_to(debt, per_day)
+    own = ledgers[i, OWN]
+    counterfactual = start + own + ledgers[i, MERIT]
+    if own < 0 and low < threshold <= high and counterfactual < threshold:
+        # own rises by -own p / debt a day (its share of the debt is kept)
+        days = min(days, days_to((threshold - counterfactual) * debt / -own, per_day))
+    moving = False
+    if raw < low:
+        days = min(days, days_to(low - raw, per_day))
+    elif raw < high:
+        moving = True
+        nearest = high
+        for b in tier_bounds:
+            if v < b < nearest:
+                nearest = b
+        if v < threshold < nearest:
+            nearest = threshold
+        days = min(days, days_to(nearest - v, per_day))
+    return int(min(days, 1 << 30)), moving
+
+
+@njit(cache=True, nogil=True, inline="always")
+def unlink(recs: np.ndarray, heads: np.ndarray, i: int) -> None:  # pragma: no cover - compiled
+    """Take citizen i out of the wake list they are in, if any."""
+    prev, nxt = recs[i, PREV], recs[i, NEXT]
+    if prev == -1:
+        return
+    if prev <= -2:
+        heads[-2 - prev] = nxt
+    else:
+        recs[prev, NEXT] = nxt
+    if nxt >= 0:
+        recs[nxt, PREV] = prev
+    recs[i, PREV] = -1
+    recs[i, NEXT] = -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def link(recs: np.ndarray, heads: np.ndarray, i: int, day: int) -> None:  # pragma: no cover - compiled
+    """Put citizen i (in no list) first in day `day`'s wake list."""
+    first = heads[day]
+    recs[i, PREV] = -2 - day
+    recs[i, NEXT] = first
+    if first >= 0:
+        recs[first, PREV] = i
+    heads[day] = i
+
+
+@njit(cache=True, nogil=True)
+def take_wakes(recs: np.ndarray, heads: np.ndarray, day: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Empty day `day`'s wake list; return its citizens (int64)."""
+    n = 0
+    i = heads[day]
+    while i >= 0:
+        n += 1
+        i = recs[i, NEXT]
+    out = np.empty(n, dtype=np.int64)
+    i = heads[day]
+    for j in range(n):
+        out[j] = i
+        nxt = recs[i, NEXT]
+        recs[i, PREV] = -1
+        recs[i, NEXT] = -1
+        i = nxt
+    heads[day] = -1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def stop_recovery(  # pragma: no cover - compiled
+    ids: np.ndarray,
+    ledgers: np.ndarray,
+    recs: np.ndarray,
+    heads: np.ndarray,
+    hist: np.ndarray,
+    moving_hist: np.ndarray,
+    low: float,
+    bin_width: float,
+) -> int:
+    """Take `ids` (unique, recovering, settled) out of scheduled recovery: out of their wake list,
+    and a moving score back into the histogram of still ones; return how many were moving."""
+    stopped = 0
+    for j in range(ids.size):
+        i = ids[j]
+        unlink(recs, heads, i)
+        if recs[i, MSLOT] >= 0:
+            moving_hist[recs[i, MSLOT]] -= 1
+            hist[bin_of(ledgers[i, SCORE], low, bin_width, hist.size)] += 1
+            recs[i, MSLOT] = -1
+            stopped += 1
+        recs[i, REC_DAY] = NOT_RECOVERING
+    return stopped
+
+
+@njit(cache=True, nogil=True)
+def settle_ids(  # pragma: no cover - compiled
+    ledgers: np.ndarray, recs: np.ndarray, ids: np.ndarray, cur: int, per_day: float
+) -> None:
+    """`settle_one` for each of `ids` (repeats are settled once)."""
+    for j in range(ids.size):
+        settle_one(ledgers, recs, ids[j], cur, per_day)
+
+
+@njit(cache=True, nogil=True)
+def settled_copy(  # pragma: no cover - compiled
+    ledgers: np.ndarray, recs: np.ndarray, ids: np.ndarray, cur: int, per_day: float
+) -> np.ndarray:
+    """A copy of `ledgers` with `ids` settled through day `cur` (the stored ones are not touched)."""
+    out = ledgers.copy()
+    scratch = recs[:, :2].copy()
+    for j in range(ids.size):
+        settle_one(out, scratch, ids[j], cur, per_day)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def snap(score: float) -> float:  # pragma: no cover - compiled
+    """`score` on the grid of 1 / SNAP points (the nearest double to the multiple, as written in
+    decimal): the round-off of proportional recovery (a debt of 100.00000000000003 after a few
+    days' shares, say) must not keep a whole-point score a hair below a bound it meets in exact
+    arithmetic."""
+    return np.rint(score * SNAP) / SNAP
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -466,7 +697,7 @@ def wrongful_listings(  # pragma: no cover - compiled
         i = ids[j]
         k = cause[i]
         if k <= last_score_cause:
-            out[j] = min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high) >= threshold
+            out[j] = snap(min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high)) >= threshold
         else:
             out[j] = k == listed_offence and listing_wrongful[i]
     return out
@@ -560,13 +791,25 @@ def ready_to_recover(  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def post_charges(  # pragma: no cover - compiled
-    ledgers: np.ndarray, target: np.ndarray, points: np.ndarray, misattributed: np.ndarray
+    ledgers: np.ndarray,
+    target: np.ndarray,
+    points: np.ndarray,
+    misattributed: np.ndarray,
+    recs: np.ndarray,
+    recovering: np.ndarray,
+    cur: int,
+    per_day: float,
 ) -> None:
     """Post each charge to its ledger: a misattributed one to MISATTRIBUTED, the others to OWN
-    (negative points) or MERIT (in order, repeats included)."""
+    (negative points) or MERIT (in order, repeats included). Under scheduled recovery (`per_day`
+    > 0) a `recovering` target is first settled through day `cur`."""
     for j in range(target.size):
         if j + AHEAD < target.size:
             prefetch(ledgers, target[j + AHEAD])
+            if per_day > 0 and recovering[target[j + AHEAD]]:
+                prefetch(recs, target[j + AHEAD])
+        if per_day > 0 and recovering[target[j]]:
+            settle_one(ledgers, recs, target[j], cur, per_day)
         p = points[j]
         column = MISATTRIBUTED if misattributed[j] else (OWN if p < 0 else MERIT)
         ledgers[target[j], column] += p
@@ -583,9 +826,14 @@ def post_to_contacts(  # pragma: no cover - compiled
     column: int,
     out: np.ndarray,
     n: int,
+    recs: np.ndarray,
+    recovering: np.ndarray,
+    cur: int,
+    per_day: float,
 ) -> int:
     """Add `amount[r]` to `column` of every active contact of row r (rows located by `row_spans`),
-    writing each contact charged into `out` from position `n`; return the new length."""
+    writing each contact charged into `out` from position `n`; return the new length. Under
+    scheduled recovery (`per_day` > 0) each `recovering` contact is first settled through day `cur`."""
     for r in range(start.size):
         if r + AHEAD < start.size:
             prefetch(indices, start[r + AHEAD])
@@ -593,6 +841,8 @@ def post_to_contacts(  # pragma: no cover - compiled
         for slot in range(start[r], start[r] + offset[r + 1] - offset[r]):
             if active[slot]:
                 k = indices[slot]
+                if per_day > 0 and recovering[k]:
+                    settle_one(ledgers, recs, k, cur, per_day)
                 ledgers[k, column] += amount[r]
                 out[n] = k
                 n += 1

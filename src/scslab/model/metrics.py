@@ -93,7 +93,7 @@ def record(state: State, table: MetricTable, day: int) -> None:
     listed = state.blacklist.ids()
     by_cause = np.bincount(state.cause[listed], minlength=len(CAUSES))
     for group, values in (
-        ("quantiles", idx.quantiles(QUANTILE_LEVELS)),
+        ("quantiles", idx.quantiles(QUANTILE_LEVELS, day)),
         ("tiers", idx.tier_counts),
         ("events", c.events),
         ("detected", c.detected),

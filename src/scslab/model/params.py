@@ -11,6 +11,8 @@ from scslab.scenario.schema import CAUSES, ScenarioParams, Source, parse_trigger
 
 # Ledger codes of a charge.
 OWN, MISATTRIBUTED, MERIT = 0, 1, 2
+# Width of the score histogram's bins (`state.ScoreIndex`): quantiles are exact on this grid.
+SCORE_BIN = 0.1
 CAUSE_CODE = {name: code for code, name in enumerate(CAUSES)}
 OWN_CONDUCT, MISATTRIBUTION, ASSOCIATION, LISTED_OFFENCE, JOINT_PUNISHMENT = range(len(CAUSES))
 MODES = ("plane", "train")
@@ -98,6 +100,8 @@ class Compiled:
     threshold: float  # blacklist threshold (-inf when there is none)
     risk_decay: np.ndarray  # (1 - eta) ** age for ages 0..days + 1: how much perceived risk is left
     trip_rates: np.ndarray  # (5, 2): trips wanted a day by plane and by train, per income quintile
+    score_bounds: np.ndarray  # (start, min, max, histogram bin width, threshold): what `kernels.refresh` reads
+    scheduled_recovery: bool = True  # recovery in closed form where exact (state.scheduled_bins_a_day)
 
     @property
     def stress_bound(self) -> float:
@@ -111,8 +115,9 @@ def _rule(trigger: str | None, tier_index: dict[str, int]) -> Rule:
     return Rule(kind, tier_index[tier] if tier is not None else -1)
 
 
-def compile_params(p: ScenarioParams) -> Compiled:
-    """Turn validated scenario parameters into the arrays the model uses."""
+def compile_params(p: ScenarioParams, scheduled_recovery: bool = True) -> Compiled:
+    """Turn validated scenario parameters into the arrays the model uses (`scheduled_recovery`:
+    recovery in closed form where exact; off, every recovering citizen is touched daily)."""
     source_names = tuple(p.sources)
     source_index = {name: i for i, name in enumerate(source_names)}
     ev = list(p.events.items())
@@ -169,6 +174,7 @@ def compile_params(p: ScenarioParams) -> Compiled:
             red_window = r.window_days
     min_tier = p.promotion.min_tier
     threshold = p.blacklist.threshold
+    threshold_value = -np.inf if threshold is None else float(threshold)
     return Compiled(
         p=p,
         events=events,
@@ -187,10 +193,12 @@ def compile_params(p: ScenarioParams) -> Compiled:
         discount_loan=tuple(discount),
         red_loan_window=red_window,
         promotion_min_tier=len(tier_names) - 1 if min_tier is None else tier_index[min_tier],
-        threshold=-np.inf if threshold is None else float(threshold),
+        threshold=threshold_value,
         risk_decay=(1.0 - p.feedback.eta) ** np.arange(p.days + 2, dtype=float),
         trip_rates=np.asarray(p.travel.rate)[:, None]
         * np.column_stack([p.travel.plane_share, 1.0 - np.asarray(p.travel.plane_share)]),
+        score_bounds=np.array([p.score.start, p.score.min, p.score.max, SCORE_BIN, threshold_value], dtype=float),
+        scheduled_recovery=scheduled_recovery,
     )
 
 

@@ -15,7 +15,7 @@ from scslab.model.params import (
     OWN_CONDUCT,
     applies,
 )
-from scslab.model.scoring import counterfactual, refresh_scores
+from scslab.model.scoring import counterfactual, refresh_scores, settle
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 from scslab.population.types import AGE_CHILD, BUSINESS_OWNER
@@ -152,8 +152,9 @@ def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     won = appealing[uniform(state, rng, day, appealing, APPEAL_SUCCESS) < success_p]
     state.counters.appeals_won += won.size
     delist(state, won)
+    settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
     state.misattributed[won] = 0.0
-    refresh_scores(state, won)
+    refresh_scores(state, won, day)
 
 
 def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:

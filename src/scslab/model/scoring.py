@@ -3,13 +3,31 @@
 `score_i = S0 + own_i + misattributed_i + association_i + merit_i`, clamped. Only the
 citizens whose ledgers moved today are recomputed; the score index (sum, tiers,
 histogram) follows them incrementally.
+
+Recovery is scheduled (docs/model.md, "Recovery in closed form") when `per_day` is a whole
+number of histogram bins: a recovering citizen's ledgers are brought up to date only when
+something reads or writes them (`settle`) or on the days they cross a bound that matters
+(their wake), and their score meanwhile moves in the score index without being touched.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.kernels import ASSOCIATION, post_charges, post_to_contacts, ready_to_recover, refresh, row_spans
+from scslab.model.kernels import (
+    ASSOCIATION,
+    REC_DAY,
+    SNAP,
+    post_charges,
+    post_to_contacts,
+    ready_to_recover,
+    refresh,
+    row_spans,
+    settle_ids,
+    settled_copy,
+    stop_recovery,
+    take_wakes,
+)
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
@@ -24,49 +42,93 @@ def tier_of(state: State, score: np.ndarray) -> np.ndarray:
 def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
     """`S0 + own + merit`, clamped: the score without misattribution and association."""
     p = state.cp.p.score
-    return np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max)
+    return np.rint(np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max) * SNAP) / SNAP
 
 
-def refresh_scores(state: State, ids: np.ndarray, unique: bool = False, recover: float = 0.0) -> np.ndarray:
+def scheduled_per_day(state: State) -> float:
+    """`recovery.per_day` when recovery is scheduled, else 0."""
+    return float(state.cp.p.recovery.per_day) if state.index.bins_a_day else 0.0
+
+
+def refresh_scores(
+    state: State, ids: np.ndarray, cur: int = -1, unique: bool = False, recover: float = 0.0
+) -> np.ndarray:
     """Recompute the clamped score and tier of `ids` and update the score index.
 
-    `unique` says that `ids` has no repeats. With `recover` > 0 each first regains that many
-    points (section 5's recovery, in the same pass); returns whether each is then clear of
-    negative points (empty otherwise). Those whose tier changed, or whose score is below the
-    blacklist threshold while they are off the blacklist, are noted in `state.changed` for the
-    sanctions phase (a score that moved inside a tier, above the threshold or on the blacklist,
-    triggers nothing: a citizen who leaves the blacklist is noted by `sanctions.delist`).
+    `cur` is the last day whose recovery the score index holds (yesterday while today's charges
+    are posted, today after the day's recovery): under scheduled recovery each of `ids` that is
+    recovering is first settled through it, then planned again (so it only matters for them).
+    `unique` says that `ids` has no repeats. With `recover` > 0 (eager recovery) each first
+    regains that many points. Returns whether each is then clear of negative points (empty when
+    recovery is neither eager here nor scheduled); under scheduled recovery those also leave the
+    recovering set.
+
+    Those whose tier changed, or whose score is below the blacklist threshold while they are off
+    the blacklist, are noted in `state.changed` for the sanctions phase (a score that moved inside
+    a tier, above the threshold or on the blacklist, triggers nothing: a citizen who leaves the
+    blacklist is noted by `sanctions.delist`).
     """
     if not unique:
         ids = state.scratch.distinct(ids)
-    done = np.zeros(ids.size if recover > 0 else 0, dtype=bool)
+    lazy = scheduled_per_day(state)
+    done = np.zeros(ids.size if recover > 0 or lazy > 0 else 0, dtype=bool)
     if ids.size == 0:
         return done
-    p, index = state.cp.p.score, state.index
+    index = state.index
     notable = np.empty(ids.size, dtype=bool)
-    index.total += refresh(
+    total, moving = refresh(
         ids,
         state.ledgers,
         state.tier,
-        float(p.start),
-        float(p.min),
-        float(p.max),
+        state.cp.score_bounds,
         state.cp.tier_bounds,
         index.hist,
-        index.BIN,
         index.tier_counts,
-        state.cp.threshold,
         state.blacklist.member,
         notable,
         recover,
         done,
+        state.sched,
+        state.wake_heads,
+        index.moving_hist,
+        state.recovering.member,
+        cur,
+        lazy,
     )
+    index.total += total
+    index.n_moving += moving
     state.changed.append(ids[notable])
+    if lazy > 0 and done.any():
+        state.recovering.discard(ids[done])
     return done
 
 
-def association_charges(state: State, target: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Charge `alpha_l * w_e` to every active contact of each target; return who was charged."""
+def settle(state: State, ids: np.ndarray, cur: int) -> None:
+    """Bring the ledgers of `ids` (repeats allowed) through day `cur`'s recovery before they are
+    read or written as a whole (scheduled recovery; nothing to do otherwise)."""
+    lazy = scheduled_per_day(state)
+    if lazy > 0 and ids.size:
+        settle_ids(state.ledgers, state.sched, np.asarray(ids, dtype=np.int64), cur, lazy)
+
+
+def current_ledgers(state: State, day: int) -> np.ndarray:
+    """The ledgers and scores (a copy) as they stand after `day`'s recovery, with every scheduled
+    recovery brought up to date (the stored state is not touched: for checks and tests)."""
+    lazy = scheduled_per_day(state)
+    if lazy == 0:
+        return state.ledgers.copy()
+    return settled_copy(state.ledgers, state.sched, state.recovering.ids().astype(np.int64), day, lazy)
+
+
+def settle_all(state: State, day: int) -> None:
+    """Settle every recovering citizen through `day` (the end of a run)."""
+    if scheduled_per_day(state) > 0 and state.recovering.size:
+        refresh_scores(state, state.recovering.ids().astype(np.int64), day, unique=True)
+
+
+def association_charges(state: State, target: np.ndarray, points: np.ndarray, cur: int) -> np.ndarray:
+    """Charge `alpha_l * w_e` to every active contact of each target (settled through `cur`);
+    return who was charged."""
     spans = [
         (layer, state.cp.alpha[name], *row_spans(layer.indptr, target))
         for name, layer in state.pop.layers.items()
@@ -76,7 +138,19 @@ def association_charges(state: State, target: np.ndarray, points: np.ndarray) ->
     n = 0
     for layer, alpha, start, offset in spans:
         n = post_to_contacts(
-            layer.indices, layer.active, start, offset, alpha * points, state.ledgers, ASSOCIATION, touched, n
+            layer.indices,
+            layer.active,
+            start,
+            offset,
+            alpha * points,
+            state.ledgers,
+            ASSOCIATION,
+            touched,
+            n,
+            state.sched,
+            state.recovering.member,
+            cur,
+            scheduled_per_day(state),
         )
     return touched[:n]
 
@@ -88,7 +162,13 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
         return
     state.last_negative[ids] = day
     if state.recovering.count:  # (not `size`, which would compact the list now)
-        state.recovering.discard(ids[state.recovering.member[ids]])
+        leaving = ids[state.recovering.member[ids]]
+        state.recovering.discard(leaving)
+        if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
+            index, low = state.index, float(state.cp.p.score.min)
+            index.n_moving -= stop_recovery(
+                leaving, state.ledgers, state.sched, state.wake_heads, index.hist, index.moving_hist, low, index.BIN
+            )
     if state.cp.p.recovery.per_day > 0:
         state.recovery_due.push(day + state.cp.p.recovery.clean_days, ids)
     state.charged_negative.append(ids)
@@ -101,13 +181,18 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     ev = state.cp.events
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
-    post_charges(state.ledgers, target, points, mis)
+    # today's recovery comes after the charges: the ledgers are settled through yesterday
+    post_charges(
+        state.ledgers, target, points, mis, state.sched, state.recovering.member, day - 1, scheduled_per_day(state)
+    )
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]
-    contacts_charged = association_charges(state, target[spread], points[spread]) if spread.any() else concat([])
+    contacts_charged = (
+        association_charges(state, target[spread], points[spread], day - 1) if spread.any() else concat([])
+    )
     mark_negative(state, np.concatenate([target[negative], contacts_charged]), day)
-    refresh_scores(state, np.concatenate([target, contacts_charged]))
+    refresh_scores(state, np.concatenate([target, contacts_charged]), day - 1)
 
 
 def recover(state: State, day: int) -> None:
@@ -120,13 +205,30 @@ def recover(state: State, day: int) -> None:
         return
     (due,) = state.recovery_due.pop(day, 1)
     recovering = state.recovering
-    if due.size:
-        recovering.add(due[ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)])
+    ready = due[ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)] if due.size else due
+    if scheduled_per_day(state) > 0:
+        scheduled_recovery(state, ready, day)
+        return
+    if ready.size:
+        recovering.add(ready)
     ids = recovering.ids()
     if ids.size == 0:
         return
-    done = refresh_scores(state, ids, unique=True, recover=float(rec.per_day))
+    done = refresh_scores(state, ids, day, unique=True, recover=float(rec.per_day))
     recovering.discard(ids[done])
+
+
+def scheduled_recovery(state: State, ready: np.ndarray, day: int) -> None:
+    """Recovery in closed form: every moving score gains `per_day` in the index at once; the
+    citizens starting today and those whose wake is today are settled, refreshed and planned."""
+    index = state.index
+    index.total += state.cp.p.recovery.per_day * index.n_moving
+    new = state.recovering.add(ready) if ready.size else ready
+    state.sched[new, REC_DAY] = day - 1
+    woken = take_wakes(state.sched, state.wake_heads, day) if day < state.wake_heads.size else ready[:0]
+    ids = np.concatenate([new, woken]).astype(np.int64)  # (no repeats: the new ones were in no list)
+    if ids.size:
+        refresh_scores(state, ids, day, unique=True)
 
 
 def scoring(state: State, charges: Charges, day: int) -> None:

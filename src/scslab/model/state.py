@@ -14,6 +14,7 @@ from scslab.model.kernels import (
     EXPOSURE,
     MERIT,
     MISATTRIBUTED,
+    NOT_RECOVERING,
     OWN,
     RHO,
     RHO_DAY,
@@ -26,7 +27,7 @@ from scslab.model.kernels import (
     keep_members,
     last_occurrences,
 )
-from scslab.model.params import Compiled
+from scslab.model.params import SCORE_BIN, Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Attributes, Population
 from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
 
@@ -124,10 +125,17 @@ class ScoreIndex:
     on that grid and within 0.05 points otherwise. `kernels.refresh` moves citizens between bins.
     """
 
-    BIN = 0.1
+    BIN = SCORE_BIN
 
-    def __init__(self, n: int, score: float, tier: int, low: float, high: float, n_tiers: int) -> None:
-        """The index of `n` citizens who all have `score` and `tier` (everyone at the start)."""
+    def __init__(
+        self, n: int, score: float, tier: int, low: float, high: float, n_tiers: int, bins_a_day: int = 0, days: int = 0
+    ) -> None:
+        """The index of `n` citizens who all have `score` and `tier` (everyone at the start).
+
+        With `bins_a_day` > 0 (scheduled recovery over `days` days) the scores that rise that many
+        bins a day are kept apart, in `moving_hist`, at `bin - bins_a_day * day + offset`
+        (`kernels.moving_slot`), so that they move without being touched.
+        """
         self.low = low
         self.n_bins = int(np.ceil((high - low) / self.BIN)) + 1
         self.hist = np.zeros(self.n_bins, dtype=np.int64)
@@ -136,18 +144,29 @@ class ScoreIndex:
         self.tier_counts[tier] = n
         self.total = n * float(score)
         self.n = n
+        self.bins_a_day = bins_a_day
+        self.moving_hist = np.zeros(self.n_bins + bins_a_day * (days + 2) if bins_a_day else 0, dtype=np.int64)
+        self.n_moving = 0  # citizens counted in moving_hist
 
     def _bins(self, score: np.ndarray) -> np.ndarray:
         """The bin of each score (`kernels.refresh` computes the same for the citizens it moves)."""
         return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
 
-    def quantile(self, q: float) -> float:
-        """The q-quantile of the score (the lowest grid value with at least a share q at or below it)."""
-        return float(self.quantiles(np.array([q]))[0])
+    def histogram(self, day: int) -> np.ndarray:
+        """Everyone's scores at the end of `day`'s recovery, by bin: the still ones and the moving ones."""
+        if self.n_moving == 0:
+            return self.hist
+        q = self.bins_a_day
+        first = self.moving_hist.size - self.n_bins - q - q * day  # the slot of bin 0 on `day`
+        return self.hist + self.moving_hist[first : first + self.n_bins]
 
-    def quantiles(self, q: np.ndarray) -> np.ndarray:
+    def quantile(self, q: float, day: int) -> float:
+        """The q-quantile of the score on `day` (the lowest grid value with at least a share q at or below it)."""
+        return float(self.quantiles(np.array([q]), day)[0])
+
+    def quantiles(self, q: np.ndarray, day: int) -> np.ndarray:
         """`quantile` of each of `q`, from one running sum of the histogram."""
-        b = np.searchsorted(np.cumsum(self.hist), q * self.n, side="left")
+        b = np.searchsorted(np.cumsum(self.histogram(day)), q * self.n, side="left")
         return self.low + self.BIN * np.minimum(b, self.n_bins - 1)
 
 
@@ -249,6 +268,10 @@ class State:
     last_negative: np.ndarray
     recovering: IdSet
     recovery_due: Calendar
+    # scheduled recovery (kernels.REC_DAY ...): one int32 record a citizen, and the first citizen
+    # of each day's wake list (-1: none); both empty when recovery is eager or off
+    sched: np.ndarray
+    wake_heads: np.ndarray
     pending: Calendar  # charges waiting for their source's delay: (target, event, misattributed)
     # blacklist (section 6)
     blacklist: IdSet
@@ -468,6 +491,9 @@ def initial_state(
     ledgers = np.empty((n, 5))
     fill_records(ledgers, zero)
     tier = np.full(n, start_tier, dtype=np.int8)
+    bins_a_day = scheduled_bins_a_day(cp)
+    sched = np.empty((n if bins_a_day else 0, 4), dtype=np.int32)
+    fill_records(sched, np.array([NOT_RECOVERING, -1, -1, -1], dtype=np.int32))
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
     firm_delay = int(cp.sources.delay[cp.sources.names.index(p.firms.source)]) if p.firms else 0
     return State(
@@ -476,10 +502,12 @@ def initial_state(
         n=n,
         ledgers=ledgers,
         tier=tier,
-        index=ScoreIndex(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names)),
+        index=ScoreIndex(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names), bins_a_day, p.days),
         last_negative=np.full(n, NEVER, dtype=np.int32),
         recovering=IdSet(n, scratch),
         recovery_due=Calendar(p.recovery.clean_days),
+        sched=sched,
+        wake_heads=np.full(p.days if bins_a_day else 0, -1, dtype=np.int32),
         pending=Calendar(max_delay),
         blacklist=IdSet(n, scratch),
         cause=np.full(n, -1, dtype=np.int8),
@@ -517,6 +545,16 @@ def initial_state(
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
         ),
     )
+
+
+def scheduled_bins_a_day(cp: Compiled) -> int:
+    """Histogram bins a recovering score rises a day under scheduled recovery, or 0 when recovery is
+    eager (a `per_day` that is not a whole number of bins, or scheduling switched off) or off."""
+    per_day = cp.p.recovery.per_day
+    bins = per_day / ScoreIndex.BIN
+    if not cp.scheduled_recovery or per_day <= 0 or abs(bins - round(bins)) > 1e-9:
+        return 0
+    return round(bins)
 
 
 def concat(chunks: list[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""Recovery in closed form (docs/model.md, "Recovery in closed form") against exact arithmetic.
+
+Every debt here is charged on day 0, so each citizen's score on every later day has a closed
+form in whole points; the scheduled run must give it day by day: each citizen's ledgers and
+score, the daily quantiles, tier counts, mean, blacklist stock and wrongful count.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from modelkit import build_state, charges, population, scenario, step
+from scslab.model import scoring
+from scslab.model.kernels import MISATTRIBUTED, OWN, SCORE
+from scslab.model.metrics import MetricTable
+from scslab.model.params import compile_params
+from scslab.model.state import initial_state
+
+N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
+S0, LOW, HIGH = 800.0, 350.0, 950.0
+BOUNDS = np.array([900.0, 800.0, 650.0, 350.0])  # tiers A, B, C, D (lower bounds)
+
+
+def offence(points: float) -> dict[str, object]:
+    return {"rate": 0.0, "points": points, "source": "cameras"}
+
+
+def day0_charges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Citizen i: i % 37 minor offences (-1), (i // 37) % 12 major ones (-50, misattributed when
+    i % 3 == 0) and, when i % 5 == 0, (i % 4) bonuses (+100). Debts reach 586 points (scores
+    pinned at the minimum) and merit 300 (pinned at the maximum while in debt)."""
+    i = np.arange(N)
+    minor, major, bonus = i % 37, (i // 37) % 12, np.where(i % 5 == 0, i % 4, 0)
+    target = np.concatenate([np.repeat(i, minor), np.repeat(i, major), np.repeat(i, bonus)])
+    event = np.concatenate([np.zeros(minor.sum()), np.ones(major.sum()), np.full(bonus.sum(), 2)]).astype(int)
+    mis = np.concatenate([np.zeros(minor.sum()), np.repeat(i % 3 == 0, major), np.zeros(bonus.sum())]).astype(bool)
+    return target, event, mis
+
+
+def exact(day: int, per_day: float) -> dict[str, np.ndarray]:
+    """Each citizen's ledgers and score at the end of `day`, in whole points (per_day * k)."""
+    i = np.arange(N)
+    minor, major, bonus = i % 37, (i // 37) % 12, np.where(i % 5 == 0, i % 4, 0)
+    own = -minor - np.where(i % 3 == 0, 0, 50 * major)
+    mis = -np.where(i % 3 == 0, 50 * major, 0)
+    debt = -(own + mis).astype(float)
+    k = max(0, day - CLEAN + 1)  # recovery days so far: from day CLEAN (clean for CLEAN days)
+    back = np.minimum(per_day * k, debt)
+    left = np.divide(debt - back, debt, out=np.zeros(N), where=debt > 0)
+    score = np.clip(S0 + 100 * bonus - debt + back, LOW, HIGH)
+    return {"own": own * left, "mis": mis * left, "score": score, "merit": 100.0 * bonus}
+
+
+def tiers_of(score: np.ndarray) -> np.ndarray:
+    return np.minimum(np.searchsorted(-BOUNDS, -score, side="left"), 3)
+
+
+@pytest.mark.parametrize("per_day", [1.0, 2.5])
+def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
+    params = scenario(
+        N,
+        DAYS,
+        events={"minor": offence(-1.0), "major": offence(-50.0), "bonus": offence(100.0)},
+        recovery={"clean_days": CLEAN, "per_day": per_day},
+        blacklist={"threshold": THRESHOLD, "min_days": MIN_DAYS},
+    )
+    state = build_state(params, population(N))
+    assert state.index.bins_a_day == round(per_day / 0.1)  # the scheduled path is the one checked
+    table = MetricTable(state.cp, DAYS)
+    target, event, mis = day0_charges()
+    first_back: np.ndarray | None = None  # the day each listed citizen's score is back at the threshold
+    listed0 = np.zeros(N, dtype=bool)
+    for day in range(DAYS):
+        step(state, day, charges(target, event, mis) if day == 0 else None, table=table)
+        want = exact(day, per_day)
+        led = scoring.current_ledgers(state, day)
+        assert np.allclose(led[:, SCORE], want["score"], rtol=0, atol=1e-9), day
+        assert np.allclose(led[:, OWN], want["own"], rtol=0, atol=1e-9), day
+        assert np.allclose(led[:, MISATTRIBUTED], want["mis"], rtol=0, atol=1e-9), day
+        score = want["score"]
+        # the score index, with the moving scores never touched between wakes
+        assert np.array_equal(state.tier, tiers_of(score)), day
+        assert np.array_equal(state.index.tier_counts, np.bincount(tiers_of(score), minlength=4)), day
+        assert np.isclose(table.columns["score_mean"][day], score.mean(), rtol=0, atol=1e-9), day
+        for name, q in (("score_p10", 0.1), ("score_p50", 0.5), ("score_p90", 0.9)):
+            # the lowest score with at least a share q at or below it (scores are whole points)
+            assert table.columns[name][day] == np.sort(score)[int(np.ceil(q * N)) - 1], (name, day)
+        # the blacklist: listed on day 0 below the threshold; out after MIN_DAYS once back at it
+        if day == 0:
+            listed0 = score < THRESHOLD
+            first_back = np.full(N, DAYS)
+        assert first_back is not None
+        first_back = np.where((score >= THRESHOLD) & (first_back == DAYS), day, first_back)
+        on = listed0 & ((day < MIN_DAYS) | (first_back > day))
+        assert np.array_equal(state.blacklist.member, on), day
+        # wrongful: listed, with S0 + own + merit at or above the threshold
+        wrongful = on & (np.clip(S0 + want["own"] + want["merit"], LOW, HIGH) >= THRESHOLD)
+        assert table.columns["blacklisted_wrongful"][day] == wrongful.sum(), day
+    assert state.index.n_moving > 0 or per_day > 1  # (scores were still moving at the end)
+
+
+def test_scheduled_and_eager_recovery_agree_on_a_preset_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same run (same draws) with recovery scheduled and eager: scores are snapped to a grid
+    far finer than any points (`kernels.snap`), so the two give the same table and scores, though
+    the one settles k days at once and the other adds them day by day."""
+    import scslab.engine as engine
+    from scslab.scenario import load_scenario
+
+    params = load_scenario("beijing-2020").params
+    size = params.population.model_copy(update={"size": 20_000})
+    params = params.model_copy(update={"days": 200, "population": size})
+    outs = []
+    for scheduled in (True, False):
+        monkeypatch.setattr(engine, "compile_params", partial(compile_params, scheduled_recovery=scheduled))
+        outs.append(engine.run(params, 3))
+    a, b = outs
+    assert a.state.index.bins_a_day > 0 and b.state.index.bins_a_day == 0
+    assert a.state.recovering.size > 100  # recovery was under way
+    assert np.allclose(a.state.score, b.state.score, rtol=0, atol=1e-9)
+    assert np.array_equal(a.state.blacklist.member, b.state.blacklist.member)
+    for name in a.table.names:
+        x, y = a.table.columns[name], b.table.columns[name]
+        assert np.allclose(x, y, rtol=1e-12, atol=1e-9), name
+
+
+def test_checking_does_not_change_a_scheduled_run() -> None:
+    """`current_ledgers` reads the scheduled recovery without settling it: the stored state is untouched."""
+    params = scenario(
+        50,
+        40,
+        events={"minor": offence(-7.0)},
+        recovery={"clean_days": 2, "per_day": 1.0},
+    )
+    state = initial_state(compile_params(params), population(50), np.random.default_rng(1))
+    step(state, 0, charges(np.arange(50), 0))
+    for day in range(1, 6):
+        step(state, day)
+    before = state.ledgers.copy(), state.sched.copy()
+    led = scoring.current_ledgers(state, 5)
+    assert np.allclose(led[:, SCORE], 800 - 7 + 4)  # days 2..5 of recovery
+    assert np.array_equal(state.ledgers, before[0]) and np.array_equal(state.sched, before[1])
