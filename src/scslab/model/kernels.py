@@ -516,23 +516,48 @@ def link(recs: np.ndarray, heads: np.ndarray, i: int, day: int) -> None:  # prag
 
 
 @njit(cache=True, nogil=True)
-def take_wakes(recs: np.ndarray, heads: np.ndarray, day: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Empty day `day`'s wake list; return its citizens (int64)."""
+def start_and_wake(  # pragma: no cover - compiled
+    due: np.ndarray,
+    last_negative: np.ndarray,
+    ledgers: np.ndarray,
+    recovering: np.ndarray,
+    recs: np.ndarray,
+    heads: np.ndarray,
+    day: int,
+    clean_days: int,
+) -> np.ndarray:
+    """The citizens to settle and plan on `day` under scheduled recovery (int64, no repeats): those
+    of `due` who start recovering (clean for `clean_days`, in debt, not yet recovering: they join
+    `recovering` with their ledgers written through yesterday), then day `day`'s wake list, emptied."""
+    woken = 0
+    if day < heads.size:
+        i = heads[day]
+        while i >= 0:
+            woken += 1
+            i = recs[i, NEXT]
+    out = np.empty(due.size + woken, dtype=np.int64)
     n = 0
-    i = heads[day]
-    while i >= 0:
-        n += 1
-        i = recs[i, NEXT]
-    out = np.empty(n, dtype=np.int64)
-    i = heads[day]
-    for j in range(n):
-        out[j] = i
-        nxt = recs[i, NEXT]
-        recs[i, PREV] = -1
-        recs[i, NEXT] = -1
-        i = nxt
-    heads[day] = -1
-    return out
+    for j in range(due.size):
+        if j + AHEAD < due.size:
+            prefetch(ledgers, due[j + AHEAD])
+            prefetch(last_negative, due[j + AHEAD])
+        i = due[j]
+        if not recovering[i] and day - last_negative[i] >= clean_days and negative_debt(ledgers, i) > 0:
+            recovering[i] = True
+            recs[i, REC_DAY] = day - 1
+            out[n] = i
+            n += 1
+    if woken:
+        i = heads[day]
+        while i >= 0:
+            out[n] = i
+            n += 1
+            nxt = recs[i, NEXT]
+            recs[i, PREV] = -1
+            recs[i, NEXT] = -1
+            i = nxt
+        heads[day] = -1
+    return out[:n]
 
 
 @njit(cache=True, nogil=True)

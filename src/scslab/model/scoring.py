@@ -16,7 +16,6 @@ import numpy as np
 
 from scslab.model.kernels import (
     ASSOCIATION,
-    REC_DAY,
     SNAP,
     post_charges,
     post_to_contacts,
@@ -25,8 +24,8 @@ from scslab.model.kernels import (
     row_spans,
     settle_ids,
     settled_copy,
+    start_and_wake,
     stop_recovery,
-    take_wakes,
 )
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
@@ -161,7 +160,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
     if ids.size == 0:
         return
     state.last_negative[ids] = day
-    if state.recovering.count:  # (not `size`, which would compact the list now)
+    if state.recovering.count or not state.recovering.listed:  # (not `size`: it would compact the list now)
         leaving = ids[state.recovering.member[ids]]
         state.recovering.discard(leaving)
         if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
@@ -204,13 +203,12 @@ def recover(state: State, day: int) -> None:
     if rec.per_day <= 0:
         return
     (due,) = state.recovery_due.pop(day, 1)
-    recovering = state.recovering
-    ready = due[ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)] if due.size else due
     if scheduled_per_day(state) > 0:
-        scheduled_recovery(state, ready, day)
+        scheduled_recovery(state, due, day)
         return
-    if ready.size:
-        recovering.add(ready)
+    recovering = state.recovering
+    if due.size:
+        recovering.add(due[ready_to_recover(due, state.last_negative, state.ledgers, day, rec.clean_days)])
     ids = recovering.ids()
     if ids.size == 0:
         return
@@ -218,15 +216,23 @@ def recover(state: State, day: int) -> None:
     recovering.discard(ids[done])
 
 
-def scheduled_recovery(state: State, ready: np.ndarray, day: int) -> None:
+def scheduled_recovery(state: State, due: np.ndarray, day: int) -> None:
     """Recovery in closed form: every moving score gains `per_day` in the index at once; the
-    citizens starting today and those whose wake is today are settled, refreshed and planned."""
+    citizens starting today (`due` and ready) and those whose wake is today are settled,
+    refreshed and planned."""
     index = state.index
-    index.total += state.cp.p.recovery.per_day * index.n_moving
-    new = state.recovering.add(ready) if ready.size else ready
-    state.sched[new, REC_DAY] = day - 1
-    woken = take_wakes(state.sched, state.wake_heads, day) if day < state.wake_heads.size else ready[:0]
-    ids = np.concatenate([new, woken]).astype(np.int64)  # (no repeats: the new ones were in no list)
+    rec = state.cp.p.recovery
+    index.total += rec.per_day * index.n_moving
+    ids = start_and_wake(
+        due,
+        state.last_negative,
+        state.ledgers,
+        state.recovering.member,
+        state.sched,
+        state.wake_heads,
+        day,
+        rec.clean_days,
+    )
     if ids.size:
         refresh_scores(state, ids, day, unique=True)
 

@@ -53,24 +53,32 @@ class IdSet:
     """A set of citizen ids kept as a membership mask plus a dense list.
 
     Removals clear the mask at once and compact the list the next time it is read (or added
-    to), so that several removals in a day cost one pass.
+    to), so that several removals in a day cost one pass. With `listed` false only the mask is
+    kept (for a set that compiled code reads by member and that is listed only at the end of a
+    run): `ids()` then scans the mask.
     """
 
-    def __init__(self, n: int, scratch: Scratch) -> None:
+    def __init__(self, n: int, scratch: Scratch, listed: bool = True) -> None:
         self.scratch = scratch
         self.member = np.zeros(n, dtype=bool)
-        self.items = np.empty(n, dtype=np.int32)
+        self.listed = listed
+        self.items = np.empty(n if listed else 0, dtype=np.int32)
         self.count = 0  # entries in use in `items`, removed ones included until compaction
         self.stale = False  # some entries of `items` are no longer members
 
     @property
     def size(self) -> int:
         """The number of members."""
+        if not self.listed:
+            return int(np.count_nonzero(self.member))
         self.compact()
         return self.count
 
     def ids(self) -> np.ndarray:
-        """The members (int32), in insertion order (a view, valid until the set changes)."""
+        """The members (int32), in insertion order (a view, valid until the set changes); in id
+        order without a list."""
+        if not self.listed:
+            return np.flatnonzero(self.member).astype(np.int32)
         self.compact()
         return self.items[: self.count]
 
@@ -79,15 +87,16 @@ class IdSet:
         self.compact()
         new = self.scratch.distinct(ids[~self.member[ids]])
         self.member[new] = True
-        self.items[self.count : self.count + new.size] = new
-        self.count += new.size
+        if self.listed:
+            self.items[self.count : self.count + new.size] = new
+            self.count += new.size
         return new
 
     def discard(self, ids: np.ndarray) -> None:
         """Drop `ids` from the set (those not in it are ignored)."""
         if ids.size:
             self.member[ids] = False
-            self.stale = True
+            self.stale = self.listed
 
     def compact(self) -> None:
         """Remove from the list the ids whose membership was cleared."""
@@ -504,7 +513,7 @@ def initial_state(
         tier=tier,
         index=ScoreIndex(n, start, start_tier, p.score.min, p.score.max, len(cp.tier_names), bins_a_day, p.days),
         last_negative=np.full(n, NEVER, dtype=np.int32),
-        recovering=IdSet(n, scratch),
+        recovering=IdSet(n, scratch, listed=not bins_a_day),  # scheduled: compiled code reads the mask
         recovery_due=Calendar(p.recovery.clean_days),
         sched=sched,
         wake_heads=np.full(p.days if bins_a_day else 0, -1, dtype=np.int32),
