@@ -728,6 +728,54 @@ def wrongful_listings(  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, nogil=True)
+def score_causes(  # pragma: no cover - compiled
+    ids: np.ndarray,
+    ledgers: np.ndarray,
+    start: float,
+    low: float,
+    high: float,
+    threshold: float,
+    own_conduct: int,
+    misattribution: int,
+    association: int,
+) -> np.ndarray:
+    """Why a low score lists each of `ids`: own conduct if the counterfactual `clamp(S0 + own +
+    merit)` alone is below the threshold, else the larger of the misattributed and association
+    debts (misattribution on a tie)."""
+    out = np.empty(ids.size, dtype=np.int8)
+    for j in range(ids.size):
+        i = ids[j]
+        if snap(min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high)) < threshold:
+            out[j] = own_conduct
+        elif min(ledgers[i, MISATTRIBUTED], 0.0) <= min(ledgers[i, ASSOCIATION], 0.0):
+            out[j] = misattribution
+        else:
+            out[j] = association
+    return out
+
+
+@njit(cache=True, nogil=True)
+def quantile_bins(  # pragma: no cover - compiled
+    hist: np.ndarray, moving_hist: np.ndarray, first: int, targets: np.ndarray
+) -> np.ndarray:
+    """For each ascending target count, the first bin at which the running count of `hist` plus
+    `moving_hist` from slot `first` (none when `first` < 0) reaches it (the last bin if none does)."""
+    out = np.full(targets.size, hist.size - 1, dtype=np.int64)
+    k = 0
+    acc = 0
+    for b in range(hist.size):
+        acc += hist[b]
+        if first >= 0:
+            acc += moving_hist[first + b]
+        while k < targets.size and acc >= targets[k]:
+            out[k] = b
+            k += 1
+        if k == targets.size:
+            break
+    return out
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def due_to_leave(  # pragma: no cover - compiled
     ids: np.ndarray,

@@ -6,7 +6,7 @@ import numpy as np
 
 from scslab.model import draws, firms
 from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
-from scslab.model.kernels import due_to_leave, wrongful_listings
+from scslab.model.kernels import due_to_leave, score_causes, wrongful_listings
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
@@ -15,7 +15,7 @@ from scslab.model.params import (
     OWN_CONDUCT,
     applies,
 )
-from scslab.model.scoring import counterfactual, refresh_scores, settle
+from scslab.model.scoring import refresh_scores, settle
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 from scslab.population.types import AGE_CHILD, BUSINESS_OWNER
@@ -52,9 +52,18 @@ def delist(state: State, ids: np.ndarray) -> None:
 def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
     """Why a low score lists someone: own conduct if the counterfactual alone would, else the larger
     of the misattributed and association ledgers."""
-    own_alone = counterfactual(state, ids) < state.cp.threshold
-    mis_larger = np.minimum(state.misattributed[ids], 0) <= np.minimum(state.association[ids], 0)
-    return np.where(own_alone, OWN_CONDUCT, np.where(mis_larger, MISATTRIBUTION, ASSOCIATION)).astype(np.int8)
+    s = state.cp.p.score
+    return score_causes(
+        np.asarray(ids, dtype=np.int64),
+        state.ledgers,
+        float(s.start),
+        float(s.min),
+        float(s.max),
+        state.cp.threshold,
+        OWN_CONDUCT,
+        MISATTRIBUTION,
+        ASSOCIATION,
+    )
 
 
 def wrongful(state: State, ids: np.ndarray) -> np.ndarray:

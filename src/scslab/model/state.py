@@ -26,6 +26,7 @@ from scslab.model.kernels import (
     fill_records,
     keep_members,
     last_occurrences,
+    quantile_bins,
 )
 from scslab.model.params import SCORE_BIN, Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Attributes, Population
@@ -174,9 +175,9 @@ class ScoreIndex:
         return float(self.quantiles(np.array([q]), day)[0])
 
     def quantiles(self, q: np.ndarray, day: int) -> np.ndarray:
-        """`quantile` of each of `q`, from one running sum of the histogram."""
-        b = np.searchsorted(np.cumsum(self.histogram(day)), q * self.n, side="left")
-        return self.low + self.BIN * np.minimum(b, self.n_bins - 1)
+        """`quantile` of each of `q` (ascending), from one running count over both histograms."""
+        first = self.moving_hist.size - self.n_bins - self.bins_a_day * (1 + day) if self.n_moving else -1
+        return self.low + self.BIN * quantile_bins(self.hist, self.moving_hist, first, q * self.n)
 
 
 # Citizens per block of the propensity sampler: a candidate's block is found by a search over
