@@ -21,7 +21,8 @@ RHO, RHO_DAY, EXPOSURE = range(3)
 # Scheduled recovery (docs/model.md, "Recovery in closed form"): per citizen one int32 record of
 # the day through which recovery is in the ledgers (NOT_RECOVERING when not recovering), the
 # slot in the moving histogram (-1 when the score is not moving), and the links of the wake list
-# the citizen is in (PREV = -2 - d for the first of day d's list, -1 when in none).
+# the citizen is in (PREV = -2 - d for the first of day d's list, -1 when in none). The lists'
+# first citizens are `State.wake_heads[0]`; `wake_heads[1]` counts the links made to each day.
 REC_DAY, MSLOT, PREV, NEXT = range(4)
 NOT_RECOVERING = np.iinfo(np.int32).max
 # Crossing days are rounded up after taking this much off, so that a crossing computed a hair
@@ -413,7 +414,7 @@ def refresh(  # pragma: no cover - compiled
         if lazy and recovering[ids[j]]:
             i = ids[j]
             unlink(recs, heads, i)
-            if 0 <= wake[j] < heads.size:
+            if 0 <= wake[j] < heads.shape[1]:
                 link(recs, heads, i, wake[j])
     total = 0.0
     for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
@@ -495,7 +496,7 @@ def unlink(recs: np.ndarray, heads: np.ndarray, i: int) -> None:  # pragma: no c
     if prev == -1:
         return
     if prev <= -2:
-        heads[-2 - prev] = nxt
+        heads[0, -2 - prev] = nxt
     else:
         recs[prev, NEXT] = nxt
     if nxt >= 0:
@@ -506,13 +507,15 @@ def unlink(recs: np.ndarray, heads: np.ndarray, i: int) -> None:  # pragma: no c
 
 @njit(cache=True, nogil=True, inline="always")
 def link(recs: np.ndarray, heads: np.ndarray, i: int, day: int) -> None:  # pragma: no cover - compiled
-    """Put citizen i (in no list) first in day `day`'s wake list."""
-    first = heads[day]
+    """Put citizen i (in no list) first in day `day`'s wake list (`heads[0]`), and count the link
+    (`heads[1]`: links ever made to the day, at least the list's length)."""
+    first = heads[0, day]
     recs[i, PREV] = -2 - day
     recs[i, NEXT] = first
     if first >= 0:
         recs[first, PREV] = i
-    heads[day] = i
+    heads[0, day] = i
+    heads[1, day] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -529,12 +532,7 @@ def start_and_wake(  # pragma: no cover - compiled
     """The citizens to settle and plan on `day` under scheduled recovery (int64, no repeats): those
     of `due` who start recovering (clean for `clean_days`, in debt, not yet recovering: they join
     `recovering` with their ledgers written through yesterday), then day `day`'s wake list, emptied."""
-    woken = 0
-    if day < heads.size:
-        i = heads[day]
-        while i >= 0:
-            woken += 1
-            i = recs[i, NEXT]
+    woken = heads[1, day] if day < heads.shape[1] else 0  # (at least the length of the day's list)
     out = np.empty(due.size + woken, dtype=np.int64)
     n = 0
     for j in range(due.size):
@@ -548,7 +546,7 @@ def start_and_wake(  # pragma: no cover - compiled
             out[n] = i
             n += 1
     if woken:
-        i = heads[day]
+        i = heads[0, day]
         while i >= 0:
             out[n] = i
             n += 1
@@ -556,7 +554,7 @@ def start_and_wake(  # pragma: no cover - compiled
             recs[i, PREV] = -1
             recs[i, NEXT] = -1
             i = nxt
-        heads[day] = -1
+        heads[0, day] = -1
     return out[:n]
 
 

@@ -278,8 +278,8 @@ class State:
     last_negative: np.ndarray
     recovering: IdSet
     recovery_due: Calendar
-    # scheduled recovery (kernels.REC_DAY ...): one int32 record a citizen, and the first citizen
-    # of each day's wake list (-1: none); both empty when recovery is eager or off
+    # scheduled recovery (kernels.REC_DAY ...): one int32 record a citizen, and per day the first
+    # citizen of its wake list (-1: none) and the links made to it; empty when recovery is eager or off
     sched: np.ndarray
     wake_heads: np.ndarray
     pending: Calendar  # charges waiting for their source's delay: (target, event, misattributed)
@@ -502,6 +502,7 @@ def initial_state(
     fill_records(ledgers, zero)
     tier = np.full(n, start_tier, dtype=np.int8)
     bins_a_day = scheduled_bins_a_day(cp)
+    days = p.days if bins_a_day else 0
     sched = np.empty((n if bins_a_day else 0, 4), dtype=np.int32)
     fill_records(sched, np.array([NOT_RECOVERING, -1, -1, -1], dtype=np.int32))
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
@@ -517,7 +518,7 @@ def initial_state(
         recovering=IdSet(n, scratch, listed=not bins_a_day),  # scheduled: compiled code reads the mask
         recovery_due=Calendar(p.recovery.clean_days),
         sched=sched,
-        wake_heads=np.full(p.days if bins_a_day else 0, -1, dtype=np.int32),
+        wake_heads=np.stack([np.full(days, -1, dtype=np.int32), np.zeros(days, dtype=np.int32)]),
         pending=Calendar(max_delay),
         blacklist=IdSet(n, scratch),
         cause=np.full(n, -1, dtype=np.int8),
