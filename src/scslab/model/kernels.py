@@ -353,7 +353,8 @@ def refresh(  # pragma: no cover - compiled
             if j + AHEAD < ids.size:
                 prefetch(ledgers, ids[j + AHEAD])
                 prefetch(tier, ids[j + AHEAD])
-                if lazy and recovering[ids[j + AHEAD]]:
+                if lazy:  # (unconditionally: reading the mask here would wait for it)
+                    prefetch(recovering, ids[j + AHEAD])
                     prefetch(recs, ids[j + AHEAD])
             i = ids[j]
             before = -1
@@ -528,11 +529,13 @@ def start_and_wake(  # pragma: no cover - compiled
     heads: np.ndarray,
     day: int,
     clean_days: int,
-) -> np.ndarray:
-    """The citizens to settle and plan on `day` under scheduled recovery (int64, no repeats): those
-    of `due` who start recovering (clean for `clean_days`, in debt, not yet recovering: they join
-    `recovering` with their ledgers written through yesterday), then day `day`'s wake list, emptied."""
+) -> tuple[np.ndarray, int]:
+    """The citizens to settle and plan on `day` under scheduled recovery (int64, no repeats), and
+    how many start: first those of `due` who start recovering (clean for `clean_days`, in debt,
+    not yet recovering: they join `recovering` with their ledgers written through yesterday), then
+    day `day`'s wake list, emptied."""
     woken = heads[1, day] if day < heads.shape[1] else 0  # (at least the length of the day's list)
+    started = 0
     out = np.empty(due.size + woken, dtype=np.int64)
     n = 0
     for j in range(due.size):
@@ -545,6 +548,7 @@ def start_and_wake(  # pragma: no cover - compiled
             recs[i, REC_DAY] = day - 1
             out[n] = i
             n += 1
+    started = n
     if woken:
         i = heads[0, day]
         while i >= 0:
@@ -555,7 +559,7 @@ def start_and_wake(  # pragma: no cover - compiled
             recs[i, NEXT] = -1
             i = nxt
         heads[0, day] = -1
-    return out[:n]
+    return out[:n], started
 
 
 @njit(cache=True, nogil=True)
@@ -877,7 +881,8 @@ def post_charges(  # pragma: no cover - compiled
     for j in range(target.size):
         if j + AHEAD < target.size:
             prefetch(ledgers, target[j + AHEAD])
-            if per_day > 0 and recovering[target[j + AHEAD]]:
+            if per_day > 0:
+                prefetch(recovering, target[j + AHEAD])
                 prefetch(recs, target[j + AHEAD])
         if per_day > 0 and recovering[target[j]]:
             settle_one(ledgers, recs, target[j], cur, per_day)

@@ -49,6 +49,12 @@ def scheduled_per_day(state: State) -> float:
     return float(state.cp.p.recovery.per_day) if state.index.bins_a_day else 0.0
 
 
+def settling(state: State) -> float:
+    """`scheduled_per_day` while anyone is recovering, else 0: what the kernels that settle are
+    given (with 0 they read neither the recovering mask nor the recovery records)."""
+    return scheduled_per_day(state) if state.recovering.count else 0.0
+
+
 def refresh_scores(
     state: State, ids: np.ndarray, cur: int = -1, unique: bool = False, recover: float = 0.0
 ) -> np.ndarray:
@@ -69,7 +75,7 @@ def refresh_scores(
     """
     if not unique:
         ids = state.scratch.distinct(ids)
-    lazy = scheduled_per_day(state)
+    lazy = settling(state)
     done = np.zeros(ids.size if recover > 0 or lazy > 0 else 0, dtype=bool)
     if ids.size == 0:
         return done
@@ -105,7 +111,7 @@ def refresh_scores(
 def settle(state: State, ids: np.ndarray, cur: int) -> None:
     """Bring the ledgers of `ids` (repeats allowed) through day `cur`'s recovery before they are
     read or written as a whole (scheduled recovery; nothing to do otherwise)."""
-    lazy = scheduled_per_day(state)
+    lazy = settling(state)
     if lazy > 0 and ids.size:
         settle_ids(state.ledgers, state.sched, np.asarray(ids, dtype=np.int64), cur, lazy)
 
@@ -149,7 +155,7 @@ def association_charges(state: State, target: np.ndarray, points: np.ndarray, cu
             state.sched,
             state.recovering.member,
             cur,
-            scheduled_per_day(state),
+            settling(state),
         )
     return touched[:n]
 
@@ -160,7 +166,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
     if ids.size == 0:
         return
     state.last_negative[ids] = day
-    if state.recovering.count or not state.recovering.listed:  # (not `size`: it would compact the list now)
+    if state.recovering.count:  # (not `size`, which would compact the list now)
         leaving = ids[state.recovering.member[ids]]
         state.recovering.discard(leaving)
         if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
@@ -181,9 +187,7 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
     # today's recovery comes after the charges: the ledgers are settled through yesterday
-    post_charges(
-        state.ledgers, target, points, mis, state.sched, state.recovering.member, day - 1, scheduled_per_day(state)
-    )
+    post_charges(state.ledgers, target, points, mis, state.sched, state.recovering.member, day - 1, settling(state))
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]
@@ -223,7 +227,7 @@ def scheduled_recovery(state: State, due: np.ndarray, day: int) -> None:
     index = state.index
     rec = state.cp.p.recovery
     index.total += rec.per_day * index.n_moving
-    ids = start_and_wake(
+    ids, started = start_and_wake(
         due,
         state.last_negative,
         state.ledgers,
@@ -233,6 +237,7 @@ def scheduled_recovery(state: State, due: np.ndarray, day: int) -> None:
         day,
         rec.clean_days,
     )
+    state.recovering.count += started
     if ids.size:
         refresh_scores(state, ids, day, unique=True)
 

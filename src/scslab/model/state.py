@@ -56,7 +56,7 @@ class IdSet:
     Removals clear the mask at once and compact the list the next time it is read (or added
     to), so that several removals in a day cost one pass. With `listed` false only the mask is
     kept (for a set that compiled code reads by member and that is listed only at the end of a
-    run): `ids()` then scans the mask.
+    run): `ids()` then scans the mask, and code that sets the mask itself adds to `count`.
     """
 
     def __init__(self, n: int, scratch: Scratch, listed: bool = True) -> None:
@@ -64,14 +64,12 @@ class IdSet:
         self.member = np.zeros(n, dtype=bool)
         self.listed = listed
         self.items = np.empty(n if listed else 0, dtype=np.int32)
-        self.count = 0  # entries in use in `items`, removed ones included until compaction
+        self.count = 0  # entries in use in `items`, removed ones included until compaction (members without a list)
         self.stale = False  # some entries of `items` are no longer members
 
     @property
     def size(self) -> int:
         """The number of members."""
-        if not self.listed:
-            return int(np.count_nonzero(self.member))
         self.compact()
         return self.count
 
@@ -90,12 +88,14 @@ class IdSet:
         self.member[new] = True
         if self.listed:
             self.items[self.count : self.count + new.size] = new
-            self.count += new.size
+        self.count += new.size
         return new
 
     def discard(self, ids: np.ndarray) -> None:
-        """Drop `ids` from the set (those not in it are ignored)."""
+        """Drop `ids` from the set (those not in it are ignored; without a list, no repeats)."""
         if ids.size:
+            if not self.listed:
+                self.count -= int(np.count_nonzero(self.member[ids]))
             self.member[ids] = False
             self.stale = self.listed
 
