@@ -14,10 +14,23 @@ import pytest
 
 from modelkit import build_state, charges, population, scenario, step
 from scslab.model import scoring
-from scslab.model.kernels import MISATTRIBUTED, OWN, SCORE
+from scslab.model.kernels import (
+    COUNT,
+    FILL,
+    HEAD,
+    MISATTRIBUTED,
+    NEXT_BLOCK,
+    OWN,
+    SCORE,
+    WAKE,
+    WAKE_BLOCK,
+    schedule_wake,
+    start_and_wake,
+    wake_pool_blocks,
+)
 from scslab.model.metrics import MetricTable
 from scslab.model.params import compile_params
-from scslab.model.state import initial_state
+from scslab.model.state import initial_state, wake_meta, wake_pool
 
 N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
 S0, LOW, HIGH = 800.0, 350.0, 950.0
@@ -142,3 +155,54 @@ def test_checking_does_not_change_a_scheduled_run() -> None:
     led = scoring.current_ledgers(state, 5)
     assert np.allclose(led[:, SCORE], 800 - 7 + 4)  # days 2..5 of recovery
     assert np.array_equal(state.ledgers, before[0]) and np.array_equal(state.sched, before[1])
+
+
+def day_wakes(meta: np.ndarray, pool: np.ndarray, day: int) -> list[int]:
+    """The ids in day `day`'s chain of blocks, read from the pool."""
+    ids, block = [], int(meta[HEAD, day])
+    while block >= 0:
+        last = int(meta[FILL, day]) if pool[block, NEXT_BLOCK] < 0 else WAKE_BLOCK
+        ids += pool[block, :last].tolist()
+        block = int(pool[block, NEXT_BLOCK])
+    return ids
+
+
+def test_wake_pool_keeps_each_citizen_in_its_wake_day_only() -> None:
+    """Random moves between days (and out) against a plain dict, then every day taken in turn: each
+    day's wakes are exactly the citizens whose wake day it is, the pool never runs out, and every
+    block is free at the end."""
+    n, days = 500, 30
+    blocks = wake_pool_blocks(n, days)
+    recs = np.full((n, 4), -1, dtype=np.int32)
+    meta, pool = wake_meta(days, blocks), wake_pool(blocks)
+    rng = np.random.default_rng(7)
+    want: dict[int, int] = {}
+    for _ in range(20_000):
+        i, day = int(rng.integers(n)), int(rng.integers(-1, days + 3))
+        schedule_wake(recs, meta, pool, i, day)
+        if 0 <= day < days:
+            want[i] = day
+        else:
+            want.pop(i, None)
+    for day in range(days):
+        expected = sorted(i for i, d in want.items() if d == day)
+        assert sorted(day_wakes(meta, pool, day)) == expected and meta[COUNT, day] == len(expected)
+    recovering = np.ones(n, dtype=bool)  # (nobody starts: only the wakes are taken)
+    for day in range(days):
+        ids, started = start_and_wake(
+            np.zeros(0, dtype=np.int64),
+            np.zeros(n, dtype=np.int32),
+            np.zeros((n, 5)),
+            recovering,
+            recs,
+            meta,
+            pool,
+            day,
+            1,
+        )
+        assert started == 0 and sorted(ids.tolist()) == sorted(i for i, d in want.items() if d == day)
+    assert (recs[:, WAKE] == -1).all()
+    free, block = 0, int(meta[HEAD, -1])
+    while block >= 0:
+        free, block = free + 1, int(pool[block, NEXT_BLOCK])
+    assert free == blocks

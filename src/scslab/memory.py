@@ -12,8 +12,9 @@ from scslab.scenario.schema import Eligible, ScenarioParams
 # red-loan end, the scratch stamp), three id sets (a mask and an int32 list each), four bool or
 # int8 columns, and three int32 lookups (represented firm, the two orders).
 STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 4 * 4 + 3 * (1 + 4) + 4 * 1 + 3 * 4
-# Scheduled recovery (when recovery is on): the recovery record of four int32 a citizen.
-SCHEDULE_BYTES = 4 * 4
+# Scheduled recovery (when recovery is on): the recovery record (four int32 a citizen) and the
+# wake pool (an int32 a citizen, in blocks of 64 with two links each).
+SCHEDULE_BYTES = 4 * 4 + 4 * 66 / 64
 # Per household: the restricted adults and the children (int32 each).
 HOUSEHOLD_BYTES = 2 * 4
 # Per event type with heterogeneity: u_ie (float32) and the block sums (float64 per 16 citizens)

@@ -20,10 +20,16 @@ OWN, MISATTRIBUTED, ASSOCIATION, MERIT, SCORE = range(5)
 RHO, RHO_DAY, EXPOSURE = range(3)
 # Scheduled recovery (docs/model.md, "Recovery in closed form"): per citizen one int32 record of
 # the day through which recovery is in the ledgers (NOT_RECOVERING when not recovering), the
-# slot in the moving histogram (-1 when the score is not moving), and the links of the wake list
-# the citizen is in (PREV = -2 - d for the first of day d's list, -1 when in none). The lists'
-# first citizens are `State.wake_heads[0]`; `wake_heads[1]` counts the links made to each day.
-REC_DAY, MSLOT, PREV, NEXT = range(4)
+# slot in the moving histogram (-1 when the score is not moving), the citizen's wake day (-1:
+# none) and where the citizen's id is in that day's wakes. Each day's wakes are ids in a chain
+# of blocks of a pool allocated once (`State.wake_pool`: WAKE_BLOCK ids, then the next and the
+# previous block's numbers, a row). `State.wake_meta` holds per day the chain's first and last
+# block, the ids in the last one and in all (rows HEAD, TAIL, FILL, COUNT), and in its last
+# column the first free block (row HEAD).
+REC_DAY, MSLOT, WAKE, WAKE_AT = range(4)
+HEAD, TAIL, FILL, COUNT = range(4)
+WAKE_BLOCK = 64
+NEXT_BLOCK, PREV_BLOCK = WAKE_BLOCK, WAKE_BLOCK + 1
 NOT_RECOVERING = np.iinfo(np.int32).max
 # Crossing days are rounded up after taking this much off, so that a crossing computed a hair
 # late in floating point is woken on its day (one woken early is planned again for the next).
@@ -315,7 +321,8 @@ def refresh(  # pragma: no cover - compiled
     per_day: float,
     done: np.ndarray,
     recs: np.ndarray,
-    heads: np.ndarray,
+    wake_meta: np.ndarray,
+    wake_pool: np.ndarray,
     moving_hist: np.ndarray,
     recovering: np.ndarray,
     cur: int,
@@ -328,14 +335,15 @@ def refresh(  # pragma: no cover - compiled
     `bounds` holds (start, min, max, bin width, threshold). With `per_day` > 0 each citizen first
     recovers (`recover_one`, in the same pass) and `done[j]` says whether their negative ledgers
     are now clear. With `lazy_per_day` > 0 (scheduled recovery) each citizen `recovering` is first
-    settled through day `cur` (`settle_one`) and, if still in debt, planned: their next wake is linked into
-    `heads` and, when their score rises `lazy_per_day` a day until then, they are counted in
-    `moving_hist` (`plan`); `done[j]` says whether their debt is clear.
+    settled through day `cur` (`settle_one`) and, if still in debt, planned: their next wake is
+    written to the wake pool (`schedule_wake`) and, when their score rises `lazy_per_day` a day
+    until then, they are counted in `moving_hist` (`plan`); `done[j]` says whether their debt is
+    clear.
 
     `notable[j]` is set when the j-th citizen's tier changed, or their score is below the threshold
     while they are not `listed`: the only changes the sanctions phase must look at. The citizens
     are recomputed in parallel (the change in the sum added by chunk, in chunk order); the
-    histograms, counts and wake lists follow.
+    histograms, counts and wakes follow.
     """
     start, low, high, bin_width, threshold = bounds[0], bounds[1], bounds[2], bounds[3], bounds[4]
     n_bins = hist.size
@@ -413,10 +421,7 @@ def refresh(  # pragma: no cover - compiled
             tier_counts[before & 127] -= 1
             tier_counts[after & 127] += 1
         if lazy and recovering[ids[j]]:
-            i = ids[j]
-            unlink(recs, heads, i)
-            if 0 <= wake[j] < heads.shape[1]:
-                link(recs, heads, i, wake[j])
+            schedule_wake(recs, wake_meta, wake_pool, ids[j], wake[j])
     total = 0.0
     for c in range(n_chunks):  # in chunk order (an array sum here would become a parallel reduction)
         total += partial[c]
@@ -491,32 +496,77 @@ def plan(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def unlink(recs: np.ndarray, heads: np.ndarray, i: int) -> None:  # pragma: no cover - compiled
-    """Take citizen i out of the wake list they are in, if any."""
-    prev, nxt = recs[i, PREV], recs[i, NEXT]
-    if prev == -1:
+def schedule_wake(  # pragma: no cover - compiled
+    recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
+) -> None:
+    """Make `day` citizen i's wake day (-1, or a day past the run's last: none), moving i between
+    the days' wakes."""
+    if day >= meta.shape[1] - 1:
+        day = -1
+    if recs[i, WAKE] == day:
         return
-    if prev <= -2:
-        heads[0, -2 - prev] = nxt
-    else:
-        recs[prev, NEXT] = nxt
-    if nxt >= 0:
-        recs[nxt, PREV] = prev
-    recs[i, PREV] = -1
-    recs[i, NEXT] = -1
+    if recs[i, WAKE] >= 0:
+        drop_wake(recs, meta, pool, i)
+    if day >= 0:
+        add_wake(recs, meta, pool, i, day)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def link(recs: np.ndarray, heads: np.ndarray, i: int, day: int) -> None:  # pragma: no cover - compiled
-    """Put citizen i (in no list) first in day `day`'s wake list (`heads[0]`), and count the link
-    (`heads[1]`: links ever made to the day, at least the list's length)."""
-    first = heads[0, day]
-    recs[i, PREV] = -2 - day
-    recs[i, NEXT] = first
-    if first >= 0:
-        recs[first, PREV] = i
-    heads[0, day] = i
-    heads[1, day] += 1
+def add_wake(  # pragma: no cover - compiled
+    recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
+) -> None:
+    """Write citizen i (in no day's wakes) at the end of day `day`'s wakes."""
+    tail = meta[TAIL, day]
+    if tail < 0 or meta[FILL, day] == WAKE_BLOCK:
+        block = meta[HEAD, -1]  # a free block: the pool holds a block a day beyond the wakes
+        meta[HEAD, -1] = pool[block, NEXT_BLOCK]
+        pool[block, NEXT_BLOCK] = -1
+        pool[block, PREV_BLOCK] = tail
+        if tail < 0:
+            meta[HEAD, day] = block
+        else:
+            pool[tail, NEXT_BLOCK] = block
+        meta[TAIL, day] = block
+        meta[FILL, day] = 0
+        tail = block
+    k = meta[FILL, day]
+    pool[tail, k] = i
+    recs[i, WAKE] = day
+    recs[i, WAKE_AT] = tail * WAKE_BLOCK + k
+    meta[FILL, day] = k + 1
+    meta[COUNT, day] += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def drop_wake(recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int) -> None:  # pragma: no cover - compiled
+    """Take citizen i out of its wake day's wakes: the day's last id moves into its place, and a
+    last block left empty is freed."""
+    day = recs[i, WAKE]
+    at = recs[i, WAKE_AT]
+    tail = meta[TAIL, day]
+    last = meta[FILL, day] - 1
+    moved = pool[tail, last]
+    pool[at // WAKE_BLOCK, at % WAKE_BLOCK] = moved
+    recs[moved, WAKE_AT] = at
+    recs[i, WAKE] = -1
+    meta[COUNT, day] -= 1
+    meta[FILL, day] = last
+    if last == 0:
+        prev = pool[tail, PREV_BLOCK]
+        pool[tail, NEXT_BLOCK] = meta[HEAD, -1]
+        meta[HEAD, -1] = tail
+        meta[TAIL, day] = prev
+        meta[FILL, day] = WAKE_BLOCK
+        if prev < 0:
+            meta[HEAD, day] = -1
+        else:
+            pool[prev, NEXT_BLOCK] = -1
+
+
+def wake_pool_blocks(n: int, days: int) -> int:
+    """Blocks of a wake pool that can never run out: a wake per citizen at most, and one partly
+    filled block a day."""
+    return -(-n // WAKE_BLOCK) + days + 1
 
 
 @njit(cache=True, nogil=True)
@@ -526,15 +576,16 @@ def start_and_wake(  # pragma: no cover - compiled
     ledgers: np.ndarray,
     recovering: np.ndarray,
     recs: np.ndarray,
-    heads: np.ndarray,
+    meta: np.ndarray,
+    pool: np.ndarray,
     day: int,
     clean_days: int,
 ) -> tuple[np.ndarray, int]:
     """The citizens to settle and plan on `day` under scheduled recovery (int64, no repeats), and
     how many start: first those of `due` who start recovering (clean for `clean_days`, in debt,
     not yet recovering: they join `recovering` with their ledgers written through yesterday), then
-    day `day`'s wake list, emptied."""
-    woken = heads[1, day] if day < heads.shape[1] else 0  # (at least the length of the day's list)
+    the citizens whose wake day is `day` (the day's wakes are emptied, their blocks freed)."""
+    woken = meta[COUNT, day] if day < meta.shape[1] - 1 else 0
     started = 0
     out = np.empty(due.size + woken, dtype=np.int64)
     n = 0
@@ -550,15 +601,24 @@ def start_and_wake(  # pragma: no cover - compiled
             n += 1
     started = n
     if woken:
-        i = heads[0, day]
-        while i >= 0:
-            out[n] = i
-            n += 1
-            nxt = recs[i, NEXT]
-            recs[i, PREV] = -1
-            recs[i, NEXT] = -1
-            i = nxt
-        heads[0, day] = -1
+        block = meta[HEAD, day]
+        while block >= 0:
+            last = meta[FILL, day] if pool[block, NEXT_BLOCK] < 0 else WAKE_BLOCK
+            for k in range(last):
+                if k + AHEAD < last:
+                    prefetch(recs, pool[block, k + AHEAD])
+                i = pool[block, k]
+                recs[i, WAKE] = -1
+                out[n] = i
+                n += 1
+            nxt = pool[block, NEXT_BLOCK]
+            pool[block, NEXT_BLOCK] = meta[HEAD, -1]  # back to the free blocks
+            meta[HEAD, -1] = block
+            block = nxt
+        meta[HEAD, day] = -1
+        meta[TAIL, day] = -1
+        meta[FILL, day] = 0
+        meta[COUNT, day] = 0
     return out[:n], started
 
 
@@ -567,18 +627,20 @@ def stop_recovery(  # pragma: no cover - compiled
     ids: np.ndarray,
     ledgers: np.ndarray,
     recs: np.ndarray,
-    heads: np.ndarray,
+    meta: np.ndarray,
+    pool: np.ndarray,
     hist: np.ndarray,
     moving_hist: np.ndarray,
     low: float,
     bin_width: float,
 ) -> int:
-    """Take `ids` (unique, recovering, settled) out of scheduled recovery: out of their wake list,
-    and a moving score back into the histogram of still ones; return how many were moving."""
+    """Take `ids` (unique, recovering, settled) out of scheduled recovery: out of their wake day's
+    wakes, and a moving score back into the histogram of still ones; return how many were moving."""
     stopped = 0
     for j in range(ids.size):
         i = ids[j]
-        unlink(recs, heads, i)
+        if recs[i, WAKE] >= 0:
+            drop_wake(recs, meta, pool, i)
         if recs[i, MSLOT] >= 0:
             moving_hist[recs[i, MSLOT]] -= 1
             hist[bin_of(ledgers[i, SCORE], low, bin_width, hist.size)] += 1

@@ -94,7 +94,8 @@ def refresh_scores(
         recover,
         done,
         state.sched,
-        state.wake_heads,
+        state.wake_meta,
+        state.wake_pool,
         index.moving_hist,
         state.recovering.member,
         cur,
@@ -172,7 +173,15 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
         if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
             index, low = state.index, float(state.cp.p.score.min)
             index.n_moving -= stop_recovery(
-                leaving, state.ledgers, state.sched, state.wake_heads, index.hist, index.moving_hist, low, index.BIN
+                leaving,
+                state.ledgers,
+                state.sched,
+                state.wake_meta,
+                state.wake_pool,
+                index.hist,
+                index.moving_hist,
+                low,
+                index.BIN,
             )
     if state.cp.p.recovery.per_day > 0:
         state.recovery_due.push(day + state.cp.p.recovery.clean_days, ids)
@@ -233,7 +242,8 @@ def scheduled_recovery(state: State, due: np.ndarray, day: int) -> None:
         state.ledgers,
         state.recovering.member,
         state.sched,
-        state.wake_heads,
+        state.wake_meta,
+        state.wake_pool,
         day,
         rec.clean_days,
     )

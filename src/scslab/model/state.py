@@ -12,13 +12,18 @@ from scslab.memory import available_cores
 from scslab.model.kernels import (
     ASSOCIATION,
     EXPOSURE,
+    HEAD,
     MERIT,
     MISATTRIBUTED,
+    NEXT_BLOCK,
     NOT_RECOVERING,
     OWN,
+    PREV_BLOCK,
     RHO,
     RHO_DAY,
     SCORE,
+    TAIL,
+    WAKE_BLOCK,
     active_degrees,
     add_degrees,
     block_totals,
@@ -27,6 +32,7 @@ from scslab.model.kernels import (
     keep_members,
     last_occurrences,
     quantile_bins,
+    wake_pool_blocks,
 )
 from scslab.model.params import SCORE_BIN, Compiled
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Attributes, Population
@@ -278,10 +284,11 @@ class State:
     last_negative: np.ndarray
     recovering: IdSet
     recovery_due: Calendar
-    # scheduled recovery (kernels.REC_DAY ...): one int32 record a citizen, and per day the first
-    # citizen of its wake list (-1: none) and the links made to it; empty when recovery is eager or off
+    # scheduled recovery (kernels.REC_DAY ...): one int32 record a citizen, and the days' wakes
+    # (kernels.HEAD ..., WAKE_BLOCK); empty when recovery is eager or off
     sched: np.ndarray
-    wake_heads: np.ndarray
+    wake_meta: np.ndarray
+    wake_pool: np.ndarray
     pending: Calendar  # charges waiting for their source's delay: (target, event, misattributed)
     # blacklist (section 6)
     blacklist: IdSet
@@ -503,6 +510,7 @@ def initial_state(
     tier = np.full(n, start_tier, dtype=np.int8)
     bins_a_day = scheduled_bins_a_day(cp)
     days = p.days if bins_a_day else 0
+    blocks = wake_pool_blocks(n, days) if bins_a_day else 0
     sched = np.empty((n if bins_a_day else 0, 4), dtype=np.int32)
     fill_records(sched, np.array([NOT_RECOVERING, -1, -1, -1], dtype=np.int32))
     max_delay = int(cp.sources.delay.max()) if cp.sources.delay.size else 0
@@ -518,7 +526,8 @@ def initial_state(
         recovering=IdSet(n, scratch, listed=not bins_a_day),  # scheduled: compiled code reads the mask
         recovery_due=Calendar(p.recovery.clean_days),
         sched=sched,
-        wake_heads=np.stack([np.full(days, -1, dtype=np.int32), np.zeros(days, dtype=np.int32)]),
+        wake_meta=wake_meta(days, blocks),
+        wake_pool=wake_pool(blocks),
         pending=Calendar(max_delay),
         blacklist=IdSet(n, scratch),
         cause=np.full(n, -1, dtype=np.int8),
@@ -556,6 +565,25 @@ def initial_state(
             detected=np.zeros(len(cp.events.names), dtype=np.int64),
         ),
     )
+
+
+def wake_meta(days: int, blocks: int) -> np.ndarray:
+    """Empty wakes for `days` days (kernels.HEAD, TAIL, FILL, COUNT), every block free."""
+    meta = np.zeros((4, days + 1), dtype=np.int32)
+    meta[HEAD] = -1
+    meta[TAIL] = -1
+    meta[HEAD, -1] = 0 if blocks else -1
+    return meta
+
+
+def wake_pool(blocks: int) -> np.ndarray:
+    """A wake pool of `blocks` free blocks, chained in order (kernels.NEXT_BLOCK)."""
+    pool = np.full((blocks, WAKE_BLOCK + 2), -1, dtype=np.int32)  # (defined everywhere: checkpoints compare)
+    pool[:, NEXT_BLOCK] = np.arange(1, blocks + 1)
+    pool[:, PREV_BLOCK] = -1
+    if blocks:
+        pool[-1, NEXT_BLOCK] = -1
+    return pool
 
 
 def scheduled_bins_a_day(cp: Compiled) -> int:
