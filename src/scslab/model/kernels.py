@@ -495,7 +495,7 @@ def plan(  # pragma: no cover - compiled
     return int(min(days, 1 << 30)), moving
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def schedule_wake(  # pragma: no cover - compiled
     recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
 ) -> None:
@@ -511,7 +511,7 @@ def schedule_wake(  # pragma: no cover - compiled
         add_wake(recs, meta, pool, i, day)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def add_wake(  # pragma: no cover - compiled
     recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
 ) -> None:
@@ -537,7 +537,7 @@ def add_wake(  # pragma: no cover - compiled
     meta[COUNT, day] += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def drop_wake(recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int) -> None:  # pragma: no cover - compiled
     """Take citizen i out of its wake day's wakes: the day's last id moves into its place, and a
     last block left empty is freed."""
@@ -978,7 +978,7 @@ def post_to_contacts(  # pragma: no cover - compiled
             prefetch(active, start[r + AHEAD])
         for slot in range(start[r], start[r] + offset[r + 1] - offset[r]):
             if active[slot]:
-                k = indices[slot]
+                k = int(indices[slot])  # (int64: one compiled `settle_one`)
                 if per_day > 0 and recovering[k]:
                     settle_one(ledgers, recs, k, cur, per_day)
                 ledgers[k, column] += amount[r]

@@ -75,6 +75,7 @@ def refresh_scores(
     """
     if not unique:
         ids = state.scratch.distinct(ids)
+    ids = ids.astype(np.int64, copy=False)  # (one compiled `refresh`, for int64 ids)
     lazy = settling(state)
     done = np.zeros(ids.size if recover > 0 or lazy > 0 else 0, dtype=bool)
     if ids.size == 0:
