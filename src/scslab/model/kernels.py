@@ -495,7 +495,7 @@ def plan(  # pragma: no cover - compiled
     return int(min(days, 1 << 30)), moving
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def schedule_wake(  # pragma: no cover - compiled
     recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
 ) -> None:
@@ -511,7 +511,7 @@ def schedule_wake(  # pragma: no cover - compiled
         add_wake(recs, meta, pool, i, day)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def add_wake(  # pragma: no cover - compiled
     recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int, day: int
 ) -> None:
@@ -537,7 +537,7 @@ def add_wake(  # pragma: no cover - compiled
     meta[COUNT, day] += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def drop_wake(recs: np.ndarray, meta: np.ndarray, pool: np.ndarray, i: int) -> None:  # pragma: no cover - compiled
     """Take citizen i out of its wake day's wakes: the day's last id moves into its place, and a
     last block left empty is freed."""
