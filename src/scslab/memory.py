@@ -31,9 +31,9 @@ END_BYTES = 2
 # is converted for Parquet.
 PEOPLE_BYTES = 170
 # The interpreter and libraries (numpy, pandas, pyarrow, numba, plotly): 345 MB measured for a
-# run of 10,000 citizens with its report; 457 MB on the first run after an install, while numba
-# compiles the kernels.
-FIXED_BYTES = 470 * 2**20
+# run of 10,000 citizens with its report; 424-457 MB on the first run after an install, while
+# numba compiles the kernels. The default run's first-run peak, 558 MB, sets the margin here.
+FIXED_BYTES = 490 * 2**20
 # Allocator slack and the layers' realised degrees above their expectation. Measured peaks
 # (bench/README.md) sit 12-16% below the estimate for beijing-2020 at 4 M and 22 M citizens.
 MARGIN = 1.05
