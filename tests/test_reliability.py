@@ -162,6 +162,41 @@ def test_signal_stops_within_a_second_and_keeps_the_checkpoint(sig: int, code: i
     assert at is not None and at.day % 10 == 0 and at.day == at.table.days_done
 
 
+def test_signal_in_the_day_loop_stops_between_days(tmp_path: Path) -> None:
+    """A signal that lands while a day is being simulated (inside compiled kernels) stops the run after that
+    day, as Stopped, with the day's checkpoint written; the handler never raises inside the kernels."""
+    sc = load_scenario("beijing-2020").with_overrides({"population.size": 5000, "days": 400})
+    job = runner.Job(sc, 3, tmp_path / "run", every=5)
+    runner.begin(job)
+    seen: list[int] = []
+    went_on: list[int] = []
+
+    def on_day(day: int, _: int) -> None:
+        seen.append(day)
+        if day == 12:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs at the next bytecode, here
+            went_on.append(day)  # a handler that raised at once would never get here
+
+    with runner.StopOnSignals() as guard, pytest.raises(runner.Stopped) as stop:
+        runner.simulate(job, None, guard, on_day)
+    assert stop.value.exit_code == 143 and stop.value.__context__ is None
+    assert went_on == [12] and seen[-1] == 12 and job.last_checkpoint == 10  # stopped after day 13's work
+    _, at = runner.resume(job.target)
+    assert at is not None and at.day == 10
+
+
+def test_a_stop_mangled_by_compiled_code_is_still_a_stop() -> None:
+    """When the handler's exception comes out of compiled code as another error, it is still Stopped."""
+    with runner.StopOnSignals() as guard:
+        with pytest.raises(runner.Stopped) as stop, guard.translated():
+            guard.pending = int(signal.SIGINT)
+            raise SystemError("returned a result with an exception set")
+        assert stop.value.exit_code == 130
+        guard.pending = None
+        with pytest.raises(ValueError), guard.translated():
+            raise ValueError("an ordinary error stays what it is")
+
+
 # ---------------------------------------------------------------- determinism and --check
 
 

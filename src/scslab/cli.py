@@ -107,26 +107,27 @@ def run(
     with runner.StopOnSignals() as guard:
         job: runner.Job | None = None
         try:
-            if resume is not None:
-                job, at = runner.resume(resume)
-            else:
-                sc = load_scenario(scenario, trusted=tuple(allow_extends or ()))
-                if set_:
-                    sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
-                target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-                if target.exists():
-                    raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-                if save_people:
-                    check_memory(sc.params, sc.origin, people=True)
-                options = {"people": save_people, "with_baseline": baseline, "report": report}
-                job, at = runner.Job(sc, seed, target, checkpoint_every, check, options), None
-                if checkpoint_every:
-                    runner.begin(job)
-            sc, target = job.scenario, job.target
-            first = at.day if at else 0
-            with runner.day_bar(sc.name, sc.params.days, first, not quiet and sys.stderr.isatty()) as on_day:
-                result = runner.simulate(job, at, guard, on_day)
-            runner.finish(job, result)
+            with guard.translated():
+                if resume is not None:
+                    job, at = runner.resume(resume)
+                else:
+                    sc = load_scenario(scenario, trusted=tuple(allow_extends or ()))
+                    if set_:
+                        sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
+                    target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+                    if target.exists():
+                        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+                    if save_people:
+                        check_memory(sc.params, sc.origin, people=True)
+                    options = {"people": save_people, "with_baseline": baseline, "report": report}
+                    job, at = runner.Job(sc, seed, target, checkpoint_every, check, options), None
+                    if checkpoint_every:
+                        runner.begin(job)
+                sc, target = job.scenario, job.target
+                first = at.day if at else 0
+                with runner.day_bar(sc.name, sc.params.days, first, not quiet and sys.stderr.isatty()) as on_day:
+                    result = runner.simulate(job, at, guard, on_day)
+                runner.finish(job, result)
         except runner.Stopped as stop:
             saved = job.last_checkpoint if job else None
             where = f"last checkpoint: day {saved}; resume with: scslab run --resume {job.target}" if job and (

@@ -45,7 +45,13 @@ class Stopped(BaseException):
 
 
 class StopOnSignals:
-    """While active, SIGINT and SIGTERM raise Stopped at once, or at the end of a `deferred()` block."""
+    """While active, SIGINT and SIGTERM stop the run: at once, at the end of a `deferred()` block, or, inside
+    `polled()`, at the next `check()`.
+
+    A handler's exception raised while compiled code calls back into Python comes out as another error
+    (numba's dispatcher turns it into a SystemError); `translated()` turns that back into `Stopped`. The
+    day loop avoids the question: it runs `polled()` and checks after each day.
+    """
 
     def __init__(self) -> None:
         self.pending: int | None = None
@@ -77,6 +83,27 @@ class StopOnSignals:
             self.depth -= 1
         if self.depth == 0 and self.pending is not None:
             raise Stopped(self.pending)
+
+    @contextmanager
+    def polled(self) -> Iterator[None]:
+        """A block that stops only where it calls `check()` (or at its end)."""
+        with self.deferred():
+            yield
+
+    def check(self) -> None:
+        """Stop now if a signal came."""
+        if self.pending is not None:
+            raise Stopped(self.pending)
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """Turn an error that a signal's exception became on its way through compiled code into `Stopped`."""
+        try:
+            yield
+        except Exception as exc:
+            if self.pending is None:
+                raise
+            raise Stopped(self.pending) from exc
 
 
 @dataclass
@@ -151,7 +178,8 @@ def simulate(
     guard: StopOnSignals,
     on_day: Callable[[int, int], None] | None = None,
 ) -> Result:
-    """Run (or go on with) `job`: check invariants and write checkpoints after the days asked for."""
+    """Run (or go on with) `job`: check invariants and write checkpoints after the days asked for; a signal
+    stops the day loop between days."""
     sc = job.scenario
     at = progress or engine.start(sc.params, job.seed, sc.origin)
     checker = Checker(at.state) if job.check else None
@@ -164,8 +192,10 @@ def simulate(
             with guard.deferred():
                 save_checkpoint(job.work / STATE_FILE, at, {"seed": job.seed, "scenario": sc.name})
                 job.last_checkpoint = at.day
+        guard.check()
 
-    run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
+    with guard.polled():
+        run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
     return Result.from_run(sc, job.seed, run)
 
 
