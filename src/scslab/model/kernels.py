@@ -349,6 +349,7 @@ def refresh(  # pragma: no cover - compiled
     n_bins = hist.size
     last_tier = tier_counts.size - 1
     lazy = lazy_per_day > 0
+    q = int(np.rint(lazy_per_day / bin_width))  # bins a moving score rises a day
     # each citizen's (slot, tier) before and after, packed as slot * 128 + tier (tiers are int8); a
     # slot below n_bins is a bin of `hist`, above it one of `moving_hist`
     moves = np.empty((ids.size, 2), dtype=np.int64)
@@ -390,7 +391,6 @@ def refresh(  # pragma: no cover - compiled
                     days, moves_linearly = plan(ledgers, i, raw, v, lazy_per_day, bounds, tier_bounds)
                     wake[j] = cur + days
                     if moves_linearly:
-                        q = int(np.rint(lazy_per_day / bin_width))
                         recs[i, MSLOT] = moving_slot(after, cur, q, moving_hist.size, n_bins)
                         after = n_bins + recs[i, MSLOT]
                 else:
@@ -586,7 +586,6 @@ def start_and_wake(  # pragma: no cover - compiled
     not yet recovering: they join `recovering` with their ledgers written through yesterday), then
     the citizens whose wake day is `day` (the day's wakes are emptied, their blocks freed)."""
     woken = meta[COUNT, day] if day < meta.shape[1] - 1 else 0
-    started = 0
     out = np.empty(due.size + woken, dtype=np.int64)
     n = 0
     for j in range(due.size):
@@ -669,6 +668,13 @@ def settled_copy(  # pragma: no cover - compiled
     for j in range(ids.size):
         settle_one(out, scratch, ids[j], cur, per_day)
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def counterfactual_score(ledgers: np.ndarray, i: int, bounds: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Citizen i's counterfactual score `clamp(S0 + own + merit)`, on the grid of `snap` (`bounds` as
+    in `refresh`)."""
+    return snap(min(max(bounds[0] + ledgers[i, OWN] + ledgers[i, MERIT], bounds[1]), bounds[2]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -769,15 +775,14 @@ def wrongful_listings(  # pragma: no cover - compiled
     cause: np.ndarray,
     ledgers: np.ndarray,
     listing_wrongful: np.ndarray,
-    start: float,
-    low: float,
-    high: float,
-    threshold: float,
+    bounds: np.ndarray,
     last_score_cause: int,
     listed_offence: int,
 ) -> np.ndarray:
     """Whether each listing of `ids` is wrongful, in one pass: a score listing whose counterfactual
-    `clamp(S0 + own + merit)` reaches the threshold, or a listed offence charged to the wrong person."""
+    `clamp(S0 + own + merit)` reaches the threshold, or a listed offence charged to the wrong person
+    (`bounds` as in `refresh`)."""
+    threshold = bounds[4]
     out = np.empty(ids.size, dtype=np.bool_)
     for j in prange(ids.size):
         if j + AHEAD < ids.size:
@@ -786,7 +791,7 @@ def wrongful_listings(  # pragma: no cover - compiled
         i = ids[j]
         k = cause[i]
         if k <= last_score_cause:
-            out[j] = snap(min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high)) >= threshold
+            out[j] = counterfactual_score(ledgers, i, bounds) >= threshold
         else:
             out[j] = k == listed_offence and listing_wrongful[i]
     return out
@@ -796,21 +801,19 @@ def wrongful_listings(  # pragma: no cover - compiled
 def score_causes(  # pragma: no cover - compiled
     ids: np.ndarray,
     ledgers: np.ndarray,
-    start: float,
-    low: float,
-    high: float,
-    threshold: float,
+    bounds: np.ndarray,
     own_conduct: int,
     misattribution: int,
     association: int,
 ) -> np.ndarray:
     """Why a low score lists each of `ids`: own conduct if the counterfactual `clamp(S0 + own +
     merit)` alone is below the threshold, else the larger of the misattributed and association
-    debts (misattribution on a tie)."""
+    debts (misattribution on a tie; `bounds` as in `refresh`)."""
+    threshold = bounds[4]
     out = np.empty(ids.size, dtype=np.int8)
     for j in range(ids.size):
         i = ids[j]
-        if snap(min(max(start + ledgers[i, OWN] + ledgers[i, MERIT], low), high)) < threshold:
+        if counterfactual_score(ledgers, i, bounds) < threshold:
             out[j] = own_conduct
         elif min(ledgers[i, MISATTRIBUTED], 0.0) <= min(ledgers[i, ASSOCIATION], 0.0):
             out[j] = misattribution

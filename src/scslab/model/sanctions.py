@@ -52,14 +52,10 @@ def delist(state: State, ids: np.ndarray) -> None:
 def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
     """Why a low score lists someone: own conduct if the counterfactual alone would, else the larger
     of the misattributed and association ledgers."""
-    s = state.cp.p.score
     return score_causes(
         np.asarray(ids, dtype=np.int64),
         state.ledgers,
-        float(s.start),
-        float(s.min),
-        float(s.max),
-        state.cp.threshold,
+        state.cp.score_bounds,
         OWN_CONDUCT,
         MISATTRIBUTION,
         ASSOCIATION,
@@ -68,16 +64,12 @@ def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
 
 def wrongful(state: State, ids: np.ndarray) -> np.ndarray:
     """Whether each listing of `ids` would not exist without errors and association."""
-    score = state.cp.p.score
     return wrongful_listings(
         ids,
         state.cause,
         state.ledgers,
         state.listing_wrongful,
-        float(score.start),
-        float(score.min),
-        float(score.max),
-        state.cp.threshold,
+        state.cp.score_bounds,
         ASSOCIATION,
         LISTED_OFFENCE,
     )

@@ -130,7 +130,7 @@ def current_ledgers(state: State, day: int) -> np.ndarray:
 def settle_all(state: State, day: int) -> None:
     """Settle every recovering citizen through `day` (the end of a run)."""
     if scheduled_per_day(state) > 0 and state.recovering.size:
-        refresh_scores(state, state.recovering.ids().astype(np.int64), day, unique=True)
+        refresh_scores(state, state.recovering.ids(), day, unique=True)
 
 
 def association_charges(state: State, target: np.ndarray, points: np.ndarray, cur: int) -> np.ndarray:
@@ -172,7 +172,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
         leaving = ids[state.recovering.member[ids]]
         state.recovering.discard(leaving)
         if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
-            index, low = state.index, float(state.cp.p.score.min)
+            index = state.index
             index.n_moving -= stop_recovery(
                 leaving,
                 state.ledgers,
@@ -181,7 +181,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
                 state.wake_pool,
                 index.hist,
                 index.moving_hist,
-                low,
+                index.low,
                 index.BIN,
             )
     if state.cp.p.recovery.per_day > 0:

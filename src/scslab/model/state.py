@@ -31,6 +31,7 @@ from scslab.model.kernels import (
     fill_records,
     keep_members,
     last_occurrences,
+    moving_slot,
     quantile_bins,
     wake_pool_blocks,
 )
@@ -168,12 +169,15 @@ class ScoreIndex:
         """The bin of each score (`kernels.refresh` computes the same for the citizens it moves)."""
         return np.clip(np.rint((score - self.low) / self.BIN).astype(np.int64), 0, self.n_bins - 1)
 
+    def first_slot(self, day: int) -> int:
+        """The slot of `moving_hist` that holds bin 0 at the end of `day`'s recovery."""
+        return moving_slot(0, day, self.bins_a_day, self.moving_hist.size, self.n_bins)
+
     def histogram(self, day: int) -> np.ndarray:
         """Everyone's scores at the end of `day`'s recovery, by bin: the still ones and the moving ones."""
         if self.n_moving == 0:
             return self.hist
-        q = self.bins_a_day
-        first = self.moving_hist.size - self.n_bins - q - q * day  # the slot of bin 0 on `day`
+        first = self.first_slot(day)
         return self.hist + self.moving_hist[first : first + self.n_bins]
 
     def quantile(self, q: float, day: int) -> float:
@@ -182,7 +186,7 @@ class ScoreIndex:
 
     def quantiles(self, q: np.ndarray, day: int) -> np.ndarray:
         """`quantile` of each of `q` (ascending), from one running count over both histograms."""
-        first = self.moving_hist.size - self.n_bins - self.bins_a_day * (1 + day) if self.n_moving else -1
+        first = self.first_slot(day) if self.n_moving else -1
         return self.low + self.BIN * quantile_bins(self.hist, self.moving_hist, first, q * self.n)
 
 
