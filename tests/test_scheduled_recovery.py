@@ -112,7 +112,13 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
         # wrongful: listed, with S0 + own + merit at or above the threshold
         wrongful = on & (np.clip(S0 + want["own"] + want["merit"], LOW, HIGH) >= THRESHOLD)
         assert table.columns["blacklisted_wrongful"][day] == wrongful.sum(), day
-    assert state.index.n_moving > 0 or per_day > 1  # (scores were still moving at the end)
+    # the moving histogram holds exactly those still in debt with a raw score in [min, max)
+    last = exact(DAYS - 1, per_day)
+    in_debt = (last["own"] + last["mis"]) < 0
+    raw = S0 + last["merit"] + last["own"] + last["mis"]
+    moving = int((in_debt & (raw >= LOW) & (raw < HIGH)).sum())
+    assert state.index.n_moving == moving and int(state.index.moving_hist.sum()) == moving
+    assert (moving > 0) == (per_day == 1.0)  # 1 a day leaves the largest debts unpaid; 2.5 a day clears all
 
 
 def test_scheduled_and_eager_recovery_agree_on_a_preset_run(monkeypatch: pytest.MonkeyPatch) -> None:
