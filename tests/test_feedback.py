@@ -11,7 +11,7 @@ from scslab.engine import start_day
 from scslab.model import feedback, sanctions, scoring
 from scslab.model.behaviour import behaviour, perceived_risk
 from scslab.model.contacts import reverse_slots
-from scslab.model.kernels import ASSOCIATION, OWN, SCORE
+from scslab.model.ledgers import L_ASSOCIATION, L_OWN, L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import OWN_CONDUCT
 from scslab.model.state import State
@@ -360,7 +360,7 @@ def test_recovery_exact() -> None:
         todays = charges([0, 1], [0, 1]) if day == 0 else charges([0], 0) if day == 35 else None
         step(state, day, todays)
         led = scoring.current_ledgers(state, day)
-        own, association, score = led[:, OWN], led[:, ASSOCIATION], led[:, SCORE]
+        own, association, score = led[:, L_OWN], led[:, L_ASSOCIATION], led[:, L_SCORE]
         k = 0 if day < 10 else min(day - 9, 20)
         if day < 35:
             assert np.isclose(own[0], -30 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day

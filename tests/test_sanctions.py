@@ -15,7 +15,7 @@ from modelkit import build_state, charges, column, population, scenario, simulat
 from scslab.engine import start_day
 from scslab.model import sanctions, scoring
 from scslab.model.behaviour import behaviour
-from scslab.model.kernels import SCORE
+from scslab.model.ledgers import L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import (
     ASSOCIATION,
@@ -266,12 +266,12 @@ def test_exit_needs_min_days_and_score_back() -> None:
         step(state, day, charges([0, 1, 2], [0, 1, 0], [False, False, True]) if day == 0 else None)
         on[day] = state.blacklist.member[:3]
         if day == 5:
-            score = scoring.current_ledgers(state, day)[:, SCORE]
+            score = scoring.current_ledgers(state, day)[:, L_SCORE]
             assert score[0] == 700.0 and score[2] == 700.0
     assert np.flatnonzero(on[:, 0]).tolist() == list(range(20))
     assert np.flatnonzero(on[:, 1]).tolist() == list(range(30))
     assert np.flatnonzero(on[:, 2]).tolist() == list(range(20))
-    assert scoring.current_ledgers(state, 39)[1, SCORE] == 790.0  # 400 + 10 * 39
+    assert scoring.current_ledgers(state, 39)[1, L_SCORE] == 790.0  # 400 + 10 * 39
 
 
 # --- Corporate credit and joint punishment ------------------------------------------------------

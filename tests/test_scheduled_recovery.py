@@ -14,23 +14,23 @@ import pytest
 
 from modelkit import build_state, charges, population, scenario, step
 from scslab.model import scoring
-from scslab.model.kernels import (
-    COUNT,
-    FILL,
-    HEAD,
-    MISATTRIBUTED,
-    NEXT_BLOCK,
-    OWN,
-    SCORE,
-    WAKE,
-    WAKE_BLOCK,
-    schedule_wake,
-    start_and_wake,
-    wake_pool_blocks,
-)
+from scslab.model.ledgers import L_MISATTRIBUTED, L_OWN, L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import compile_params
-from scslab.model.state import initial_state, wake_meta, wake_pool
+from scslab.model.recovery import (
+    COUNT,
+    HEAD,
+    NEXT_BLOCK,
+    WAKE,
+    day_wakes,
+    schedule_wake,
+    start_and_wake,
+    wake_checks,
+    wake_meta,
+    wake_pool,
+    wake_pool_blocks,
+)
+from scslab.model.state import initial_state
 
 N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
 S0, LOW, HIGH = 800.0, 350.0, 950.0
@@ -90,9 +90,9 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
         step(state, day, charges(target, event, mis) if day == 0 else None, table=table)
         want = exact(day, per_day)
         led = scoring.current_ledgers(state, day)
-        assert np.allclose(led[:, SCORE], want["score"], rtol=0, atol=1e-9), day
-        assert np.allclose(led[:, OWN], want["own"], rtol=0, atol=1e-9), day
-        assert np.allclose(led[:, MISATTRIBUTED], want["mis"], rtol=0, atol=1e-9), day
+        assert np.allclose(led[:, L_SCORE], want["score"], rtol=0, atol=1e-9), day
+        assert np.allclose(led[:, L_OWN], want["own"], rtol=0, atol=1e-9), day
+        assert np.allclose(led[:, L_MISATTRIBUTED], want["mis"], rtol=0, atol=1e-9), day
         score = want["score"]
         # the score index, with the moving scores never touched between wakes
         assert np.array_equal(state.tier, tiers_of(score)), day
@@ -123,7 +123,7 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
 
 def test_scheduled_and_eager_recovery_agree_on_a_preset_run(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same run (same draws) with recovery scheduled and eager: scores are snapped to a grid
-    far finer than any points (`kernels.snap`), so the two give the same table and scores, though
+    far finer than any points (`ledgers.snap`), so the two give the same table and scores, though
     the one settles k days at once and the other adds them day by day."""
     import scslab.engine as engine
     from scslab.scenario import load_scenario
@@ -159,18 +159,8 @@ def test_checking_does_not_change_a_scheduled_run() -> None:
         step(state, day)
     before = state.ledgers.copy(), state.sched.copy()
     led = scoring.current_ledgers(state, 5)
-    assert np.allclose(led[:, SCORE], 800 - 7 + 4)  # days 2..5 of recovery
+    assert np.allclose(led[:, L_SCORE], 800 - 7 + 4)  # days 2..5 of recovery
     assert np.array_equal(state.ledgers, before[0]) and np.array_equal(state.sched, before[1])
-
-
-def day_wakes(meta: np.ndarray, pool: np.ndarray, day: int) -> list[int]:
-    """The ids in day `day`'s chain of blocks, read from the pool."""
-    ids, block = [], int(meta[HEAD, day])
-    while block >= 0:
-        last = int(meta[FILL, day]) if pool[block, NEXT_BLOCK] < 0 else WAKE_BLOCK
-        ids += pool[block, :last].tolist()
-        block = int(pool[block, NEXT_BLOCK])
-    return ids
 
 
 def test_wake_pool_keeps_each_citizen_in_its_wake_day_only() -> None:
@@ -192,7 +182,8 @@ def test_wake_pool_keeps_each_citizen_in_its_wake_day_only() -> None:
             want.pop(i, None)
     for day in range(days):
         expected = sorted(i for i, d in want.items() if d == day)
-        assert sorted(day_wakes(meta, pool, day)) == expected and meta[COUNT, day] == len(expected)
+        assert sorted(day_wakes(meta, pool, day).tolist()) == expected and meta[COUNT, day] == len(expected)
+    assert all(ok for _, ok in wake_checks(recs, meta, pool, -1))
     recovering = np.ones(n, dtype=bool)  # (nobody starts: only the wakes are taken)
     for day in range(days):
         ids, started = start_and_wake(
@@ -211,4 +202,4 @@ def test_wake_pool_keeps_each_citizen_in_its_wake_day_only() -> None:
     free, block = 0, int(meta[HEAD, -1])
     while block >= 0:
         free, block = free + 1, int(pool[block, NEXT_BLOCK])
-    assert free == blocks
+    assert free == blocks and all(ok for _, ok in wake_checks(recs, meta, pool, days - 1))

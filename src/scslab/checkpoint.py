@@ -21,9 +21,11 @@ import numpy as np
 from scslab.atomic import write_file
 from scslab.engine import Progress
 from scslab.errors import ScslabError
+from scslab.model.ledgers import ScoreIndex
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
-from scslab.model.state import Calendar, DayCounters, IdSet, Propensity, ScoreIndex, Scratch, State
+from scslab.model.propensity import Propensity
+from scslab.model.state import Calendar, DayCounters, IdSet, Scratch, State
 from scslab.population.types import Layer, Population
 
 FORMAT = "scslab-checkpoint/1"
@@ -33,7 +35,7 @@ CLASSES: dict[str, Any] = {
     cls.__name__: cls
     for cls in (State, Population, Layer, IdSet, Calendar, ScoreIndex, DayCounters, Scratch, Propensity, MetricTable)
 }
-SKIP = {"State": ("cp",)}
+SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)
 
 
 class _Encoder:

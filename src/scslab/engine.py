@@ -15,9 +15,10 @@ from scslab.model.behaviour import behaviour
 from scslab.model.feedback import feedback
 from scslab.model.metrics import MetricTable, record
 from scslab.model.params import Compiled, compile_params
+from scslab.model.propensity import Propensity, propensities
 from scslab.model.sanctions import initial_effects, sanctions
 from scslab.model.scoring import scoring, settle_all
-from scslab.model.state import Propensity, State, initial_state, propensities
+from scslab.model.state import State, initial_state
 from scslab.model.surveillance import surveillance
 from scslab.population import Population, build_population
 from scslab.population.types import Attributes

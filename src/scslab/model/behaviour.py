@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model import draws
-from scslab.model.kernels import decayed_risks, deterrence_factor, place_sorted
 from scslab.model.params import Compiled, applies
-from scslab.model.state import PROPENSITY_BLOCK, PROPENSITY_SUPER, State
+from scslab.model.propensity import PROPENSITY_BLOCK, PROPENSITY_SUPER, place_sorted
+from scslab.model.risk import decayed_risks, deterrence_factor
+from scslab.model.state import State
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.contacts import edge_slots, reverse_slots
+from scslab.model.contacts import edge_slots, gather_contacts, reverse_slots, row_spans
 from scslab.model.draws import TIE, uniform
-from scslab.model.kernels import apply_risk, gather_contacts, row_spans
+from scslab.model.risk import apply_risk
 from scslab.model.state import State, concat
 from scslab.population.types import Layer
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.errors import ScslabError
-from scslab.model.kernels import ASSOCIATION, MERIT, MISATTRIBUTED, OWN, SCORE
+from scslab.model.ledgers import L_ASSOCIATION, L_MERIT, L_MISATTRIBUTED, L_OWN, L_SCORE, score_tiers
 from scslab.model.metrics import MetricTable
+from scslab.model.recovery import wake_checks
 from scslab.model.scoring import current_ledgers
 from scslab.model.state import State
 
@@ -45,7 +46,8 @@ def checks(state: State, table: MetricTable, day: int, stock_before: int) -> lis
     ledgers = current_ledgers(state, day)
     return [
         *score_checks(state, ledgers),
-        *index_checks(state, ledgers[:, SCORE], day),
+        *index_checks(state, ledgers[:, L_SCORE], day),
+        *(wake_checks(state.sched, state.wake_meta, state.wake_pool, day) if state.index.bins_a_day else []),
         *blacklist_checks(state, stock_before),
         *count_checks(state, table, day),
     ]
@@ -54,8 +56,9 @@ def checks(state: State, table: MetricTable, day: int, stock_before: int) -> lis
 def score_checks(state: State, ledgers: np.ndarray) -> list[tuple[str, bool]]:
     """Scores within bounds and equal to clamp(S0 + ledgers); ledgers with their signs."""
     p = state.cp.p.score
-    own, merit, association, score = ledgers[:, OWN], ledgers[:, MERIT], ledgers[:, ASSOCIATION], ledgers[:, SCORE]
-    raw = p.start + own + ledgers[:, MISATTRIBUTED] + association + merit
+    own, merit, score = ledgers[:, L_OWN], ledgers[:, L_MERIT], ledgers[:, L_SCORE]
+    association = ledgers[:, L_ASSOCIATION]
+    raw = p.start + own + ledgers[:, L_MISATTRIBUTED] + association + merit
     expected = np.clip(raw, p.min, p.max)
     finite = bool(np.isfinite(score).all())
     return [
@@ -72,8 +75,7 @@ def score_checks(state: State, ledgers: np.ndarray) -> list[tuple[str, bool]]:
 
 
 def _tiers_match(state: State, score: np.ndarray) -> bool:
-    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="left")
-    return bool((np.minimum(idx, len(state.cp.tier_names) - 1) == state.tier).all())
+    return bool((score_tiers(score, state.cp.tier_bounds, len(state.cp.tier_names)) == state.tier).all())
 
 
 def index_checks(state: State, score: np.ndarray, day: int) -> list[tuple[str, bool]]:

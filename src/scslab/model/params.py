@@ -9,11 +9,8 @@ import numpy as np
 
 from scslab.scenario.schema import CAUSES, ScenarioParams, Source, parse_trigger
 
-# Ledger codes of a charge.
-OWN, MISATTRIBUTED, MERIT = 0, 1, 2
-# Width of the score histogram's bins (`state.ScoreIndex`): quantiles are exact on this grid.
+# Width of the score histogram's bins (`ledgers.ScoreIndex`): quantiles are exact on this grid.
 SCORE_BIN = 0.1
-CAUSE_CODE = {name: code for code, name in enumerate(CAUSES)}
 OWN_CONDUCT, MISATTRIBUTION, ASSOCIATION, LISTED_OFFENCE, JOINT_PUNISHMENT = range(len(CAUSES))
 MODES = ("plane", "train")
 
@@ -100,7 +97,7 @@ class Compiled:
     threshold: float  # blacklist threshold (-inf when there is none)
     risk_decay: np.ndarray  # (1 - eta) ** age for ages 0..days + 1: how much perceived risk is left
     trip_rates: np.ndarray  # (5, 2): trips wanted a day by plane and by train, per income quintile
-    score_bounds: np.ndarray  # (start, min, max, histogram bin width, threshold): what `kernels.refresh` reads
+    score_bounds: np.ndarray  # (start, min, max, histogram bin width, threshold): what `posting.refresh` reads
     scheduled_recovery: bool = True  # recovery in closed form where exact (state.scheduled_bins_a_day)
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model import draws, firms
+from scslab.model.blacklist import due_to_leave, score_causes, wrongful_listings
 from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
-from scslab.model.kernels import due_to_leave, score_causes, wrongful_listings
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,

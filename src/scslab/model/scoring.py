@@ -14,34 +14,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.kernels import (
-    ASSOCIATION,
-    SNAP,
-    post_charges,
-    post_to_contacts,
-    ready_to_recover,
-    refresh,
-    row_spans,
-    settle_ids,
-    settled_copy,
-    start_and_wake,
-    stop_recovery,
-)
+from scslab.model.contacts import row_spans
+from scslab.model.ledgers import counterfactual_scores, score_tiers
+from scslab.model.posting import post_charges, post_to_contacts, refresh
+from scslab.model.recovery import ready_to_recover, settle_ids, settled_copy, start_and_wake, stop_recovery
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
 
 def tier_of(state: State, score: np.ndarray) -> np.ndarray:
-    """Tier index (0 = top) of each score; scores below every bound fall in the lowest tier."""
-    # the number of bounds strictly above the score is the index of its tier
-    idx = np.searchsorted(-state.cp.tier_bounds, -score, side="left")
-    return np.minimum(idx, len(state.cp.tier_names) - 1).astype(np.int8)
+    """Tier index (0 = top) of each score (`ledgers.score_tier`); scores below every bound fall in the lowest tier."""
+    return score_tiers(np.asarray(score, dtype=np.float64), state.cp.tier_bounds, len(state.cp.tier_names))
 
 
 def counterfactual(state: State, ids: np.ndarray) -> np.ndarray:
-    """`S0 + own + merit`, clamped: the score without misattribution and association."""
-    p = state.cp.p.score
-    return np.rint(np.clip(p.start + state.own[ids] + state.merit[ids], p.min, p.max) * SNAP) / SNAP
+    """`S0 + own + merit`, clamped: the score without misattribution and association
+    (`ledgers.counterfactual_score`)."""
+    return counterfactual_scores(state.ledgers, np.asarray(ids, dtype=np.int64), state.cp.score_bounds)
 
 
 def scheduled_per_day(state: State) -> float:
@@ -82,26 +71,7 @@ def refresh_scores(
         return done
     index = state.index
     notable = np.empty(ids.size, dtype=bool)
-    total, moving = refresh(
-        ids,
-        state.ledgers,
-        state.tier,
-        state.cp.score_bounds,
-        state.cp.tier_bounds,
-        index.hist,
-        index.tier_counts,
-        state.blacklist.member,
-        notable,
-        recover,
-        done,
-        state.sched,
-        state.wake_meta,
-        state.wake_pool,
-        index.moving_hist,
-        state.recovering.member,
-        cur,
-        lazy,
-    )
+    total, moving = refresh(state.scoring_arrays, ids, notable, done, recover, cur, lazy)
     index.total += total
     index.n_moving += moving
     state.changed.append(ids[notable])
@@ -143,21 +113,10 @@ def association_charges(state: State, target: np.ndarray, points: np.ndarray, cu
     ]
     touched = np.empty(sum(int(offset[-1]) for *_, offset in spans), dtype=np.int64)
     n = 0
+    lazy = settling(state)
     for layer, alpha, start, offset in spans:
         n = post_to_contacts(
-            layer.indices,
-            layer.active,
-            start,
-            offset,
-            alpha * points,
-            state.ledgers,
-            ASSOCIATION,
-            touched,
-            n,
-            state.sched,
-            state.recovering.member,
-            cur,
-            settling(state),
+            state.scoring_arrays, layer.indices, layer.active, start, offset, alpha * points, touched, n, cur, lazy
         )
     return touched[:n]
 
@@ -172,18 +131,7 @@ def mark_negative(state: State, ids: np.ndarray, day: int) -> None:
         leaving = ids[state.recovering.member[ids]]
         state.recovering.discard(leaving)
         if scheduled_per_day(state) > 0 and leaving.size:  # (their ledgers were settled when charged)
-            index = state.index
-            index.n_moving -= stop_recovery(
-                leaving,
-                state.ledgers,
-                state.sched,
-                state.wake_meta,
-                state.wake_pool,
-                index.hist,
-                index.moving_hist,
-                index.low,
-                index.BIN,
-            )
+            state.index.n_moving -= stop_recovery(state.scoring_arrays, leaving)
     if state.cp.p.recovery.per_day > 0:
         state.recovery_due.push(day + state.cp.p.recovery.clean_days, ids)
     state.charged_negative.append(ids)
@@ -197,7 +145,7 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
     # today's recovery comes after the charges: the ledgers are settled through yesterday
-    post_charges(state.ledgers, target, points, mis, state.sched, state.recovering.member, day - 1, settling(state))
+    post_charges(state.scoring_arrays, target, points, mis, day - 1, settling(state))
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]

@@ -1,4 +1,4 @@
-"""The compiled samplers against the laws they must draw from."""
+"""The propensity sampler against the law it must draw from."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from scslab.model.kernels import block_totals, place_sorted
-from scslab.model.state import PROPENSITY_BLOCK, PROPENSITY_SUPER, Propensity
+from scslab.model.propensity import PROPENSITY_BLOCK, PROPENSITY_SUPER, Propensity, block_totals, place_sorted
 
 
 def test_block_totals_sum_in_order() -> None:
@@ -51,29 +50,3 @@ def test_candidates_are_drawn_in_proportion_to_propensity(h: int, dense: bool) -
         obs, exp = np.append(obs, counts[~keep].sum()), np.append(exp, expected[~keep].sum())
     assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
     assert prop.total == pytest.approx(float(w.sum()), rel=1e-6)
-
-
-def test_outputs_do_not_depend_on_the_number_of_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parallel kernels split work in fixed chunks: one thread or two give bit-identical runs.
-
-    beijing-2020 at 30,000 citizens for 60 days, with every event ten times as frequent, so that
-    each kernel sees several chunks a day.
-    """
-    import numba
-
-    import scslab
-    import scslab.engine as engine
-
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("one processor: nothing to compare")
-    sc = scslab.load_scenario("beijing-2020")
-    rates = {f"events.{name}.rate": e.rate * 10 for name, e in sc.params.events.items()}
-    sc = sc.with_overrides({"population.size": 30_000, "days": 60, **rates})
-    results = []
-    for threads in (1, 2):
-        monkeypatch.setattr(engine, "threads_for", lambda n, t=threads: t)
-        results.append(scslab.simulate(sc, seed=4))
-    one, two = results
-    assert one.timeseries.equals(two.timeseries)
-    assert np.array_equal(one.state.ledgers, two.state.ledgers) and np.array_equal(one.state.risk, two.state.risk)
-    assert one.timeseries["events_jaywalking"].sum() > 60 * 4096 // 10  # chunks were split
