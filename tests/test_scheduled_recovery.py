@@ -22,6 +22,7 @@ from scslab.model.recovery import (
     HEAD,
     NEXT_BLOCK,
     WAKE,
+    WAKE_AT,
     day_wakes,
     schedule_wake,
     start_and_wake,
@@ -184,6 +185,13 @@ def test_wake_pool_keeps_each_citizen_in_its_wake_day_only() -> None:
         expected = sorted(i for i, d in want.items() if d == day)
         assert sorted(day_wakes(meta, pool, day).tolist()) == expected and meta[COUNT, day] == len(expected)
     assert all(ok for _, ok in wake_checks(recs, meta, pool, -1))
+    moved = recs.copy()
+    moved[next(iter(want)), WAKE_AT] ^= 1  # a record that points at its neighbour's place
+    assert dict(wake_checks(moved, meta, pool, -1)) == {
+        "each day's wakes are the citizens whose wake day it is": True,
+        "each wake is where its record says": False,
+        "every wake block is free or in one day's chain": True,
+    }
     recovering = np.ones(n, dtype=bool)  # (nobody starts: only the wakes are taken)
     for day in range(days):
         ids, started = start_and_wake(
