@@ -27,8 +27,6 @@ from scslab.model.risk import EXPOSURE, RHO, RHO_DAY, initial_risk
 from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
 NEVER = np.iinfo(np.int32).min // 2
-# Draws made in chunks of this many, one random stream a chunk (so that threads may share the work).
-DRAW_CHUNK = 1 << 20
 
 
 class Scratch:
