@@ -197,7 +197,7 @@ def test_tie_cutting_rate() -> None:
     for day in range(days):
         start_day(state)
         feedback.cut_ties(state, rng, day)
-        cut += state.counters.ties_cut
+        cut += state.counters["ties_cut"]
     p = 1 - (1 - r) ** days
     assert within(cut, n_friend_ties * p, np.sqrt(n_friend_ties * p * (1 - p)))
     assert active_ties(state, "friends") == n_friend_ties + 1_000 - cut
@@ -234,7 +234,7 @@ def test_tie_between_two_listed_citizens_is_cut_at_rate_r() -> None:
     for day in range(days):
         start_day(state)
         feedback.cut_ties(state, rng, day)
-        cut += state.counters.ties_cut
+        cut += state.counters["ties_cut"]
     p = 1 - (1 - r) ** days
     assert within(cut, 2_000 * p, np.sqrt(2_000 * p * (1 - p)))
 
@@ -261,7 +261,7 @@ def test_tie_cutting_end_to_end() -> None:
 
     def watch(s: State, day: int) -> None:
         check_mask(s)
-        cuts.append(s.counters.ties_cut)
+        cuts.append(s.counters["ties_cut"])
         assert total["friends"] - active_ties(s, "friends") == sum(cuts)
         assert active_ties(s, "family") == total["family"]
         layer = s.pop.layers["friends"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scslab.model import draws
+from scslab.model import draws, effects
 from scslab.model.kernels import decayed_risks, deterrence_factor, place_sorted
-from scslab.model.params import Compiled, applies
+from scslab.model.params import Compiled
 from scslab.model.state import PROPENSITY_BLOCK, PROPENSITY_SUPER, State
 
 
@@ -38,12 +38,10 @@ def perceived_risk(state: State, ids: np.ndarray, day: int) -> np.ndarray:
 
 def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
     """`1 - x` under a loan penalty, `1 + x` with a discount loan (sizes add up)."""
-    cp = state.cp
     mult = np.ones(ids.size)
-    for rule, size in cp.loan_penalty:
-        mult -= size * rule.hits(ids, state.blacklist.member, state.tier)
-    for rule, size in cp.discount_loan:
-        mult += size * rule.hits(ids, state.blacklist.member, state.tier)
+    for effect in effects.REGISTRY:
+        if effect.income is not None:
+            effect.income(state, ids, mult)
     return mult
 
 
@@ -121,16 +119,15 @@ def keyed_events(state: State, e: int, day: int) -> np.ndarray:
 
 
 def behaviour(state: State, rng: np.random.Generator, day: int) -> DayEvents:
-    """Draw every event type's events for `day`; suppressed speech is counted, not kept."""
+    """Draw every event type's events for `day`; events an effect prevents (suppressed speech) are
+    counted by the effect, not kept."""
     cp: Compiled = state.cp
     actors = []
-    speech_rules = cp.sanctions.get("speech_block", ())
+    preventing = [effect.events for effect in effects.REGISTRY if effect.events is not None]
     for e in range(len(cp.events.names)):
         ids = sequential_events(state, e, rng, day) if state.crn_seed is None else keyed_events(state, e, day)
-        if cp.events.political[e] and speech_rules and ids.size:
-            blocked = applies(speech_rules, ids, state.blacklist.member, state.tier)
-            state.counters.speech_suppressed += int(blocked.sum())
-            ids = ids[~blocked]
+        for prevent in preventing:
+            ids = prevent(state, e, ids)
         state.counters.events[e] += ids.size
         actors.append(ids)
     actor = np.concatenate(actors) if actors else np.empty(0, dtype=np.int64)

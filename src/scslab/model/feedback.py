@@ -108,7 +108,7 @@ def cut(state: State, name: str, layer: Layer, slots: np.ndarray, rows: np.ndarr
     ends = np.concatenate([rows, layer.indices[slots].astype(np.int64)])[first]
     layer.active[all_slots] = False
     np.subtract.at(state.exposure, ends, state.cp.alpha[name])
-    state.counters.ties_cut += all_slots.size // 2
+    state.counters.add("ties_cut", all_slots.size // 2)
 
 
 def feedback(state: State, rng: np.random.Generator, day: int) -> None:

@@ -1,0 +1,108 @@
+"""Travel ban: trips wanted by banned citizens are denied, by plane or train (MODEL.md section 6)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from scslab.model import draws
+from scslab.model.catalogue import Metric
+from scslab.model.effects.base import Effect, severe
+from scslab.model.params import applies
+
+if TYPE_CHECKING:
+    from scslab.model.state import State
+    from scslab.model.surveillance import Charges
+
+
+def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
+    """Count the trips (by `who`, by plane or train) that a travel ban denies."""
+    denied = np.zeros(who.size, dtype=bool)
+    for rule, modes in state.cp.travel_ban_modes:
+        mode_banned = np.zeros(who.size, dtype=bool)
+        if 0 in modes:
+            mode_banned |= plane
+        if 1 in modes:
+            mode_banned |= ~plane
+        denied |= mode_banned & rule.hits(who, state.blacklist.member, state.tier)
+    state.counters.add("trips_denied", int(denied.sum()))
+    state.counters.add("trips_denied_plane", int((denied & plane).sum()))
+    state.counters.add("trips_denied_train", int((denied & ~plane).sum()))
+
+
+def travel(state: State, rng: np.random.Generator, day: int) -> None:
+    """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
+    if not state.cp.travel_ban_modes:
+        return
+    if state.crn_seed is not None:
+        travel_keyed(state, day)
+        return
+    if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
+        travel_of_listed(state, rng)
+        return
+    t = state.cp.p.travel
+    n_q = np.diff(np.append(state.quintile_start, state.n))
+    trips = rng.poisson(n_q * np.asarray(t.rate))  # a Poisson total of trips a quintile
+    if trips.sum() == 0:
+        return
+    q = np.repeat(np.arange(5), trips)
+    who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q])]  # uniform in the quintile
+    deny_trips(state, who, rng.random(q.size) < np.asarray(t.plane_share)[q])
+
+
+def travel_of_listed(state: State, rng: np.random.Generator) -> None:
+    """Travel when only the blacklist bans it: the denied trips, by mode, are Poisson with mean the
+    listed citizens' trip rates times the mode's share (the trips of the others are never drawn)."""
+    banned = {mode for _, modes in state.cp.travel_ban_modes for mode in modes}
+    listed = state.blacklist.ids()
+    if listed.size == 0:
+        return
+    rate = np.bincount(state.pop.income_q[listed] - 1, minlength=5) @ state.cp.trip_rates
+    plane, train = (int(rng.poisson(rate[m])) if m in banned else 0 for m in (0, 1))
+    state.counters.add("trips_denied", plane + train)
+    state.counters.add("trips_denied_plane", plane)
+    state.counters.add("trips_denied_train", train)
+
+
+def travel_keyed(state: State, day: int) -> None:
+    """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
+    assert state.crn_seed is not None
+    rules = state.cp.travel_ban_modes
+    only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
+    ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
+    ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
+    t = state.cp.p.travel
+    q = state.pop.income_q[ids].astype(np.int64) - 1
+    trips = draws.poisson_inverse(np.asarray(t.rate)[q], draws.keyed_uniform(state.crn_seed, day, ids, draws.TRIPS))
+    who = np.repeat(ids, trips)
+    u = draws.keyed_uniform(state.crn_seed, day, who, draws.PLANE, draws.occurrences(trips))
+    deny_trips(state, who, u < np.asarray(t.plane_share)[np.repeat(q, trips)])
+
+
+def act(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+    """The day's travel."""
+    travel(state, rng, day)
+
+
+def _denied(name: str, label: str, description: str, headline: int = 0, experiment: int = 0) -> Metric:
+    return Metric(
+        name, "flow", True, label, description, "trips", headline=headline, experiment=experiment, counted=True
+    )
+
+
+EFFECT = Effect(
+    key="travel_ban",
+    role="sanction",
+    description="Trips by plane or train (the rule's `modes`) are denied to the citizens it reaches.",
+    context="transport",
+    severity=severe("freedom of movement"),
+    metrics=(
+        _denied(
+            "trips_denied", "Trips denied", "Trips wanted by citizens under a travel ban.", headline=6, experiment=7
+        ),
+        _denied("trips_denied_plane", "Trips denied (plane)", "Denied trips by plane."),
+        _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train."),
+    ),
+    act=act,
+)
