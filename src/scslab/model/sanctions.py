@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from scslab.model import draws, firms
-from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
+from scslab.model import firms
+from scslab.model.draws import APPEAL, APPEAL_SUCCESS, PLANE, PROMOTION, TRIPS, Draws, repeat_ranks
 from scslab.model.kernels import due_to_leave, score_causes, wrongful_listings
 from scslab.model.params import (
     ASSOCIATION,
@@ -123,7 +125,7 @@ def joint_firm_to_person(state: State, day: int) -> None:
     enlist(state, reps, np.full(reps.size, JOINT_PUNISHMENT, dtype=np.int8), np.zeros(reps.size, dtype=bool), day)
 
 
-def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
+def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
     """End listings whose terms are met, then let listed citizens appeal."""
     ids = state.blacklist.ids().copy()
     if ids.size == 0:
@@ -148,9 +150,9 @@ def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
         return
-    appealing = ids[uniform(state, rng, day, ids, APPEAL) < ap.rate]
+    appealing = ids[draws.uniform(ids, APPEAL) < ap.rate]
     success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
-    won = appealing[uniform(state, rng, day, appealing, APPEAL_SUCCESS) < success_p]
+    won = appealing[draws.uniform(appealing, APPEAL_SUCCESS) < success_p]
     state.counters.appeals_won += won.size
     delist(state, won)
     settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
@@ -173,13 +175,15 @@ def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
     state.counters.trips_denied_train += int((denied & ~plane).sum())
 
 
-def travel(state: State, rng: np.random.Generator, day: int) -> None:
+def travel(state: State, draws: Draws, day: int) -> None:
     """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
-    if not state.cp.travel_ban_modes:
-        return
-    if state.crn_seed is not None:
-        travel_keyed(state, day)
-        return
+    if state.cp.travel_ban_modes:
+        draws.by_mode(partial(travel_sequential, state), partial(travel_keyed, state, draws))
+
+
+def travel_sequential(state: State, rng: np.random.Generator) -> None:
+    """Travel from sequential streams: a Poisson total of trips a quintile (or, when only the
+    blacklist bans travel, of the listed citizens' denied trips)."""
     if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
         travel_of_listed(state, rng)
         return
@@ -207,32 +211,26 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     state.counters.trips_denied_train += train
 
 
-def travel_keyed(state: State, day: int) -> None:
+def travel_keyed(state: State, draws: Draws) -> None:
     """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
-    assert state.crn_seed is not None
     rules = state.cp.travel_ban_modes
     only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
     ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
     ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
     t = state.cp.p.travel
     q = state.pop.income_q[ids].astype(np.int64) - 1
-    trips = draws.poisson_inverse(np.asarray(t.rate)[q], draws.keyed_uniform(state.crn_seed, day, ids, draws.TRIPS))
+    trips = draws.counts(ids, np.asarray(t.rate)[q], TRIPS)
     who = np.repeat(ids, trips)
-    u = draws.keyed_uniform(state.crn_seed, day, who, draws.PLANE, draws.occurrences(trips))
+    u = draws.uniform(who, PLANE, repeat_ranks(trips))
     deny_trips(state, who, u < np.asarray(t.plane_share)[np.repeat(q, trips)])
 
 
-def promotions(state: State, rng: np.random.Generator, day: int) -> None:
+def promotions(state: State, draws: Draws, day: int) -> None:
     """Civil servants' promotion chances: granted at `min_tier` or above, off the blacklist,
     and without a public-job exclusion; otherwise blocked."""
     cs = state.civil_servants.astype(np.int64)
     rate = state.cp.p.promotion.rate_per_year / 365.0
-    if state.crn_seed is None:
-        k = rng.poisson(cs.size * rate) if cs.size else 0
-        who = cs[rng.integers(0, cs.size, size=k)] if k else cs[:0]
-    else:
-        chances = draws.poisson_inverse(rate, draws.keyed_uniform(state.crn_seed, day, cs, draws.PROMOTION))
-        who = np.repeat(cs, chances)
+    who, _ = draws.occurrences(cs, rate, PROMOTION)
     if who.size == 0:
         return
     ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
@@ -286,15 +284,15 @@ def initial_effects(state: State) -> None:
     education(state, np.arange(state.n, dtype=np.int64))
 
 
-def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
-    firms.corporate_credit(state, rng, day)
+    firms.corporate_credit(state, draws, day)
     listed_offences(state, charges, day)
-    exits_and_appeals(state, rng, day)
+    exits_and_appeals(state, draws, day)
     # after the exits, so that a term that ends with the score still low becomes a score listing
     score_listings(state, day)
     joint_firm_to_person(state, day)
-    travel(state, rng, day)
-    promotions(state, rng, day)
+    travel(state, draws, day)
+    promotions(state, draws, day)
     education(state)
     red_loans(state, charges, day)
