@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelkit import build_state, charges, column, population, scenario, simulate, simulate_watching, step
+from modelkit import build_state, charges, column, draws, population, scenario, simulate, simulate_watching, step
 from scslab.engine import start_day
 from scslab.model import sanctions, scoring
 from scslab.model.behaviour import behaviour
@@ -410,7 +410,7 @@ def test_appeals_decay_the_listed_stock_geometrically() -> None:
     for day in range(1, days + 1):
         new_day(state)
         before = state.blacklist.size
-        sanctions.exits_and_appeals(state, rng, day)
+        sanctions.exits_and_appeals(state, draws(state, rng, day), day)
         assert before - state.blacklist.size == state.counters["appeals_won"]
         won += state.counters["appeals_won"]
         if day in (10, 20, 40):
@@ -484,7 +484,7 @@ def test_travel_ban_denies_trips_of_the_listed(modes: list[str]) -> None:
     plane = train = total = 0
     for day in range(days):
         new_day(state)
-        travel_ban.travel(state, rng, day)
+        travel_ban.travel(state, draws(state, rng, day), day)
         plane += state.counters["trips_denied_plane"]
         train += state.counters["trips_denied_train"]
         total += state.counters["trips_denied"]
@@ -532,7 +532,7 @@ def test_speech_block_suppresses_political_events_of_the_listed() -> None:
     suppressed, political, other = 0, 0, 0
     for day in range(1, days + 1):
         new_day(state)
-        events = behaviour(state, rng, day)
+        events = behaviour(state, draws(state, rng, day), day)
         is_political = events.event == 0
         assert not state.blacklist.member[events.actor[is_political]].any()
         assert state.counters.events[0] == is_political.sum()  # suppressed speech is not an event
@@ -613,7 +613,7 @@ def test_promotions_blocked_on_the_blacklist() -> None:
     granted = blocked = 0
     for day in range(days):
         new_day(state)
-        public_job_exclusion.promotions(state, rng, day)
+        public_job_exclusion.promotions(state, draws(state, rng, day), day)
         granted += state.counters["promotions_granted"]
         blocked += state.counters["promotions_blocked"]
     k = granted + blocked

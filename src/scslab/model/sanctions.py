@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scslab.model import effects, firms
-from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
+from scslab.model.draws import APPEAL, APPEAL_SUCCESS, Draws
 from scslab.model.kernels import due_to_leave, score_causes, wrongful_listings
 from scslab.model.params import (
     ASSOCIATION,
@@ -121,7 +121,7 @@ def joint_firm_to_person(state: State, day: int) -> None:
     enlist(state, reps, np.full(reps.size, JOINT_PUNISHMENT, dtype=np.int8), np.zeros(reps.size, dtype=bool), day)
 
 
-def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
+def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
     """End listings whose terms are met, then let listed citizens appeal."""
     ids = state.blacklist.ids().copy()
     if ids.size == 0:
@@ -146,9 +146,9 @@ def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
         return
-    appealing = ids[uniform(state, rng, day, ids, APPEAL) < ap.rate]
+    appealing = ids[draws.uniform(ids, APPEAL) < ap.rate]
     success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
-    won = appealing[uniform(state, rng, day, appealing, APPEAL_SUCCESS) < success_p]
+    won = appealing[draws.uniform(appealing, APPEAL_SUCCESS) < success_p]
     state.counters.add("appeals_won", won.size)
     delist(state, won)
     settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
@@ -163,14 +163,14 @@ def initial_effects(state: State) -> None:
             effect.start(state)
 
 
-def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
-    firms.corporate_credit(state, rng, day)
+    firms.corporate_credit(state, draws, day)
     listed_offences(state, charges, day)
-    exits_and_appeals(state, rng, day)
+    exits_and_appeals(state, draws, day)
     # after the exits, so that a term that ends with the score still low becomes a score listing
     score_listings(state, day)
     joint_firm_to_person(state, day)
     for effect in effects.REGISTRY:  # (in the registry's order: it fixes the order of the draws)
         if effect.act is not None:
-            effect.act(state, charges, rng, day)
+            effect.act(state, charges, draws, day)

@@ -19,10 +19,11 @@ import numpy as np
 from scslab.model.catalogue import Metric
 
 if TYPE_CHECKING:
+    from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
-Act = Callable[["State", "Charges", np.random.Generator, int], None]
+Act = Callable[["State", "Charges", "Draws", int], None]
 Start = Callable[["State"], None]
 Income = Callable[["State", np.ndarray, np.ndarray], None]  # (state, ids, multiplier): adds its term
 Events = Callable[["State", int, np.ndarray], np.ndarray]  # (state, event type, actors) -> actors kept

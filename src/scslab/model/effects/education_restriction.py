@@ -13,6 +13,7 @@ from scslab.model.params import applies
 from scslab.population.types import AGE_CHILD
 
 if TYPE_CHECKING:
+    from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
@@ -42,7 +43,7 @@ def education(state: State, ids: np.ndarray | None = None) -> None:
     state.children_restricted -= int(state.household_children[uh][before & ~after].sum())
 
 
-def daily(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def daily(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Today's changes of score or listing, re-checked."""
     education(state)
 

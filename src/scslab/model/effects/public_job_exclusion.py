@@ -7,27 +7,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scslab.model import draws
 from scslab.model.catalogue import Metric
+from scslab.model.draws import PROMOTION
 from scslab.model.effects.base import Effect, severe
 from scslab.model.params import applies
 
 if TYPE_CHECKING:
+    from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
 
-def promotions(state: State, rng: np.random.Generator, day: int) -> None:
+def promotions(state: State, draws: Draws, day: int) -> None:
     """Civil servants' promotion chances: granted at `min_tier` or above, off the blacklist,
     and without a public-job exclusion; otherwise blocked."""
     cs = state.civil_servants.astype(np.int64)
     rate = state.cp.p.promotion.rate_per_year / 365.0
-    if state.crn_seed is None:
-        k = rng.poisson(cs.size * rate) if cs.size else 0
-        who = cs[rng.integers(0, cs.size, size=k)] if k else cs[:0]
-    else:
-        chances = draws.poisson_inverse(rate, draws.keyed_uniform(state.crn_seed, day, cs, draws.PROMOTION))
-        who = np.repeat(cs, chances)
+    who, _ = draws.occurrences(cs, rate, PROMOTION)
     if who.size == 0:
         return
     ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
@@ -36,9 +32,9 @@ def promotions(state: State, rng: np.random.Generator, day: int) -> None:
     state.counters.add("promotions_blocked", int((~ok).sum()))
 
 
-def act(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def act(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """The day's promotion chances."""
-    promotions(state, rng, day)
+    promotions(state, draws, day)
 
 
 EFFECT = Effect(

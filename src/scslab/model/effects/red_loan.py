@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from scslab.model.catalogue import Metric
 from scslab.model.effects.base import Effect
 from scslab.population.types import BUSINESS_OWNER
 
 if TYPE_CHECKING:
+    from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
 
-def red_loans(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def red_loans(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Business owners with a detected party-promotion event in the last `window_days` hold a red loan."""
     window = state.cp.red_loan_window
     if window is None:

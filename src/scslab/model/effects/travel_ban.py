@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scslab.model import draws
 from scslab.model.catalogue import Metric
+from scslab.model.draws import PLANE, TRIPS, repeat_ranks
 from scslab.model.effects.base import Effect, severe
 from scslab.model.params import applies
 
 if TYPE_CHECKING:
+    from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
@@ -31,13 +33,15 @@ def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
     state.counters.add("trips_denied_train", int((denied & ~plane).sum()))
 
 
-def travel(state: State, rng: np.random.Generator, day: int) -> None:
+def travel(state: State, draws: Draws, day: int) -> None:
     """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
-    if not state.cp.travel_ban_modes:
-        return
-    if state.crn_seed is not None:
-        travel_keyed(state, day)
-        return
+    if state.cp.travel_ban_modes:
+        draws.by_mode(partial(travel_sequential, state), partial(travel_keyed, state, draws))
+
+
+def travel_sequential(state: State, rng: np.random.Generator) -> None:
+    """Travel from sequential streams: a Poisson total of trips a quintile (or, when only the
+    blacklist bans travel, of the listed citizens' denied trips)."""
     if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
         travel_of_listed(state, rng)
         return
@@ -65,24 +69,23 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     state.counters.add("trips_denied_train", train)
 
 
-def travel_keyed(state: State, day: int) -> None:
+def travel_keyed(state: State, draws: Draws) -> None:
     """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
-    assert state.crn_seed is not None
     rules = state.cp.travel_ban_modes
     only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
     ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
     ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
     t = state.cp.p.travel
     q = state.pop.income_q[ids].astype(np.int64) - 1
-    trips = draws.poisson_inverse(np.asarray(t.rate)[q], draws.keyed_uniform(state.crn_seed, day, ids, draws.TRIPS))
+    trips = draws.counts(ids, np.asarray(t.rate)[q], TRIPS)
     who = np.repeat(ids, trips)
-    u = draws.keyed_uniform(state.crn_seed, day, who, draws.PLANE, draws.occurrences(trips))
+    u = draws.uniform(who, PLANE, repeat_ranks(trips))
     deny_trips(state, who, u < np.asarray(t.plane_share)[np.repeat(q, trips)])
 
 
-def act(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def act(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """The day's travel."""
-    travel(state, rng, day)
+    travel(state, draws, day)
 
 
 def _denied(name: str, label: str, description: str, headline: int = 0, experiment: int = 0) -> Metric:
