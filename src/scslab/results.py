@@ -13,8 +13,8 @@ import pandas as pd
 
 from scslab.atomic import new_directory
 from scslab.engine import Run
+from scslab.model import effects
 from scslab.model.metrics import catalogue
-from scslab.model.params import applies
 from scslab.model.sanctions import wrongful
 from scslab.model.scoring import counterfactual
 from scslab.model.state import State
@@ -53,11 +53,12 @@ def _codes(state: State) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
 
 def rewarded(state: State) -> np.ndarray:
     """Citizens holding any reward at the end of the run."""
-    hit = state.red_loan.member.copy()
+    hit = np.zeros(state.n, dtype=bool)
     for lo in range(0, state.n, CHUNK):
         ids = np.arange(lo, min(lo + CHUNK, state.n))
-        for effect in ("green_channel", "discount_loan"):
-            hit[ids] |= applies(state.cp.rewards.get(effect, ()), ids, state.blacklist.member, state.tier)
+        for effect in effects.REGISTRY:
+            if effect.holds is not None:
+                hit[ids] |= effect.holds(state, ids)
     return hit
 
 

@@ -36,6 +36,7 @@ from scslab.audit.contexts import (
     severity,
     source_context,
 )
+from scslab.model.effects import by_key
 from scslab.scenario import Scenario
 from scslab.scenario.schema import Event, ScenarioParams, parse_trigger
 
@@ -246,8 +247,9 @@ def assess(p: ScenarioParams, spec: RuleSpec) -> Finding:
         if u.path in ("association", "firm") or not related(u.context, context)
     )
     unfair = [reason for u in data if (reason := disproportion(u, grade, why_grade))]
-    if effect == "education_restriction":
-        unfair.append("it falls on the children of the sanctioned person, who did nothing")
+    note = by_key()[effect].audit_note if effect in by_key() else ""
+    if note:
+        unfair.append(note)
     if scoring:
         scored = "yes: " + "; ".join(dict.fromkeys(scoring))
     elif data:

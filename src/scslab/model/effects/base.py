@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from scslab.model.catalogue import Metric
+from scslab.model.params import applies
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
@@ -28,6 +29,7 @@ Start = Callable[["State"], None]
 Income = Callable[["State", np.ndarray, np.ndarray], None]  # (state, ids, multiplier): adds its term
 Events = Callable[["State", int, np.ndarray], np.ndarray]  # (state, event type, actors) -> actors kept
 Severity = Callable[[float], tuple[str, str]]
+Holds = Callable[["State", np.ndarray], np.ndarray]  # (state, ids) -> bool mask
 
 
 def moderate(why: str) -> Severity:
@@ -63,6 +65,12 @@ class Effect:
     act: Act | None = None  # its part of the sanctions phase, each day
     start: Start | None = None  # what holds from the start
     read: dict[str, Callable[[State], float]] = field(default_factory=dict)  # its stocks' values
+    holds: Holds | None = None  # which of `ids` hold the reward now (the breakdowns' "rewarded")
+
+
+def reached(key: str) -> Holds:
+    """Whether the rules of effect `key` reach each of `ids` now."""
+    return lambda state, ids: applies(state.cp.rewards.get(key, ()), ids, state.blacklist.member, state.tier)
 
 
 def changed_today(state: State) -> np.ndarray:

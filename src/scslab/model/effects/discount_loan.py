@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scslab.model.effects.base import Effect
+from scslab.model.effects.base import Effect, reached
 
 if TYPE_CHECKING:
     from scslab.model.state import State
@@ -23,4 +23,5 @@ EFFECT = Effect(
     role="reward",
     description="The income multiplier of the citizens it reaches rises by the rule's `size`.",
     income=discount,
+    holds=reached("discount_loan"),
 )

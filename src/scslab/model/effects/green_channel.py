@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scslab.model.catalogue import Metric
-from scslab.model.effects.base import Effect
+from scslab.model.effects.base import Effect, reached
 
 if TYPE_CHECKING:
     from scslab.model.state import State
@@ -41,4 +41,5 @@ EFFECT = Effect(
         ),
     ),
     read={"green_channel_benefits": holders},
+    holds=reached("green_channel"),
 )

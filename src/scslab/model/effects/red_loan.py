@@ -47,4 +47,5 @@ EFFECT = Effect(
     ),
     act=red_loans,
     read={"red_loans": lambda state: state.red_loan.size},
+    holds=lambda state, ids: state.red_loan.member[ids],
 )
