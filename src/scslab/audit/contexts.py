@@ -8,7 +8,7 @@ They are data, so that a reader can see and dispute them (docs/audit.md).
 
 from __future__ import annotations
 
-from scslab.model.effects import REGISTRY, by_key
+from scslab.model.effects import by_key
 from scslab.scenario.schema import Event
 
 # A source's context from words in its name, first match wins; unmatched names are
@@ -40,12 +40,17 @@ SOURCE_CONTEXTS: tuple[tuple[str, str], ...] = (
     ("record", "government records"),
 )
 
-# The context in which each sanction is applied and its severity: declared by each effect
-# (`model.effects`), plus the promotion rule built into the blacklist.
+# The context in which each sanction is applied and its severity are declared by its effect
+# (`model.effects`); the promotion rule built into the blacklist has these.
 PROMOTION_CONTEXT = "public employment"
-SANCTION_CONTEXTS: dict[str, str] = {e.key: e.context for e in REGISTRY if e.role == "sanction"} | {
-    "promotion": PROMOTION_CONTEXT
-}
+PROMOTION_SEVERITY = ("moderate", "delays a career step")
+
+
+def sanction_context(effect: str) -> str:
+    """The context in which a sanction (or the promotion rule, "promotion") is applied."""
+    declared = by_key().get(effect)
+    return PROMOTION_CONTEXT if declared is None else declared.context
+
 
 # Different contexts that are still related: the data may fairly be used there.
 RELATED: frozenset[tuple[str, str]] = frozenset(
@@ -83,8 +88,6 @@ def related(data_context: str, sanction_context: str) -> bool:
 
 
 def severity(effect: str, size: float) -> tuple[str, str]:
-    """("severe" or "moderate", why) for a sanction of `size` (the promotion rule: moderate)."""
+    """("severe" or "moderate", why) for a sanction of `size` (or the promotion rule)."""
     declared = by_key().get(effect)
-    if declared is None:
-        return "moderate", "delays a career step"
-    return declared.severity(size)
+    return PROMOTION_SEVERITY if declared is None else declared.severity(size)

@@ -32,9 +32,9 @@ REGISTRY: tuple[Effect, ...] = (
 )
 
 
-def by_key(registry: tuple[Effect, ...] = REGISTRY) -> dict[str, Effect]:
-    """The effects by their scenario key."""
-    return {e.key: e for e in registry}
+def by_key() -> dict[str, Effect]:
+    """The registered effects by their scenario key."""
+    return {e.key: e for e in REGISTRY}
 
 
 __all__ = ["REGISTRY", "Effect", "by_key"]
