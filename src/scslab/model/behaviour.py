@@ -46,6 +46,12 @@ def income_multiplier(state: State, ids: np.ndarray) -> np.ndarray:
     return mult
 
 
+def stress_bound(cp: Compiled) -> float:
+    """The largest financial stress factor any citizen can have (at the lowest income multiplier)."""
+    lowest_multiplier = 1.0 - sum(effect.income_loss(cp) for effect in effects.REGISTRY if effect.income_loss)
+    return max(1.0, 1.0 + cp.p.stress.sigma * (1.0 - lowest_multiplier))
+
+
 def deterrence(state: State, e: int, ids: np.ndarray, day: int) -> np.ndarray:
     """`deter_ie = exp(-beta_e * rho_i * |w_e| * (1 + psi * A_i) / 100)`, in one compiled pass."""
     cp = state.cp
@@ -113,7 +119,7 @@ def unmodified(state: State, e: int) -> bool:
 def events_of(state: State, e: int, draws: Draws, day: int) -> np.ndarray:
     """Actors of event type e today, one id per event, ascending."""
     cp = state.cp
-    bound = cp.stress_bound if cp.events.financial[e] else 1.0
+    bound = stress_bound(cp) if cp.events.financial[e] else 1.0
     factor = None if unmodified(state, e) else partial(modifier, state, e, day=day)
     pool = EventPool(state.propensity[e])
     return draws.events(pool, cp.events.rate[e], BEHAVIOUR, int(cp.events.key[e]), factor, bound)

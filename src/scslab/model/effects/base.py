@@ -21,6 +21,7 @@ from scslab.model.params import applies
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
+    from scslab.model.params import Compiled
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
 
@@ -61,6 +62,7 @@ class Effect:
     bytes_per_household: float = 0.0  # the state it keeps a household
     metrics: tuple[Metric, ...] = ()  # its rows of the metric catalogue (counted flows are its counters)
     income: Income | None = None  # adds its term to the income multiplier of `ids` (loans)
+    income_loss: Callable[[Compiled], float] | None = None  # the largest share of income it takes
     events: Events | None = None  # the actors of an event type it lets act (speech blocks)
     act: Act | None = None  # its part of the sanctions phase, each day
     start: Start | None = None  # what holds from the start

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 def discount(state: State, ids: np.ndarray, multiplier: np.ndarray) -> None:
     """`multiplier += x` for each discount of size x that reaches a citizen of `ids`."""
-    for rule, size in state.cp.discount_loan:
-        multiplier += size * rule.hits(ids, state.blacklist.member, state.tier)
+    for rule, r in state.cp.reward_entries.get("discount_loan", ()):
+        multiplier += r.size * rule.hits(ids, state.blacklist.member, state.tier)
 
 
 EFFECT = Effect(

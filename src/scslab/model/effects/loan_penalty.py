@@ -9,6 +9,7 @@ import numpy as np
 from scslab.model.effects.base import Effect
 
 if TYPE_CHECKING:
+    from scslab.model.params import Compiled
     from scslab.model.state import State
 
 SEVERE_INCOME_LOSS = 0.20  # a loan penalty above this share of income is severe
@@ -16,8 +17,13 @@ SEVERE_INCOME_LOSS = 0.20  # a loan penalty above this share of income is severe
 
 def penalty(state: State, ids: np.ndarray, multiplier: np.ndarray) -> None:
     """`multiplier -= x` for each penalty of size x that reaches a citizen of `ids`."""
-    for rule, size in state.cp.loan_penalty:
-        multiplier -= size * rule.hits(ids, state.blacklist.member, state.tier)
+    for rule, s in state.cp.sanction_entries.get("loan_penalty", ()):
+        multiplier -= s.size * rule.hits(ids, state.blacklist.member, state.tier)
+
+
+def largest_loss(cp: Compiled) -> float:
+    """The largest share of income the penalties can take together."""
+    return sum(s.size for _, s in cp.sanction_entries.get("loan_penalty", ()))
 
 
 def severity(size: float) -> tuple[str, str]:
@@ -32,4 +38,5 @@ EFFECT = Effect(
     context="finance",
     severity=severity,
     income=penalty,
+    income_loss=largest_loss,
 )

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 def red_loans(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Business owners with a detected party-promotion event in the last `window_days` hold a red loan."""
-    window = state.cp.red_loan_window
-    if window is None:
+    entries = state.cp.reward_entries.get("red_loan", ())
+    if not entries:
         return
+    window = entries[-1][1].window_days  # (the last rule's window)
     hit = state.cp.events.party_promotion[charges.event]
     ids = charges.target[hit]
     ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]

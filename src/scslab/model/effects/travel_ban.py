@@ -10,18 +10,27 @@ import numpy as np
 from scslab.model.catalogue import Metric
 from scslab.model.draws import PLANE, TRIPS, repeat_ranks
 from scslab.model.effects.base import Effect, severe
-from scslab.model.params import applies
+from scslab.model.params import Rule, applies
+from scslab.scenario.schema import TRAVEL_MODES
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
+    from scslab.model.params import Compiled
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
+
+KEY = "travel_ban"
+
+
+def ban_modes(cp: Compiled) -> tuple[tuple[Rule, tuple[int, ...]], ...]:
+    """Each travel ban's rule with the modes it bans (0 plane, 1 train)."""
+    return tuple((rule, tuple(TRAVEL_MODES.index(m) for m in s.modes)) for rule, s in cp.sanction_entries.get(KEY, ()))
 
 
 def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
     """Count the trips (by `who`, by plane or train) that a travel ban denies."""
     denied = np.zeros(who.size, dtype=bool)
-    for rule, modes in state.cp.travel_ban_modes:
+    for rule, modes in ban_modes(state.cp):
         mode_banned = np.zeros(who.size, dtype=bool)
         if 0 in modes:
             mode_banned |= plane
@@ -35,14 +44,14 @@ def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
 
 def travel(state: State, draws: Draws, day: int) -> None:
     """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
-    if state.cp.travel_ban_modes:
+    if ban_modes(state.cp):
         draws.by_mode(partial(travel_sequential, state), partial(travel_keyed, state, draws))
 
 
 def travel_sequential(state: State, rng: np.random.Generator) -> None:
     """Travel from sequential streams: a Poisson total of trips a quintile (or, when only the
     blacklist bans travel, of the listed citizens' denied trips)."""
-    if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
+    if all(rule.kind == "blacklist" for rule, _ in ban_modes(state.cp)):
         travel_of_listed(state, rng)
         return
     t = state.cp.p.travel
@@ -58,7 +67,7 @@ def travel_sequential(state: State, rng: np.random.Generator) -> None:
 def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     """Travel when only the blacklist bans it: the denied trips, by mode, are Poisson with mean the
     listed citizens' trip rates times the mode's share (the trips of the others are never drawn)."""
-    banned = {mode for _, modes in state.cp.travel_ban_modes for mode in modes}
+    banned = {mode for _, modes in ban_modes(state.cp) for mode in modes}
     listed = state.blacklist.ids()
     if listed.size == 0:
         return
@@ -71,7 +80,7 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
 
 def travel_keyed(state: State, draws: Draws) -> None:
     """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
-    rules = state.cp.travel_ban_modes
+    rules = ban_modes(state.cp)
     only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
     ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
     ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
@@ -95,7 +104,7 @@ def _denied(name: str, label: str, description: str, headline: int = 0, experime
 
 
 EFFECT = Effect(
-    key="travel_ban",
+    key=KEY,
     role="sanction",
     description="Trips by plane or train (the rule's `modes`) are denied to the citizens it reaches.",
     context="transport",
