@@ -45,7 +45,7 @@ class Metric:
 
     @property
     def expands(self) -> str | None:
-        """"tier", "event" or "cause" when the row stands for one column each, else None."""
+        """What the row stands for one column each of ("tier", "event" or "cause"), else None."""
         return next((what for what in EXPANDS if f"{{{what}}}" in self.name), None)
 
     @property
@@ -66,12 +66,31 @@ EFFECT_FLOWS = "<effect flows>"
 EFFECT_STOCKS = "<effect stocks>"
 
 
-def _stock(name: str, label: str, description: str, unit: str = "citizens", **kw: object) -> Metric:
-    return Metric(name, "stock", True, label, description, unit, **kw)  # type: ignore[arg-type]
+def _stock(
+    name: str,
+    label: str,
+    description: str,
+    unit: str = "citizens",
+    headline: int = 0,
+    experiment: int = 0,
+    daily: bool = True,
+) -> Metric:
+    """A stock that counts (and so scales)."""
+    return Metric(name, "stock", True, label, description, unit, headline=headline, experiment=experiment, daily=daily)
 
 
-def _flow(name: str, label: str, description: str, unit: str = "citizens", **kw: object) -> Metric:
-    return Metric(name, "flow", True, label, description, unit, **kw)  # type: ignore[arg-type]
+def _flow(
+    name: str,
+    label: str,
+    description: str,
+    unit: str = "citizens",
+    headline: int = 0,
+    experiment: int = 0,
+    counted: bool = False,
+) -> Metric:
+    """A flow that counts (and so scales)."""
+    return Metric(name, "flow", True, label, description, unit, headline=headline, experiment=experiment,
+                  counted=counted)  # fmt: skip
 
 
 CORE: tuple[Metric | str, ...] = (
