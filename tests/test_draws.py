@@ -94,12 +94,15 @@ def test_events_thin_and_weight_the_rate(mode: str) -> None:
     is Poisson(0.1 * weight * factor); actors come out in ascending order."""
     members = np.arange(40_000)
     pool = WeightedPool(members, np.where(members < 20_000, 1.0, 3.0))
-    factor = lambda ids: np.where(ids % 2 == 0, 0.25, 1.0)  # noqa: E731
+
+    def factor(ids: np.ndarray) -> np.ndarray:
+        return np.where(ids % 2 == 0, 0.25, 1.0)
+
     actors = draws(mode).events(pool, 0.1, STREAM, 7, factor, bound=2.0)
     assert np.all(np.diff(actors) >= 0)
     counts = np.bincount(actors, minlength=members.size)
-    for weight, low in ((1.0, slice(0, 20_000)), (3.0, slice(20_000, 40_000))):
-        part = counts[low]
+    for weight, half in ((1.0, slice(0, 20_000)), (3.0, slice(20_000, 40_000))):
+        part = counts[half]
         assert poisson_like(part[0::2], 0.1 * weight * 0.25) and poisson_like(part[1::2], 0.1 * weight)
 
 
@@ -203,7 +206,10 @@ def test_sequential_draws_are_the_direct_generator_calls() -> None:
     members = np.arange(5_000)
     weights = 1.0 + (members % 3)
     weighted = WeightedPool(members, weights)
-    factor = lambda ids: 1.0 / (1.0 + ids % 4)  # noqa: E731
+
+    def factor(ids: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + ids % 4)
+
     starts = np.arange(0, 40_000, 20)
     lengths = (np.arange(starts.size) % 20).astype(np.int64)
 

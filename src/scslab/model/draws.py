@@ -136,13 +136,20 @@ class Draws:
         """A Poisson count of mean `mean` (one for all, or one per element) per element of `who`."""
         if self.crn_seed is None:
             return self.rng.poisson(np.broadcast_to(mean, np.shape(who))).astype(np.int64)
+        some, positive = self._keyed_counts(who, mean, stream, sub)
+        counts = np.zeros(np.shape(who), dtype=np.int64)
+        counts[some] = positive
+        return counts
+
+    def _keyed_counts(
+        self, who: np.ndarray, mean: np.ndarray | float, stream: int, sub: np.ndarray | int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keyed Poisson counts: the positions in `who` that may have a positive count, and theirs."""
         u = self._keyed(who, stream, sub)
         mean = np.broadcast_to(np.asarray(mean, dtype=float), u.shape)
         # most counts are 0: invert only where u lies above P(0) = exp(-mean)
         some = np.flatnonzero(u >= np.exp(-mean))
-        counts = np.zeros(u.size, dtype=np.int64)
-        counts[some] = poisson_inverse(mean[some], u[some])
-        return counts
+        return some, poisson_inverse(mean[some], u[some])
 
     def occurrences(self, pool: np.ndarray, rate: float, stream: int) -> tuple[np.ndarray, np.ndarray]:
         """Members of `pool` once per event of a Poisson process of `rate` a member a day, and each
@@ -182,7 +189,8 @@ class Draws:
         weights = pool.weights_of(ids)
         if weights is not None:
             mean *= weights
-        return np.repeat(ids, self.counts(ids, mean, stream, sub))
+        some, counts = self._keyed_counts(ids, mean, stream, sub)
+        return np.repeat(ids[some], counts)
 
     def chosen(
         self, starts: np.ndarray, lengths: np.ndarray, p: float, stream: int, sub: int = 0
