@@ -10,6 +10,7 @@ import numpy as np
 from scslab import engine
 from scslab.engine import Run, run, start_day
 from scslab.model import feedback, sanctions, scoring
+from scslab.model.draws import Draws
 from scslab.model.metrics import MetricTable, record
 from scslab.model.params import compile_params
 from scslab.model.state import State, initial_state
@@ -111,6 +112,11 @@ def charges(target: Any = (), event: Any = 0, misattributed: Any = False) -> Cha
     return Charges(target, event, misattributed)
 
 
+def draws(state: State, rng: np.random.Generator, day: int) -> Draws:
+    """A phase's draws on `day` from `rng`, in the state's randomness mode."""
+    return Draws(rng, state.crn_seed, day)
+
+
 def step(
     state: State,
     day: int,
@@ -123,8 +129,8 @@ def step(
     todays = todays or charges()
     start_day(state)
     scoring.scoring(state, todays, day)
-    sanctions.sanctions(state, todays, rng, day)
-    feedback.feedback(state, rng, day)
+    sanctions.sanctions(state, todays, draws(state, rng, day), day)
+    feedback.feedback(state, draws(state, rng, day), day)
     if table is not None:
         record(state, table, day)
 

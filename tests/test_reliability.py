@@ -228,7 +228,7 @@ def test_check_catches_broken_invariants() -> None:
     cases = {
         "score == clamp": lambda s: s.score.__setitem__(0, s.score[0] - 1.0),
         "own ledger <= 0": lambda s: (s.own.__setitem__(1, s.own[1] + 0.5), s.merit.__setitem__(1, s.merit[1] - 0.5)),
-        "blacklist stock": lambda s: setattr(s.counters, "exits", s.counters.exits + 1),
+        "blacklist stock": lambda s: s.counters.add("exits", 1),
         "tier counts sum to N": lambda s: s.index.tier_counts.__setitem__(0, s.index.tier_counts[0] + 1),
         "moving scores counted once": lambda s: setattr(s.index, "n_moving", s.index.n_moving + 1),
     }
@@ -236,7 +236,7 @@ def test_check_catches_broken_invariants() -> None:
         at = engine.start(params, 1)
         check = Checker(at.state)
         engine.run(params.model_copy(update={"days": 3}), 1, resume=at)
-        check.stock = at.state.blacklist.size - at.state.counters.listings_new + at.state.counters.exits
+        check.stock = at.state.blacklist.size - at.state.counters["listings_new"] + at.state.counters["exits"]
         corrupt(at.state)
         with pytest.raises(InvariantError, match=f"day 2: invariant broken: {invariant}"):
             check(at.state, at.table, 2)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelkit import build_state, charges, column, population, scenario, simulate, simulate_watching, step
+from modelkit import build_state, charges, column, draws, population, scenario, simulate, simulate_watching, step
 from scslab.engine import start_day
 from scslab.model import sanctions, scoring
 from scslab.model.behaviour import behaviour
+from scslab.model.effects import education_restriction, public_job_exclusion, travel_ban
 from scslab.model.ledgers import L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import (
@@ -409,9 +410,9 @@ def test_appeals_decay_the_listed_stock_geometrically() -> None:
     for day in range(1, days + 1):
         new_day(state)
         before = state.blacklist.size
-        sanctions.exits_and_appeals(state, rng, day)
-        assert before - state.blacklist.size == state.counters.appeals_won
-        won += state.counters.appeals_won
+        sanctions.exits_and_appeals(state, draws(state, rng, day), day)
+        assert before - state.blacklist.size == state.counters["appeals_won"]
+        won += state.counters["appeals_won"]
         if day in (10, 20, 40):
             for group, success in ((everyone < half, s_wrong), (everyone >= half, s_right)):
                 p = (1 - a * success) ** day
@@ -483,10 +484,10 @@ def test_travel_ban_denies_trips_of_the_listed(modes: list[str]) -> None:
     plane = train = total = 0
     for day in range(days):
         new_day(state)
-        sanctions.travel(state, rng, day)
-        plane += state.counters.trips_denied_plane
-        train += state.counters.trips_denied_train
-        total += state.counters.trips_denied
+        travel_ban.travel(state, draws(state, rng, day), day)
+        plane += state.counters["trips_denied_plane"]
+        train += state.counters["trips_denied_train"]
+        total += state.counters["trips_denied"]
     m_plane = days * 2000 * (0.02 * 0.3 + 0.04 * 0.7)
     m_train = days * 2000 * (0.02 * 0.7 + 0.04 * 0.3)
     m_plane, m_train = (m_plane if "plane" in modes else 0.0), (m_train if "train" in modes else 0.0)
@@ -531,11 +532,11 @@ def test_speech_block_suppresses_political_events_of_the_listed() -> None:
     suppressed, political, other = 0, 0, 0
     for day in range(1, days + 1):
         new_day(state)
-        events = behaviour(state, rng, day)
+        events = behaviour(state, draws(state, rng, day), day)
         is_political = events.event == 0
         assert not state.blacklist.member[events.actor[is_political]].any()
         assert state.counters.events[0] == is_political.sum()  # suppressed speech is not an event
-        suppressed += state.counters.speech_suppressed
+        suppressed += state.counters["speech_suppressed"]
         political += int(is_political.sum())
         other += int((~is_political).sum())
     for observed, m in (
@@ -612,9 +613,9 @@ def test_promotions_blocked_on_the_blacklist() -> None:
     granted = blocked = 0
     for day in range(days):
         new_day(state)
-        sanctions.promotions(state, rng, day)
-        granted += state.counters.promotions_granted
-        blocked += state.counters.promotions_blocked
+        public_job_exclusion.promotions(state, draws(state, rng, day), day)
+        granted += state.counters["promotions_granted"]
+        blocked += state.counters["promotions_blocked"]
     k = granted + blocked
     assert within(k, n * days / 365, np.sqrt(n * days / 365))
     assert within(granted, k / 2, np.sqrt(k / 4))
@@ -642,7 +643,7 @@ def test_education_restriction_counts_children_of_sanctioned_adults() -> None:
         ids = np.asarray(add or [], dtype=np.int64)
         sanctions.enlist(state, ids, np.full(ids.size, OWN_CONDUCT, dtype=np.int8), np.zeros(ids.size, bool), 0)
         sanctions.delist(state, np.asarray(remove or [], dtype=np.int64))
-        sanctions.education(state)
+        education_restriction.education(state)
         return state.children_restricted
 
     child_of_3 = head[3] + 2

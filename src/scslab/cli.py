@@ -39,6 +39,7 @@ def stop_now(message: str, code: int) -> None:
 
 def headline_table(result: object) -> Table:
     """The headline figures as a rich table."""
+    from scslab.model.metrics import catalogue
     from scslab.results import Result
 
     assert isinstance(result, Result)
@@ -50,13 +51,10 @@ def headline_table(result: object) -> Table:
     table.add_column("figure")
     table.add_column("simulated", justify="right")
     table.add_column("scaled to real population", justify="right")
+    metrics = catalogue()
     for row in result.headline().itertuples(index=False):
-        if "share" in row.figure:
-            table.add_row(row.figure, f"{row.simulated:.1%}", "")
-        elif "score" in row.figure:
-            table.add_row(row.figure, f"{row.simulated:,.1f}", "")
-        else:
-            table.add_row(row.figure, f"{row.simulated:,.0f}", f"{row.scaled:,.0f}")
+        m = metrics[row.metric]
+        table.add_row(row.figure, m.format.format(row.simulated), m.format.format(row.scaled) if m.scales else "")
     return table
 
 

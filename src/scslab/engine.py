@@ -12,6 +12,7 @@ import numpy as np
 
 from scslab.memory import check_memory
 from scslab.model.behaviour import behaviour
+from scslab.model.draws import Draws
 from scslab.model.feedback import feedback
 from scslab.model.metrics import MetricTable, record
 from scslab.model.params import Compiled, compile_params
@@ -114,16 +115,17 @@ def _days(
     state, table, rng, profile = at.state, at.table, at.rng, at.profile
     for day in range(at.day, params.days):
         start_day(state)
+        draws = {name: Draws(rng[name], state.crn_seed, day) for name in STREAMS}  # each phase's draws today
         t0 = time.perf_counter()
-        events = behaviour(state, rng["behaviour"], day)
+        events = behaviour(state, draws["behaviour"], day)
         t1 = time.perf_counter()
-        charges = surveillance(state, events, rng["surveillance"], day)
+        charges = surveillance(state, events, draws["surveillance"], day)
         t2 = time.perf_counter()
         scoring(state, charges, day)
         t3 = time.perf_counter()
-        sanctions(state, charges, rng["sanctions"], day)
+        sanctions(state, charges, draws["sanctions"], day)
         t4 = time.perf_counter()
-        feedback(state, rng["feedback"], day)
+        feedback(state, draws["feedback"], day)
         t5 = time.perf_counter()
         record(state, table, day)
         t6 = time.perf_counter()

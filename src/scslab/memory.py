@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 from scslab.errors import ResourceError
+from scslab.hardware import available_bytes
+from scslab.model import effects
+from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
 from scslab.scenario.schema import Eligible, ScenarioParams
 
-# Bytes per citizen held by the run state (model/state.py): the ledgers record (5 float64), the
-# feedback record (3 float64), the tier, four int32 columns (last negative charge, listing day,
-# red-loan end, the scratch stamp), three id sets (a mask and an int32 list each), four bool or
-# int8 columns, and three int32 lookups (represented firm, the two orders).
-STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 4 * 4 + 3 * (1 + 4) + 4 * 1 + 3 * 4
+# Bytes per citizen held by the run state (model/state.py) apart from the effects' own (each
+# effect declares its bytes a citizen and a household, `model.effects`): the ledgers record
+# (5 float64), the feedback record (3 float64), the tier, three int32 columns (last negative
+# charge, listing day, the scratch stamp), two id sets (a mask and an int32 list each), three
+# bool or int8 columns, and three int32 lookups (represented firm, the two orders).
+STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 3 * 4 + 2 * (1 + 4) + 3 * 1 + 3 * 4
 # Scheduled recovery (when recovery is on): the recovery record (four int32 a citizen) and the
 # wake pool (an int32 a citizen, in blocks of 64 with two links each).
 SCHEDULE_BYTES = 4 * 4 + 4 * 66 / 64
-# Per household: the restricted adults and the children (int32 each).
-HOUSEHOLD_BYTES = 2 * 4
 # Per event type with heterogeneity: u_ie (float32) and the block sums (float64 per 16 citizens)
 # over everyone when at least half are eligible, else over the eligible (bounded by the share
 # of the age bands it is open to) plus, per distinct eligibility rule, their ids (int32).
@@ -45,8 +45,6 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     The larger of the population build's own peak and the finished population plus the run's
     state, event tables, queues and end-of-run arrays.
     """
-    from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
-
     pop, net = params.population, params.networks
     rules: dict[tuple[object, ...], float] = {}
     events = 0.0
@@ -61,8 +59,8 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     run = (
         held_bytes_per_citizen(pop, net)
         + STATE_BYTES
+        + effect_bytes(pop.household_size_mean)
         + (SCHEDULE_BYTES if params.recovery.per_day > 0 else 0)
-        + HOUSEHOLD_BYTES / pop.household_size_mean
         + events
         + QUEUE_BYTES
         + END_BYTES
@@ -70,6 +68,11 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     )
     per_citizen = max(estimate_bytes_per_citizen(pop, net), MARGIN * run)
     return int(FIXED_BYTES + per_citizen * pop.size)
+
+
+def effect_bytes(household_size_mean: float) -> float:
+    """The bytes a citizen that the registered effects keep (their households' share included)."""
+    return sum(e.bytes_per_citizen + e.bytes_per_household / household_size_mean for e in effects.REGISTRY)
 
 
 def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
@@ -83,29 +86,6 @@ def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
     if rule.party_member:
         share = min(share, pop.party_member_share + pop.party_member_share_civil_servants)
     return share
-
-
-def available_cores() -> int:
-    """The number of processor cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def available_bytes() -> int:
-    """Memory this process can still take: MemAvailable, or physical memory where that is unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 2**62
 
 
 def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:

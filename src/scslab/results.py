@@ -13,7 +13,8 @@ import pandas as pd
 
 from scslab.atomic import new_directory
 from scslab.engine import Run
-from scslab.model.params import applies
+from scslab.model import effects
+from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
 from scslab.model.scoring import counterfactual
 from scslab.model.state import State
@@ -22,38 +23,11 @@ from scslab.scenario.schema import CAUSES, OCCUPATIONS
 
 AGE_BANDS = ("child", "adult", "senior")
 DIMENSIONS = ("group", "occupation", "income_q", "party_member")
-# Headline figures: (label, summary key, is a count that scales to the real population).
-HEADLINE = (
-    ("Blacklisted at the end", "blacklisted", True),
-    ("  of whom wrongfully", "blacklisted_wrongful", True),
-    ("Ever blacklisted", "ever_blacklisted", True),
-    ("New listings", "listings_new", True),
-    ("Appeals won", "appeals_won", True),
-    ("Trips denied", "trips_denied", True),
-    ("Speech suppressed (events)", "speech_suppressed", True),
-    ("Political events", "political_events", True),
-    ("Promotions blocked", "promotions_blocked", True),
-    ("Children restricted at the end", "children_restricted", True),
-    ("Green channel holders at the end", "green_channel_benefits", True),
-    ("Red loans at the end", "red_loans", True),
-    ("Firms blacklisted at the end", "firms_blacklisted", True),
-    ("Ties cut", "ties_cut", True),
-    ("Mean score at the end", "score_mean", False),
-    ("Wrongful share of the blacklisted", "wrongful_share", False),
-)
-STOCKS = (
-    "blacklisted",
-    "blacklisted_wrongful",
-    "children_restricted",
-    "green_channel_benefits",
-    "red_loans",
-    "firms_blacklisted",
-    "score_mean",
-    "score_p10",
-    "score_p50",
-    "score_p90",
-    "rho_mean",
-)
+
+
+def headline_figures() -> tuple[tuple[str, str, bool], ...]:
+    """(label, summary key, scales to the real population) of each headline figure, in order."""
+    return tuple((m.label, m.name, m.scales) for m in catalogue().headline())
 
 
 def version() -> str:
@@ -79,11 +53,12 @@ def _codes(state: State) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
 
 def rewarded(state: State) -> np.ndarray:
     """Citizens holding any reward at the end of the run."""
-    hit = state.red_loan.member.copy()
+    hit = np.zeros(state.n, dtype=bool)
     for lo in range(0, state.n, CHUNK):
         ids = np.arange(lo, min(lo + CHUNK, state.n))
-        for effect in ("green_channel", "discount_loan"):
-            hit[ids] |= applies(state.cp.rewards.get(effect, ()), ids, state.blacklist.member, state.tier)
+        for effect in effects.REGISTRY:
+            if effect.holds is not None:
+                hit[ids] |= effect.holds(state, ids)
     return hit
 
 
@@ -155,18 +130,18 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
     """Headline figures: end-of-run stocks, run totals, disparities, scaled counts, provenance."""
     p = scenario.params
     last = ts.iloc[-1]
+    metrics = catalogue()
     figures: dict[str, float] = {}
     for col in ts.columns:
         if col == "day":
             continue
-        is_stock = col in STOCKS or col.startswith(("tier_", "blacklisted_"))
-        figures[col] = float(last[col]) if is_stock else float(ts[col].sum())
+        figures[col] = float(last[col]) if metrics[col].kind == "stock" else float(ts[col].sum())
     figures["ever_blacklisted"] = float(run.state.ever_blacklisted.sum())
     figures["wrongful_share"] = (
         figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
     )
     scale = p.population.scale
-    counts = [k for k in figures if not k.startswith(("score_", "rho_")) and k != "wrongful_share"]
+    counts = [k for k in figures if metrics[k].scales]
     return {
         "scenario": p.name,
         "description": p.description,
@@ -245,11 +220,15 @@ class Result:
         )
 
     def headline(self) -> pd.DataFrame:
-        """The headline figures, simulated and scaled to the real population."""
+        """The headline figures, simulated and scaled to the real population (and their metric names)."""
         f = self.summary["figures"]
         scale = self.summary["scale"]
-        rows = [(label, f[key], f[key] * scale if scaled else f[key]) for label, key, scaled in HEADLINE if key in f]
-        return pd.DataFrame(rows, columns=["figure", "simulated", "scaled"])
+        rows = [
+            (label, f[key], f[key] * scale if scaled else f[key], key)
+            for label, key, scaled in headline_figures()
+            if key in f
+        ]
+        return pd.DataFrame(rows, columns=["figure", "simulated", "scaled", "metric"])
 
     def plot(self, with_baseline: bool = False) -> dict[str, Any]:
         """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""

@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scslab.audit.contexts import (
-    SANCTION_CONTEXTS,
     event_context,
     related,
+    sanction_context,
     severity,
     source_context,
 )
+from scslab.model.effects import by_key
 from scslab.scenario import Scenario
 from scslab.scenario.schema import Event, ScenarioParams, parse_trigger
 
@@ -237,7 +238,7 @@ def assess(p: ScenarioParams, spec: RuleSpec) -> Finding:
         scoring += why
     data = unique(uses)
     effect = spec.effect
-    context = SANCTION_CONTEXTS[effect]
+    context = sanction_context(effect)
     grade, why_grade = severity(effect, spec.size)
     unrelated = tuple(
         f"{u.name} ({u.path}): {u.context if u.context.startswith('data') else u.context + ' data'}, "
@@ -246,8 +247,9 @@ def assess(p: ScenarioParams, spec: RuleSpec) -> Finding:
         if u.path in ("association", "firm") or not related(u.context, context)
     )
     unfair = [reason for u in data if (reason := disproportion(u, grade, why_grade))]
-    if effect == "education_restriction":
-        unfair.append("it falls on the children of the sanctioned person, who did nothing")
+    declared = by_key().get(effect)
+    if declared is not None and declared.audit_note:
+        unfair.append(declared.audit_note)
     if scoring:
         scored = "yes: " + "; ".join(dict.fromkeys(scoring))
     elif data:

@@ -2,12 +2,13 @@
 
 These tables are the audit's reading of the v1 format, which has no context keys: a
 source's context comes from a word in its name, an event's flags take precedence, and
-each sanction has one context and a severity. They are data, so that a reader can see
-and dispute them (docs/audit.md).
+each sanction has one context and a severity, declared by its effect (`model.effects`).
+They are data, so that a reader can see and dispute them (docs/audit.md).
 """
 
 from __future__ import annotations
 
+from scslab.model.effects import by_key
 from scslab.scenario.schema import Event
 
 # A source's context from words in its name, first match wins; unmatched names are
@@ -39,22 +40,17 @@ SOURCE_CONTEXTS: tuple[tuple[str, str], ...] = (
     ("record", "government records"),
 )
 
-# The context in which each sanction is applied, its severity, and what it restricts.
-SANCTION_CONTEXTS: dict[str, str] = {
-    "travel_ban": "transport",
-    "speech_block": "online speech",
-    "public_job_exclusion": "public employment",
-    "education_restriction": "education",
-    "loan_penalty": "finance",
-    "promotion": "public employment",
-}
-SEVERE_RIGHTS: dict[str, str] = {
-    "travel_ban": "freedom of movement",
-    "speech_block": "freedom of expression",
-    "public_job_exclusion": "access to public employment",
-    "education_restriction": "children's education",
-}
-SEVERE_INCOME_LOSS = 0.20  # a loan penalty above this share of income is severe
+# The context in which each sanction is applied and its severity are declared by its effect
+# (`model.effects`); the promotion rule built into the blacklist has these.
+PROMOTION_CONTEXT = "public employment"
+PROMOTION_SEVERITY = ("moderate", "delays a career step")
+
+
+def sanction_context(effect: str) -> str:
+    """The context in which a sanction (or the promotion rule, "promotion") is applied."""
+    declared = by_key().get(effect)
+    return PROMOTION_CONTEXT if declared is None else declared.context
+
 
 # Different contexts that are still related: the data may fairly be used there.
 RELATED: frozenset[tuple[str, str]] = frozenset(
@@ -92,10 +88,6 @@ def related(data_context: str, sanction_context: str) -> bool:
 
 
 def severity(effect: str, size: float) -> tuple[str, str]:
-    """("severe" or "moderate", why) for a sanction."""
-    if effect in SEVERE_RIGHTS:
-        return "severe", f"restricts {SEVERE_RIGHTS[effect]}"
-    if effect == "loan_penalty":
-        grade = "severe" if size > SEVERE_INCOME_LOSS else "moderate"
-        return grade, f"takes {size:.0%} of income"
-    return "moderate", "delays a career step"
+    """("severe" or "moderate", why) for a sanction of `size` (or the promotion rule)."""
+    declared = by_key().get(effect)
+    return PROMOTION_SEVERITY if declared is None else declared.severity(size)

@@ -7,30 +7,18 @@ from collections.abc import Iterable
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.model.metrics import catalogue, metric_names
+from scslab.model.params import compile_params
 from scslab.scenario import Scenario
 
 # The headline metrics, in the order tables show them; any key of `Result.summary["figures"]` may be asked for.
-HEADLINE_METRICS = (
-    "blacklisted",
-    "blacklisted_wrongful",
-    "wrongful_share",
-    "ever_blacklisted",
-    "listings_new",
-    "appeals_won",
-    "trips_denied",
-    "speech_suppressed",
-    "political_events",
-    "score_mean",
-)
+HEADLINE_METRICS = catalogue().experiment_defaults()
 # Figures of the summary that have no daily column.
-SUMMARY_ONLY = ("ever_blacklisted", "wrongful_share")
+SUMMARY_ONLY = catalogue().summary_only()
 
 
 def available(scenario: Scenario) -> list[str]:
     """Every figure a run of `scenario` reports: its daily columns, then the summary-only figures."""
-    from scslab.model.metrics import metric_names
-    from scslab.model.params import compile_params
-
     return [*metric_names(compile_params(scenario.params)), *SUMMARY_ONLY]
 
 
@@ -51,14 +39,12 @@ def check_metrics(names: Iterable[str], scenario: Scenario, where: str = "--metr
 
 def is_count(metric: str) -> bool:
     """Whether a figure counts people or events, and so scales to the real population."""
-    return not metric.startswith(("score_", "rho_")) and metric != "wrongful_share"
+    return catalogue()[metric].scales
 
 
 def is_stock(metric: str) -> bool:
     """Whether a daily column is a stock (read on a day) rather than a flow (summed up to a day)."""
-    from scslab.results import STOCKS
-
-    return metric in STOCKS or metric.startswith(("tier_", "blacklisted_"))
+    return catalogue()[metric].kind == "stock"
 
 
 def figure_at(timeseries: pd.DataFrame, metric: str, day: int) -> float:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model.contacts import edge_slots, gather_contacts, reverse_slots, row_spans
-from scslab.model.draws import TIE, uniform
+from scslab.model.contacts import gather_contacts, reverse_slots, row_spans
+from scslab.model.draws import TIE, Draws
 from scslab.model.risk import apply_risk
 from scslab.model.state import State, concat
 from scslab.population.types import Layer
@@ -48,8 +48,13 @@ def charged_today(state: State) -> np.ndarray:
     return np.sort(state.scratch.distinct(concat(state.charged_direct)))
 
 
-def cut_ties(state: State, rng: np.random.Generator, day: int) -> None:
-    """Each active tie to a blacklisted citizen, in a layer with alpha > 0, is cut with `tie_cut_rate`."""
+def cut_ties(state: State, draws: Draws) -> None:
+    """Each active tie to a blacklisted citizen, in a layer with alpha > 0, is cut with `tie_cut_rate`.
+
+    Every slot of the listed citizens' rows (cut or not) is drawn with `tie_cut_rate`, then the
+    slots of ties already cut are dropped: in sequential mode the cost is O(listed + chosen)
+    instead of O(ties). A tie between two listed citizens is drawn from one end only.
+    """
     rate = state.cp.p.feedback.tie_cut_rate
     listed = state.blacklist.ids()
     if rate <= 0 or listed.size == 0:
@@ -57,38 +62,12 @@ def cut_ties(state: State, rng: np.random.Generator, day: int) -> None:
     for number, (name, layer) in enumerate(state.pop.layers.items()):
         if state.cp.alpha.get(name, 0.0) <= 0:
             continue
-        if state.crn_seed is None:
-            slots, owner = sampled_slots(layer, listed, rate, rng)
-            slots, owner = drawn_once(state, layer, listed, slots, owner)
-        else:
-            slots, owner = drawn_once(state, layer, listed, *edge_slots(layer, listed))
-            drawn = uniform(state, rng, day, slots, TIE, number) < rate
-            slots, owner = slots[drawn], owner[drawn]
+        starts = layer.indptr[listed].astype(np.int64)
+        slots, owner = draws.chosen(starts, layer.indptr[listed + 1] - starts, rate, TIE, number)
+        active = layer.active[slots]
+        slots, owner = drawn_once(state, layer, listed, slots[active], owner[active])
         if slots.size:
             cut(state, name, layer, slots, listed[owner].astype(np.int64))
-
-
-def sampled_slots(
-    layer: Layer, listed: np.ndarray, rate: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Slots of the active ties of `listed`, each chosen with probability `rate`, and their owners.
-
-    A Binomial number of slots out of all the listed citizens' ties (cut or not) is placed without
-    replacement, then the slots of ties already cut are dropped: each active tie is chosen with
-    `rate`, at a cost of O(listed + chosen) instead of O(ties).
-    """
-    starts = layer.indptr[listed].astype(np.int64)
-    degree = layer.indptr[listed + 1] - starts
-    ends = np.cumsum(degree)
-    total = int(ends[-1]) if ends.size else 0
-    k = int(rng.binomial(total, rate)) if total else 0
-    if k == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    pos = np.sort(rng.choice(total, size=k, replace=False))
-    owner = np.searchsorted(ends, pos, side="right")
-    slots = starts[owner] + pos - (ends[owner] - degree[owner])
-    keep = layer.active[slots]
-    return slots[keep], owner[keep]
 
 
 def drawn_once(
@@ -108,10 +87,10 @@ def cut(state: State, name: str, layer: Layer, slots: np.ndarray, rows: np.ndarr
     ends = np.concatenate([rows, layer.indices[slots].astype(np.int64)])[first]
     layer.active[all_slots] = False
     np.subtract.at(state.exposure, ends, state.cp.alpha[name])
-    state.counters.ties_cut += all_slots.size // 2
+    state.counters.add("ties_cut", all_slots.size // 2)
 
 
-def feedback(state: State, rng: np.random.Generator, day: int) -> None:
+def feedback(state: State, draws: Draws, day: int) -> None:
     """Phase 5: perceived risk, then tie cutting."""
     perceived_risk_update(state, day)
-    cut_ties(state, rng, day)
+    cut_ties(state, draws)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model import draws
+from scslab.model.draws import FIRM_DETECT, FIRM_VIOLATION, Draws
 from scslab.model.state import State
 
 
@@ -22,7 +22,7 @@ def enlist_firms(state: State, firm: np.ndarray, day: int) -> None:
     state.firms_listed_today = np.concatenate([state.firms_listed_today, firm])
 
 
-def violations(state: State, rng: np.random.Generator, day: int) -> None:
+def violations(state: State, draws: Draws, day: int) -> None:
     """Draw the day's violations, detect them, and post the ones that land today."""
     f = state.cp.p.firms
     assert f is not None
@@ -30,16 +30,8 @@ def violations(state: State, rng: np.random.Generator, day: int) -> None:
     s = src.names.index(f.source)
     private = state.private_firms
     p_seen = src.coverage_on(day)[s] * src.share[s]
-    if state.crn_seed is None:
-        k = rng.poisson(private.size * f.violation_rate) if private.size else 0
-        firm = private[rng.integers(0, private.size, size=k)].astype(np.int64) if k else private[:0]
-        seen = rng.random(firm.size) < p_seen
-    else:
-        counts = draws.poisson_inverse(
-            f.violation_rate, draws.keyed_uniform(state.crn_seed, day, private, draws.FIRM_VIOLATION)
-        )
-        firm = np.repeat(private, counts).astype(np.int64)
-        seen = draws.keyed_uniform(state.crn_seed, day, firm, draws.FIRM_DETECT, draws.occurrences(counts)) < p_seen
+    firm, nth = draws.occurrences(private, f.violation_rate, FIRM_VIOLATION)
+    seen = draws.uniform(firm, FIRM_DETECT, nth) < p_seen
     state.firm_pending.push(day + int(src.delay[s]), firm[seen])
     (landed,) = state.firm_pending.pop(day, 1)
     if landed.size:
@@ -62,13 +54,13 @@ def recover_firms(state: State, day: int) -> None:
     state.firm_score[low] = np.minimum(state.firm_score[low] + rec.per_day, f.start)
 
 
-def corporate_credit(state: State, rng: np.random.Generator, day: int) -> None:
+def corporate_credit(state: State, draws: Draws, day: int) -> None:
     """One day of corporate credit: violations, recovery, firm listings and exits."""
     state.firms_listed_today = np.empty(0, dtype=np.int64)
     f = state.cp.p.firms
     if f is None:
         return
-    violations(state, rng, day)
+    violations(state, draws, day)
     recover_firms(state, day)
     enlist_firms(state, np.flatnonzero((state.firm_score < f.blacklist_threshold) & ~state.firm_blacklisted), day)
     listed = np.flatnonzero(state.firm_blacklisted)

@@ -9,7 +9,7 @@ import numpy as np
 
 from scslab.errors import ScslabError
 from scslab.model.ledgers import L_ASSOCIATION, L_MERIT, L_MISATTRIBUTED, L_OWN, L_SCORE, score_tiers
-from scslab.model.metrics import MetricTable
+from scslab.model.metrics import MetricTable, catalogue
 from scslab.model.recovery import wake_checks
 from scslab.model.scoring import current_ledgers
 from scslab.model.state import State
@@ -17,7 +17,6 @@ from scslab.model.state import State
 # Scores are recomputed from the ledgers in the same order as the model; a difference
 # beyond round-off means a ledger moved without its score following.
 SCORE_TOLERANCE = 1e-9
-COUNT_COLUMNS_PREFIX = ("tier_", "events_", "detected_", "blacklisted")
 
 
 class InvariantError(ScslabError):
@@ -107,8 +106,8 @@ def blacklist_checks(state: State, stock_before: int) -> list[tuple[str, bool]]:
          bl.size == int(bl.member.sum()) and bool(bl.member[ids].all()) and np.unique(ids).size == ids.size),
         ("listed citizens have a cause, others none",
          bool((listed_cause >= 0).all()) and int((state.cause >= 0).sum()) == bl.size),
-        (f"blacklist stock ({bl.size}) == previous stock ({stock_before}) + listings_new ({c.listings_new})"
-         f" - exits ({c.exits})", bl.size == stock_before + c.listings_new - c.exits),
+        (f"blacklist stock ({bl.size}) == previous stock ({stock_before}) + listings_new ({c['listings_new']})"
+         f" - exits ({c['exits']})", bl.size == stock_before + c["listings_new"] - c["exits"]),
         ("ever_blacklisted covers the blacklisted", bool(state.ever_blacklisted[ids].all())),
     ]  # fmt: skip
 
@@ -116,12 +115,9 @@ def blacklist_checks(state: State, stock_before: int) -> list[tuple[str, bool]]:
 def count_checks(state: State, table: MetricTable, day: int) -> list[tuple[str, bool]]:
     """Counts never negative: the day's counters, stocks kept incrementally, and the day's row."""
     c = state.counters
-    scalars = {k: v for k, v in vars(c).items() if isinstance(v, int)}
-    row_ok = all(
-        table.columns[name][day] >= 0
-        for name in table.names
-        if name.startswith(COUNT_COLUMNS_PREFIX) or name in scalars
-    )
+    scalars = c.counts
+    metrics = catalogue()
+    row_ok = all(table.columns[name][day] >= 0 for name in table.names if metrics[name].scales)
     return [
         ("daily counters never negative",
          all(v >= 0 for v in scalars.values()) and bool((c.events >= 0).all() and (c.detected >= 0).all())),

@@ -1,54 +1,61 @@
-"""Phase 6, metrics: the day's aggregates under the names of MODEL.md section 8.
+"""Phase 6, metrics: the day's row of every column of the metric catalogue (MODEL.md section 8).
 
-Stocks (blacklisted, tiers, children_restricted, red_loans, firms_blacklisted,
-green_channel_benefits) are read at the end of the day; flows (events, detections,
-listings, trips denied, ...) are the day's counts. Every column is allocated for all days
-before the run starts.
+Stocks are read at the end of the day; flows are the day's counts. Every column is allocated
+for all days before the run starts. The rows are `model.catalogue.CORE` with the effects'
+rows (`model.effects.REGISTRY`) in their places.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+
 import numpy as np
 
+from scslab.model import effects
+from scslab.model.catalogue import CORE, Catalogue, splice
+from scslab.model.effects import Effect
 from scslab.model.params import Compiled
 from scslab.model.sanctions import wrongful
 from scslab.model.state import State
 from scslab.scenario.schema import CAUSES
 
-FLOWS = (
-    "listings_new",
-    "appeals_won",
-    "trips_denied",
-    "trips_denied_plane",
-    "trips_denied_train",
-    "speech_suppressed",
-    "promotions_granted",
-    "promotions_blocked",
-    "ties_cut",
-)
-
-
 QUANTILES = {"score_p10": 0.1, "score_p50": 0.5, "score_p90": 0.9}
 QUANTILE_LEVELS = np.array(list(QUANTILES.values()))
+# The stocks of the core rows, read at the end of the day (rows that expand are filled apart).
+READ: dict[str, Callable[[State], float]] = {
+    "score_mean": lambda state: state.index.total / state.n,
+    "blacklisted": lambda state: state.blacklist.size,
+    "blacklisted_wrongful": lambda state: int(wrongful(state, state.blacklist.ids()).sum()),
+    "political_events": lambda state: int(state.counters.events[state.cp.events.political].sum()),
+    "firms_blacklisted": lambda state: int(state.firm_blacklisted.sum()),
+    "rho_mean": lambda state: state.rho_sum / state.n,
+}
+
+
+@lru_cache(maxsize=4)
+def _catalogue(registry: tuple[Effect, ...]) -> Catalogue:
+    flows = [m for e in registry for m in e.metrics if m.kind == "flow"]
+    stocks = [m for e in registry for m in e.metrics if m.kind == "stock"]
+    return Catalogue(splice(CORE, flows, stocks))
+
+
+def catalogue() -> Catalogue:
+    """Every metric: the core rows and the registered effects' rows, in column order."""
+    return _catalogue(effects.REGISTRY)
 
 
 def metric_names(cp: Compiled) -> list[str]:
     """Every daily column, in a stable order."""
-    names = ["score_mean", *QUANTILES]
-    names += [f"tier_{t}" for t in cp.tier_names]
-    names += [f"events_{e}" for e in cp.events.names]
-    names += [f"detected_{e}" for e in cp.events.names]
-    names += ["blacklisted"] + [f"blacklisted_{c}" for c in CAUSES] + ["blacklisted_wrongful"]
-    names += list(FLOWS)
-    names += [
-        "political_events",
-        "green_channel_benefits",
-        "red_loans",
-        "children_restricted",
-        "firms_blacklisted",
-        "rho_mean",
-    ]
-    return names
+    return catalogue().columns(cp)
+
+
+def readers() -> dict[str, Callable[[State], float]]:
+    """How each stock without a pattern is read: the core's and the effects' readers."""
+    out = dict(READ)
+    for e in effects.REGISTRY:
+        out |= e.read
+    return out
 
 
 class MetricTable:
@@ -66,27 +73,11 @@ class MetricTable:
             "events": [col[f"events_{e}"] for e in cp.events.names],
             "detected": [col[f"detected_{e}"] for e in cp.events.names],
             "causes": [col[f"blacklisted_{cause}"] for cause in CAUSES],
-            "flows": [col[name] for name in FLOWS],
         }
-
-
-def holders(state: State, effect: str) -> int:
-    """How many citizens a reward currently reaches (tier rules read from the tier counts)."""
-    total = 0
-    tiers = state.index.tier_counts
-    for rule in state.cp.rewards.get(effect, ()):
-        if rule.kind == "tier_at_least":
-            total += int(tiers[: rule.tier + 1].sum())
-        elif rule.kind == "tier_at_most":
-            total += int(tiers[rule.tier :].sum())
-        elif rule.kind == "blacklist":
-            total += state.blacklist.size
-    return min(total, state.n)
 
 
 def record(state: State, table: MetricTable, day: int) -> None:
     """Write the day's row."""
-    cp = state.cp
     col = table.columns
     c = state.counters
     idx = state.index
@@ -98,17 +89,11 @@ def record(state: State, table: MetricTable, day: int) -> None:
         ("events", c.events),
         ("detected", c.detected),
         ("causes", by_cause),
-        ("flows", [getattr(c, name) for name in FLOWS]),
     ):
         for column, value in zip(table.groups[group], np.asarray(values).tolist(), strict=True):
             column[day] = value
-    col["score_mean"][day] = idx.total / state.n
-    col["blacklisted"][day] = listed.size
-    col["blacklisted_wrongful"][day] = int(wrongful(state, listed).sum())
-    col["political_events"][day] = int(c.events[cp.events.political].sum())
-    col["green_channel_benefits"][day] = holders(state, "green_channel")
-    col["red_loans"][day] = state.red_loan.size
-    col["children_restricted"][day] = state.children_restricted
-    col["firms_blacklisted"][day] = int(state.firm_blacklisted.sum())
-    col["rho_mean"][day] = state.rho_sum / state.n
+    for name in catalogue().counted():
+        col[name][day] = c[name]
+    for name, read in readers().items():
+        col[name][day] = read(state)
     table.days_done = day + 1

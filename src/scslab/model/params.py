@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scslab.scenario.schema import CAUSES, ScenarioParams, Source, parse_trigger
+from scslab.scenario.schema import CAUSES, Reward, Sanction, ScenarioParams, Source, parse_trigger
 
 # Width of the score histogram's bins (`ledgers.ScoreIndex`): quantiles are exact on this grid.
 SCORE_BIN = 0.1
 OWN_CONDUCT, MISATTRIBUTION, ASSOCIATION, LISTED_OFFENCE, JOINT_PUNISHMENT = range(len(CAUSES))
-MODES = ("plane", "train")
 
 
 @dataclass(frozen=True)
@@ -87,24 +86,16 @@ class Compiled:
     tier_names: tuple[str, ...]
     tier_bounds: np.ndarray  # lower bounds, top tier first
     alpha: dict[str, float]
-    sanctions: dict[str, tuple[Rule, ...]]
-    travel_ban_modes: tuple[tuple[Rule, tuple[int, ...]], ...]
-    loan_penalty: tuple[tuple[Rule, float], ...]
+    sanctions: dict[str, tuple[Rule, ...]]  # by effect (`model.effects`), in the scenario's order
     rewards: dict[str, tuple[Rule, ...]]
-    discount_loan: tuple[tuple[Rule, float], ...]
-    red_loan_window: int | None
+    sanction_entries: dict[str, tuple[tuple[Rule, Sanction], ...]]  # each rule with its scenario entry
+    reward_entries: dict[str, tuple[tuple[Rule, Reward], ...]]
     promotion_min_tier: int  # tier index; promotions need tier index <= this
     threshold: float  # blacklist threshold (-inf when there is none)
     risk_decay: np.ndarray  # (1 - eta) ** age for ages 0..days + 1: how much perceived risk is left
     trip_rates: np.ndarray  # (5, 2): trips wanted a day by plane and by train, per income quintile
     score_bounds: np.ndarray  # (start, min, max, histogram bin width, threshold): what `posting.refresh` reads
     scheduled_recovery: bool = True  # recovery in closed form where exact (state.scheduled_bins_a_day)
-
-    @property
-    def stress_bound(self) -> float:
-        """The largest financial stress factor any citizen can have."""
-        lowest_multiplier = 1.0 - sum(size for _, size in self.loan_penalty)
-        return max(1.0, 1.0 + self.p.stress.sigma * (1.0 - lowest_multiplier))
 
 
 def _rule(trigger: str | None, tier_index: dict[str, int]) -> Rule:
@@ -149,26 +140,12 @@ def compile_params(p: ScenarioParams, scheduled_recovery: bool = True) -> Compil
     )
     tier_names = tuple(p.score.tier_names())
     tier_index = {name: i for i, name in enumerate(tier_names)}
-    sanctions: dict[str, list[Rule]] = {}
-    travel: list[tuple[Rule, tuple[int, ...]]] = []
-    loan: list[tuple[Rule, float]] = []
+    sanctions: dict[str, list[tuple[Rule, Sanction]]] = {}
     for s in p.sanctions:
-        rule = _rule(s.trigger, tier_index)
-        sanctions.setdefault(s.effect, []).append(rule)
-        if s.effect == "travel_ban":
-            travel.append((rule, tuple(MODES.index(m) for m in s.modes)))
-        if s.effect == "loan_penalty":
-            loan.append((rule, s.size))
-    rewards: dict[str, list[Rule]] = {}
-    discount: list[tuple[Rule, float]] = []
-    red_window: int | None = None
+        sanctions.setdefault(s.effect, []).append((_rule(s.trigger, tier_index), s))
+    rewards: dict[str, list[tuple[Rule, Reward]]] = {}
     for r in p.rewards:
-        rule = _rule(r.trigger, tier_index)
-        rewards.setdefault(r.effect, []).append(rule)
-        if r.effect == "discount_loan":
-            discount.append((rule, r.size))
-        if r.effect == "red_loan":
-            red_window = r.window_days
+        rewards.setdefault(r.effect, []).append((_rule(r.trigger, tier_index), r))
     min_tier = p.promotion.min_tier
     threshold = p.blacklist.threshold
     threshold_value = -np.inf if threshold is None else float(threshold)
@@ -183,12 +160,10 @@ def compile_params(p: ScenarioParams, scheduled_recovery: bool = True) -> Compil
             "work": p.networks.work.alpha,
             "friends": p.networks.friends.alpha,
         },
-        sanctions={k: tuple(v) for k, v in sanctions.items()},
-        travel_ban_modes=tuple(travel),
-        loan_penalty=tuple(loan),
-        rewards={k: tuple(v) for k, v in rewards.items()},
-        discount_loan=tuple(discount),
-        red_loan_window=red_window,
+        sanctions={k: tuple(rule for rule, _ in v) for k, v in sanctions.items()},
+        rewards={k: tuple(rule for rule, _ in v) for k, v in rewards.items()},
+        sanction_entries={k: tuple(v) for k, v in sanctions.items()},
+        reward_entries={k: tuple(v) for k, v in rewards.items()},
         promotion_min_tier=len(tier_names) - 1 if min_tier is None else tier_index[min_tier],
         threshold=threshold_value,
         risk_decay=(1.0 - p.feedback.eta) ** np.arange(p.days + 2, dtype=float),

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+from scipy.special import gammaincinv
 
-from scslab.memory import available_cores
+from scslab.hardware import available_cores
 from scslab.model.compiled import AHEAD, CHUNK, prefetch
+from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
 from scslab.model.params import Compiled
 from scslab.population.types import Attributes
 from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
@@ -133,10 +135,6 @@ def propensities(cp: Compiled, pop: Attributes, rng: np.random.Generator, crn_se
             out.append(Propensity.build(eligible, None))
             continue
         if crn_seed is not None:
-            from scipy.special import gammaincinv
-
-            from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
-
             who = np.flatnonzero(mask) if dense else eligible
             weights = (
                 gammaincinv(1.0 / h**2, keyed_uniform(crn_seed, -1, who, PROPENSITY, name_key(name))) * h**2

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from scslab.model import draws, firms
+from scslab.model import effects, firms
 from scslab.model.blacklist import due_to_leave, score_causes, wrongful_listings
-from scslab.model.draws import APPEAL, APPEAL_SUCCESS, uniform
+from scslab.model.draws import APPEAL, APPEAL_SUCCESS, Draws
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
     LISTED_OFFENCE,
     MISATTRIBUTION,
     OWN_CONDUCT,
-    applies,
 )
 from scslab.model.scoring import refresh_scores, settle
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
-from scslab.population.types import AGE_CHILD, BUSINESS_OWNER
 
 
 def enlist(state: State, ids: np.ndarray, cause: np.ndarray, wrongful: np.ndarray, day: int) -> np.ndarray:
@@ -33,7 +31,7 @@ def enlist(state: State, ids: np.ndarray, cause: np.ndarray, wrongful: np.ndarra
     ids = new
     state.listed_day[ids] = day
     state.ever_blacklisted[ids] = True
-    state.counters.listings_new += ids.size
+    state.counters.add("listings_new", ids.size)
     state.changed.append(ids)
     return ids
 
@@ -42,7 +40,7 @@ def delist(state: State, ids: np.ndarray) -> None:
     """Take `ids` off the blacklist."""
     if ids.size == 0:
         return
-    state.counters.exits += int(state.blacklist.member[ids].sum())
+    state.counters.add("exits", int(state.blacklist.member[ids].sum()))
     state.blacklist.discard(ids)
     state.cause[ids] = -1
     state.listing_wrongful[ids] = False
@@ -123,7 +121,7 @@ def joint_firm_to_person(state: State, day: int) -> None:
     enlist(state, reps, np.full(reps.size, JOINT_PUNISHMENT, dtype=np.int8), np.zeros(reps.size, dtype=bool), day)
 
 
-def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
+def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
     """End listings whose terms are met, then let listed citizens appeal."""
     ids = state.blacklist.ids().copy()
     if ids.size == 0:
@@ -148,153 +146,31 @@ def exits_and_appeals(state: State, rng: np.random.Generator, day: int) -> None:
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
         return
-    appealing = ids[uniform(state, rng, day, ids, APPEAL) < ap.rate]
+    appealing = ids[draws.uniform(ids, APPEAL) < ap.rate]
     success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
-    won = appealing[uniform(state, rng, day, appealing, APPEAL_SUCCESS) < success_p]
-    state.counters.appeals_won += won.size
+    won = appealing[draws.uniform(appealing, APPEAL_SUCCESS) < success_p]
+    state.counters.add("appeals_won", won.size)
     delist(state, won)
     settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
     state.misattributed[won] = 0.0
     refresh_scores(state, won, day)
 
 
-def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
-    """Count the trips (by `who`, by plane or train) that a travel ban denies."""
-    denied = np.zeros(who.size, dtype=bool)
-    for rule, modes in state.cp.travel_ban_modes:
-        mode_banned = np.zeros(who.size, dtype=bool)
-        if 0 in modes:
-            mode_banned |= plane
-        if 1 in modes:
-            mode_banned |= ~plane
-        denied |= mode_banned & rule.hits(who, state.blacklist.member, state.tier)
-    state.counters.trips_denied += int(denied.sum())
-    state.counters.trips_denied_plane += int((denied & plane).sum())
-    state.counters.trips_denied_train += int((denied & ~plane).sum())
-
-
-def travel(state: State, rng: np.random.Generator, day: int) -> None:
-    """Trips wanted today by income quintile; banned citizens' trips are denied and counted."""
-    if not state.cp.travel_ban_modes:
-        return
-    if state.crn_seed is not None:
-        travel_keyed(state, day)
-        return
-    if all(rule.kind == "blacklist" for rule, _ in state.cp.travel_ban_modes):
-        travel_of_listed(state, rng)
-        return
-    t = state.cp.p.travel
-    n_q = np.diff(np.append(state.quintile_start, state.n))
-    trips = rng.poisson(n_q * np.asarray(t.rate))  # a Poisson total of trips a quintile
-    if trips.sum() == 0:
-        return
-    q = np.repeat(np.arange(5), trips)
-    who = state.quintile_order[state.quintile_start[q] + rng.integers(0, n_q[q])]  # uniform in the quintile
-    deny_trips(state, who, rng.random(q.size) < np.asarray(t.plane_share)[q])
-
-
-def travel_of_listed(state: State, rng: np.random.Generator) -> None:
-    """Travel when only the blacklist bans it: the denied trips, by mode, are Poisson with mean the
-    listed citizens' trip rates times the mode's share (the trips of the others are never drawn)."""
-    banned = {mode for _, modes in state.cp.travel_ban_modes for mode in modes}
-    listed = state.blacklist.ids()
-    if listed.size == 0:
-        return
-    rate = np.bincount(state.pop.income_q[listed] - 1, minlength=5) @ state.cp.trip_rates
-    plane, train = (int(rng.poisson(rate[m])) if m in banned else 0 for m in (0, 1))
-    state.counters.trips_denied += plane + train
-    state.counters.trips_denied_plane += plane
-    state.counters.trips_denied_train += train
-
-
-def travel_keyed(state: State, day: int) -> None:
-    """Travel under common random numbers: each citizen a travel ban reaches draws their own trips."""
-    assert state.crn_seed is not None
-    rules = state.cp.travel_ban_modes
-    only_listed = all(rule.kind == "blacklist" for rule, _ in rules)
-    ids = state.blacklist.ids().astype(np.int64) if only_listed else np.arange(state.n, dtype=np.int64)
-    ids = ids[applies(tuple(rule for rule, _ in rules), ids, state.blacklist.member, state.tier)]
-    t = state.cp.p.travel
-    q = state.pop.income_q[ids].astype(np.int64) - 1
-    trips = draws.poisson_inverse(np.asarray(t.rate)[q], draws.keyed_uniform(state.crn_seed, day, ids, draws.TRIPS))
-    who = np.repeat(ids, trips)
-    u = draws.keyed_uniform(state.crn_seed, day, who, draws.PLANE, draws.occurrences(trips))
-    deny_trips(state, who, u < np.asarray(t.plane_share)[np.repeat(q, trips)])
-
-
-def promotions(state: State, rng: np.random.Generator, day: int) -> None:
-    """Civil servants' promotion chances: granted at `min_tier` or above, off the blacklist,
-    and without a public-job exclusion; otherwise blocked."""
-    cs = state.civil_servants.astype(np.int64)
-    rate = state.cp.p.promotion.rate_per_year / 365.0
-    if state.crn_seed is None:
-        k = rng.poisson(cs.size * rate) if cs.size else 0
-        who = cs[rng.integers(0, cs.size, size=k)] if k else cs[:0]
-    else:
-        chances = draws.poisson_inverse(rate, draws.keyed_uniform(state.crn_seed, day, cs, draws.PROMOTION))
-        who = np.repeat(cs, chances)
-    if who.size == 0:
-        return
-    ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
-    ok &= ~applies(state.cp.sanctions.get("public_job_exclusion", ()), who, state.blacklist.member, state.tier)
-    state.counters.promotions_granted += int(ok.sum())
-    state.counters.promotions_blocked += int((~ok).sum())
-
-
-def education(state: State, ids: np.ndarray | None = None) -> None:
-    """Children lose priority admission while an adult of their household is sanctioned.
-
-    Re-checks the citizens whose score or listing changed today, or `ids` (everyone, at the start).
-    """
-    rules = state.cp.sanctions.get("education_restriction", ())
-    if not rules:
-        return
-    ids = state.scratch.distinct(concat(state.changed)) if ids is None else ids
-    ids = ids[state.pop.age_band[ids] != AGE_CHILD]
-    now = applies(rules, ids, state.blacklist.member, state.tier)
-    flip = now != state.education_affected[ids]
-    ids, now = ids[flip], now[flip]
-    if ids.size == 0:
-        return
-    state.education_affected[ids] = now
-    house = state.pop.household[ids]
-    uh = state.scratch.distinct(house.astype(np.int64))
-    before = state.household_restricted[uh] > 0
-    np.add.at(state.household_restricted, house, np.where(now, 1, -1))
-    after = state.household_restricted[uh] > 0
-    state.children_restricted += int(state.household_children[uh][after & ~before].sum())
-    state.children_restricted -= int(state.household_children[uh][before & ~after].sum())
-
-
-def red_loans(state: State, charges: Charges, day: int) -> None:
-    """Business owners with a detected party-promotion event in the last `window_days` hold a red loan."""
-    window = state.cp.red_loan_window
-    if window is None:
-        return
-    hit = state.cp.events.party_promotion[charges.event]
-    ids = charges.target[hit]
-    ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]
-    state.red_loan_until[ids] = day + window  # held on days day .. day + window - 1
-    state.red_loan.add(ids)
-    held = state.red_loan.ids()
-    expired = held[state.red_loan_until[held] <= day]
-    state.red_loan.discard(expired)
-
-
 def initial_effects(state: State) -> None:
     """Effects that hold from the start (a tier-triggered restriction when everyone starts in that tier)."""
-    education(state, np.arange(state.n, dtype=np.int64))
+    for effect in effects.REGISTRY:
+        if effect.start is not None:
+            effect.start(state)
 
 
-def sanctions(state: State, charges: Charges, rng: np.random.Generator, day: int) -> None:
+def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
-    firms.corporate_credit(state, rng, day)
+    firms.corporate_credit(state, draws, day)
     listed_offences(state, charges, day)
-    exits_and_appeals(state, rng, day)
+    exits_and_appeals(state, draws, day)
     # after the exits, so that a term that ends with the score still low becomes a score listing
     score_listings(state, day)
     joint_firm_to_person(state, day)
-    travel(state, rng, day)
-    promotions(state, rng, day)
-    education(state)
-    red_loans(state, charges, day)
+    for effect in effects.REGISTRY:  # (in the registry's order: it fixes the order of the draws)
+        if effect.act is not None:
+            effect.act(state, charges, draws, day)

@@ -122,37 +122,26 @@ class Calendar:
 
 @dataclass
 class DayCounters:
-    """The day's flows, reset every morning."""
+    """The day's flows, reset every morning: per event type, and by name (the counted flows of
+    the metric catalogue, and `exits`: citizens taken off the blacklist today)."""
 
-    events: np.ndarray
-    detected: np.ndarray
-    listings_new: int = 0
-    appeals_won: int = 0
-    trips_denied: int = 0
-    trips_denied_plane: int = 0
-    trips_denied_train: int = 0
-    speech_suppressed: int = 0
-    promotions_granted: int = 0
-    promotions_blocked: int = 0
-    ties_cut: int = 0
-    exits: int = 0  # citizens taken off the blacklist today (terms served, appeals won)
+    def __init__(self, events: np.ndarray, detected: np.ndarray) -> None:
+        self.events = events
+        self.detected = detected
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, count: int) -> None:
+        """Count `count` more of `name` today."""
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def __getitem__(self, name: str) -> int:
+        """Today's count of `name` (0 when nothing was counted)."""
+        return self.counts.get(name, 0)
 
     def reset(self) -> None:
         self.events[:] = 0
         self.detected[:] = 0
-        for name in (
-            "listings_new",
-            "appeals_won",
-            "trips_denied",
-            "trips_denied_plane",
-            "trips_denied_train",
-            "speech_suppressed",
-            "promotions_granted",
-            "promotions_blocked",
-            "ties_cut",
-            "exits",
-        ):
-            setattr(self, name, 0)
+        self.counts.clear()
 
 
 @dataclass

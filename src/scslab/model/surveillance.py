@@ -13,12 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scslab.model.behaviour import DayEvents
-from scslab.model.draws import DETECT, MISATTRIBUTE, PICK, SHARE, uniform
+from scslab.model.draws import DETECT, MISATTRIBUTE, PICK, SHARE, Draws
 from scslab.model.state import State
 from scslab.population.types import CIVIL_SERVANT
-
-# The key of draws made without common random numbers (which ignore it).
-NO_KEY = np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -43,7 +40,7 @@ def wrong_person(state: State, actor: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.where(size > 1, pick, actor).astype(np.int64)
 
 
-def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day: int) -> Charges:
+def surveillance(state: State, events: DayEvents, draws: Draws, day: int) -> Charges:
     """Detect and attribute the day's events, queue them by delay, and return today's arrivals.
 
     A draw whose probability is 0 or 1 for every source (no misattribution, everything shared,
@@ -58,25 +55,21 @@ def surveillance(state: State, events: DayEvents, rng: np.random.Generator, day:
             civil = state.pop.occupation[events.actor] == CIVIL_SERVANT
             coverage = np.where(civil, coverage * src.civil_servant_multiplier[s], coverage)
         p_detect = np.minimum(1.0, coverage)
-        # under common random numbers each event's draws are keyed by (actor, event name, k-th today)
-        crn = state.crn_seed is not None
-        key = cp.events.key[events.event] * 1024 + np.minimum(events.occurrence, 1023) if crn else NO_KEY
-        seen = uniform(state, rng, day, events.actor, DETECT, key) < p_detect
-        actor, event, s = events.actor[seen], events.event[seen], s[seen]
-        key = key[seen] if crn else NO_KEY
+        seen = draws.uniform(events.actor, DETECT, events.key) < p_detect
+        actor, event, s, key = events.actor[seen], events.event[seen], s[seen], events.key[seen]
         state.counters.detected += np.bincount(event, minlength=state.counters.detected.size)
         target = actor.copy()
         if (src.misattribution > 0).any():
             minority = state.pop.group[actor] == 1
             p_wrong = np.minimum(1.0, src.misattribution[s] * np.where(minority, src.minority_error_ratio[s], 1.0))
-            wrong = uniform(state, rng, day, actor, MISATTRIBUTE, key) < p_wrong
+            wrong = draws.uniform(actor, MISATTRIBUTE, key) < p_wrong
             if wrong.any():
-                u = uniform(state, rng, day, actor[wrong], PICK, key[wrong] if crn else NO_KEY)
+                u = draws.uniform(actor[wrong], PICK, key[wrong])
                 target[wrong] = wrong_person(state, actor[wrong], u)
         misattributed = target != actor
         shared = np.ones(actor.size, dtype=bool)
         if (src.share < 1).any():
-            shared = uniform(state, rng, day, actor, SHARE, key) < src.share[s]
+            shared = draws.uniform(actor, SHARE, key) < src.share[s]
         for d in src.delays:  # one batch per source delay
             sel = shared if src.delays.size == 1 else shared & (src.delay[s] == d)
             state.pending.push(day + int(d), target[sel], event[sel], misattributed[sel])

@@ -23,7 +23,7 @@ from scslab.errors import ScslabError
 from scslab.report.figures import esc, rolling, styled
 from scslab.report.html import Section, page, table
 from scslab.report.tables import number, parameter_differences
-from scslab.results import HEADLINE
+from scslab.results import headline_figures
 from scslab.scenario import Scenario
 
 COMPARE_FILE = "compare.html"
@@ -58,7 +58,7 @@ class Comparison:
     def metrics(self) -> list[tuple[str, str, bool]]:
         """(label, key, scales) of the headline figures both scenarios report."""
         present = set(self.figures.columns)
-        return [(label.strip(), key, scales) for label, key, scales in HEADLINE if key in present]
+        return [(label.strip(), key, scales) for label, key, scales in headline_figures() if key in present]
 
     def differences(self) -> pd.DataFrame:
         """B - A for each seed (rows) and headline figure (columns)."""

@@ -8,8 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from scslab.model.catalogue import COUNT
+from scslab.model.metrics import catalogue
 from scslab.report.data import RunData
-from scslab.results import HEADLINE
+from scslab.results import headline_figures
 from scslab.scenario import ScenarioParams
 
 # (dimension, numerator, denominator): the ratios of shares the report shows.
@@ -35,26 +37,13 @@ DIMENSION_LABELS = {
 }
 
 
-def is_share(key: str) -> bool:
-    return key.endswith("_share")
-
-
-def is_score(key: str) -> bool:
-    return key.startswith("score_")
-
-
 def number(value: float | None, key: str = "") -> str:
-    """A figure as text: shares in percent, scores with one decimal, counts with separators."""
+    """A figure as text, in its catalogue format (shares in percent, scores with one decimal, counts
+    with separators); a key outside the catalogue is shown as a count."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    if is_share(key):
-        shown = f"{value:.1%}"
-    elif key.startswith("rho_"):
-        shown = f"{value:.3f}"
-    elif is_score(key):
-        shown = f"{value:,.1f}"
-    else:
-        shown = f"{value:,.0f}"
+    metric = catalogue().get(key)
+    shown = (metric.format if metric is not None else COUNT).format(value)
     return shown[1:] if NEGATIVE_ZERO.fullmatch(shown) else shown
 
 
@@ -63,7 +52,7 @@ def headline_rows(data: RunData) -> list[tuple[str, str, str]]:
     figures = data.summary["figures"]
     scale = float(data.summary["scale"])
     rows = []
-    for label, key, scales in HEADLINE:
+    for label, key, scales in headline_figures():
         if key in figures:
             value = float(figures[key])
             shown = label if label == label.lstrip() else f"– {label.strip()}"  # a sub-figure of the one above

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -23,14 +23,12 @@ AGE_BANDS = ("child", "adult", "senior")
 OCCUPATIONS = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
 ADULT_OCCUPATIONS = ("civil_servant", "employee", "business_owner", "unemployed")
 CAUSES = ("own_conduct", "misattribution", "association", "listed_offence", "joint_punishment")
-SANCTION_EFFECTS = (
-    "travel_ban",
-    "speech_block",
-    "public_job_exclusion",
-    "education_restriction",
-    "loan_penalty",
-)
-REWARD_EFFECTS = ("green_channel", "discount_loan", "red_loan")
+# The effects a rule may name: each is implemented by one file of `model.effects` (whose
+# registry the tests hold to these names; the scenario layer cannot import the model).
+SanctionEffect = Literal["travel_ban", "speech_block", "public_job_exclusion", "education_restriction", "loan_penalty"]
+RewardEffect = Literal["green_channel", "discount_loan", "red_loan"]
+SANCTION_EFFECTS: tuple[str, ...] = get_args(SanctionEffect)
+REWARD_EFFECTS: tuple[str, ...] = get_args(RewardEffect)
 TravelMode = Literal["plane", "train"]
 TRAVEL_MODES: tuple[TravelMode, ...] = ("plane", "train")
 TRIGGER_PATTERN = re.compile(r"^\s*(blacklist|tier\s*(<=|>=)\s*([A-Za-z_][A-Za-z0-9_\-]*))\s*$")
@@ -237,7 +235,7 @@ def _check_trigger(value: str) -> str:
 
 
 class Sanction(Strict):
-    effect: Literal["travel_ban", "speech_block", "public_job_exclusion", "education_restriction", "loan_penalty"]
+    effect: SanctionEffect
     trigger: str
     modes: list[TravelMode] = Field(default_factory=lambda: list(TRAVEL_MODES))
     size: Probability = 0.0
@@ -249,7 +247,7 @@ class Sanction(Strict):
 
 
 class Reward(Strict):
-    effect: Literal["green_channel", "discount_loan", "red_loan"]
+    effect: RewardEffect
     trigger: str | None = None
     size: NonNegative = 0.0
     window_days: int = Field(365, ge=1, le=100_000)

@@ -1,0 +1,191 @@
+"""The metric catalogue: every figure a run reports, one row each (MODEL.md section 8).
+
+A row gives the figure's name, whether it is a stock (read at the end of a day; the summary
+keeps the last day's value) or a flow (the day's count; the summary keeps the run's sum),
+whether it counts people or events and so scales to the real population, its label, how it
+is shown, its place among the headline figures, a one-line description and its unit. A row
+whose name holds `{tier}`, `{event}` or `{cause}` stands for one column per tier, event type
+or blacklist cause. The daily table (`model.metrics`), the summary (`results`), the
+experiments' figures and the report's labels all read these rows; the rows of sanction and
+reward effects are declared by the effects (`model.effects`) and spliced in at `EFFECT_FLOWS`
+and `EFFECT_STOCKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from scslab.scenario.schema import CAUSES
+
+if TYPE_CHECKING:
+    from scslab.model.params import Compiled
+
+Kind = Literal["stock", "flow"]
+COUNT, SCORE, SHARE, RISK = "{:,.0f}", "{:,.1f}", "{:.1%}", "{:.3f}"
+EXPANDS = ("tier", "event", "cause")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of a run (or one row standing for a column per tier, event type or cause)."""
+
+    name: str
+    kind: Kind
+    scales: bool  # counts people or events: multiplied by the population's scale
+    label: str  # a label with leading spaces is a sub-figure of the headline row above it
+    description: str
+    unit: str
+    format: str = COUNT  # a str.format pattern for one value
+    headline: int = 0  # place in a run's headline table (1 first), 0 if not there
+    experiment: int = 0  # place among the experiments' default metrics, 0 if not there
+    counted: bool = False  # a flow counted during the day in `state.counters` under its name
+    daily: bool = True  # False: a summary figure without a daily column
+
+    @property
+    def expands(self) -> str | None:
+        """What the row stands for one column each of ("tier", "event" or "cause"), else None."""
+        return next((what for what in EXPANDS if f"{{{what}}}" in self.name), None)
+
+    @property
+    def prefix(self) -> str:
+        """The names' common start, for a row that expands."""
+        return self.name.split("{")[0]
+
+    def columns(self, values: Sequence[str]) -> list[str]:
+        """The column names of this row for the tiers, event types or causes `values`."""
+        what = self.expands
+        if what is None:
+            return [self.name]
+        return [self.name.replace(f"{{{what}}}", v) for v in values]
+
+
+# Where the effects' rows go among the core rows.
+EFFECT_FLOWS = "<effect flows>"
+EFFECT_STOCKS = "<effect stocks>"
+
+
+def _stock(
+    name: str,
+    label: str,
+    description: str,
+    unit: str = "citizens",
+    headline: int = 0,
+    experiment: int = 0,
+    daily: bool = True,
+) -> Metric:
+    """A stock that counts (and so scales)."""
+    return Metric(name, "stock", True, label, description, unit, headline=headline, experiment=experiment, daily=daily)
+
+
+def _flow(
+    name: str,
+    label: str,
+    description: str,
+    unit: str = "citizens",
+    headline: int = 0,
+    experiment: int = 0,
+    counted: bool = False,
+) -> Metric:
+    """A flow that counts (and so scales)."""
+    return Metric(name, "flow", True, label, description, unit, headline=headline, experiment=experiment,
+                  counted=counted)  # fmt: skip
+
+
+CORE: tuple[Metric | str, ...] = (
+    Metric("score_mean", "stock", False, "Mean score at the end", "The mean score over all citizens.", "points",
+           SCORE, headline=15, experiment=10),
+    Metric("score_p10", "stock", False, "Score, 10th percentile", "The 10% quantile of the score.", "points", SCORE),
+    Metric("score_p50", "stock", False, "Median score", "The median score.", "points", SCORE),
+    Metric("score_p90", "stock", False, "Score, 90th percentile", "The 90% quantile of the score.", "points", SCORE),
+    _stock("tier_{tier}", "Citizens in tier {tier}", "Citizens whose score is in the tier."),
+    _flow("events_{event}", "Events: {event}", "True events of the type (suppressed speech excluded).", "events"),
+    _flow("detected_{event}", "Detected: {event}", "Events of the type that a data source detected.", "events"),
+    _stock("blacklisted", "Blacklisted at the end", "Citizens on the blacklist.", headline=1, experiment=1),
+    _stock("blacklisted_{cause}", "Blacklisted for {cause}", "Citizens on the blacklist with this cause."),
+    _stock("blacklisted_wrongful", "  of whom wrongfully",
+           "Listed citizens who would not be listed without errors and association.", headline=2, experiment=2),
+    _flow("listings_new", "New listings", "Citizens put on the blacklist.", headline=4, experiment=5, counted=True),
+    _flow("appeals_won", "Appeals won", "Listed citizens taken off the blacklist on appeal.",
+          headline=5, experiment=6, counted=True),
+    EFFECT_FLOWS,
+    _flow("ties_cut", "Ties cut", "Network ties cut to avoid association with a listed contact.", "ties",
+          headline=14, counted=True),
+    _flow("political_events", "Political events", "True events of political types (suppressed speech excluded).",
+          "events", headline=8, experiment=9),
+    EFFECT_STOCKS,
+    _stock("firms_blacklisted", "Firms blacklisted at the end", "Firms on the corporate blacklist.", "firms",
+           headline=13),
+    Metric("rho_mean", "stock", False, "Mean perceived risk", "The mean perceived risk of detection, rho.",
+           "probability", RISK),
+    _stock("ever_blacklisted", "Ever blacklisted", "Citizens listed at least once during the run.",
+           headline=3, experiment=4, daily=False),
+    Metric("wrongful_share", "stock", False, "Wrongful share of the blacklisted",
+           "blacklisted_wrongful / blacklisted at the end (0 with no one listed).", "share", SHARE,
+           headline=16, experiment=3, daily=False),
+)  # fmt: skip
+
+
+class Catalogue:
+    """The rows in column order, with lookups by concrete column name."""
+
+    def __init__(self, rows: Iterable[Metric]) -> None:
+        self.rows = tuple(rows)
+        self.exact = {m.name: m for m in self.rows if m.expands is None}
+        self.patterns = [m for m in self.rows if m.expands is not None]
+        if len(self.exact) + len(self.patterns) != len(self.rows):
+            raise ValueError("a metric is declared twice")
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self.rows)
+
+    def get(self, name: str) -> Metric | None:
+        """The row of a column or summary figure, or None."""
+        if name in self.exact:
+            return self.exact[name]
+        for m in self.patterns:
+            if name.startswith(m.prefix) and (m.expands != "cause" or name[len(m.prefix) :] in CAUSES):
+                return m
+        return None
+
+    def __getitem__(self, name: str) -> Metric:
+        m = self.get(name)
+        if m is None:
+            raise KeyError(name)
+        return m
+
+    def columns(self, cp: Compiled) -> list[str]:
+        """Every daily column of a run of `cp`, in order."""
+        values = {"tier": cp.tier_names, "event": cp.events.names, "cause": CAUSES}
+        return [c for m in self.rows if m.daily for c in m.columns(values.get(m.expands or "", ()))]
+
+    def summary_only(self) -> tuple[str, ...]:
+        """The summary's figures without a daily column."""
+        return tuple(m.name for m in self.rows if not m.daily)
+
+    def counted(self) -> tuple[str, ...]:
+        """The flows counted during the day in `state.counters`, in column order."""
+        return tuple(m.name for m in self.rows if m.counted)
+
+    def headline(self) -> tuple[Metric, ...]:
+        """The headline figures in the order of a run's headline table."""
+        return tuple(sorted((m for m in self.rows if m.headline), key=lambda m: m.headline))
+
+    def experiment_defaults(self) -> tuple[str, ...]:
+        """The metrics experiments report by default, in their order."""
+        return tuple(m.name for m in sorted((m for m in self.rows if m.experiment), key=lambda m: m.experiment))
+
+
+def splice(core: Sequence[Metric | str], flows: Sequence[Metric], stocks: Sequence[Metric]) -> list[Metric]:
+    """The core rows with the effects' flows and stocks in their places."""
+    out: list[Metric] = []
+    for row in core:
+        if row == EFFECT_FLOWS:
+            out += flows
+        elif row == EFFECT_STOCKS:
+            out += stocks
+        else:
+            assert isinstance(row, Metric)
+            out.append(row)
+    return out

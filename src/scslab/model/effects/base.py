@@ -1,0 +1,81 @@
+"""What a sanction or reward effect declares: one `Effect` per file of this package.
+
+An effect is keyed by the `effect` value of the scenario's sanction or reward rules. It
+declares its per-citizen state (bytes a citizen, read by the memory estimate), its metric
+rows (spliced into the catalogue), its audit context and severity, and its hooks:
+`income` changes the income (and so the financial stress) of the citizens it reaches, `events` drops events it
+prevents, `act` runs each day in the sanctions phase (after the day's listings), and
+`start` runs once on the initial state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from scslab.model.catalogue import Metric
+from scslab.model.params import applies
+
+if TYPE_CHECKING:
+    from scslab.model.draws import Draws
+    from scslab.model.params import Compiled
+    from scslab.model.state import State
+    from scslab.model.surveillance import Charges
+
+Act = Callable[["State", "Charges", "Draws", int], None]
+Start = Callable[["State"], None]
+Income = Callable[["State", np.ndarray, np.ndarray], None]  # (state, ids, multiplier): adds its term
+Events = Callable[["State", int, np.ndarray], np.ndarray]  # (state, event type, actors) -> actors kept
+Severity = Callable[[float], tuple[str, str]]
+Holds = Callable[["State", np.ndarray], np.ndarray]  # (state, ids) -> bool mask
+
+
+def moderate(why: str) -> Severity:
+    """A severity that is always moderate, for `why`."""
+    return lambda size: ("moderate", why)
+
+
+def unrated(size: float) -> tuple[str, str]:
+    """The severity of an effect that the audit does not rate (a reward)."""
+    return "moderate", ""
+
+
+def severe(right: str) -> Severity:
+    """A severity that is always severe: the effect restricts `right`."""
+    return lambda size: ("severe", f"restricts {right}")
+
+
+@dataclass(frozen=True, eq=False)
+class Effect:
+    """One sanction or reward effect, declared once."""
+
+    key: str  # the `effect` value of a scenario rule
+    role: Literal["sanction", "reward"]
+    description: str
+    context: str = ""  # where the effect is applied (the audit's context); rewards: ""
+    audit_note: str = ""  # what else the audit says of every rule with this effect
+    severity: Severity = unrated  # ("severe" or "moderate", why) from the rule's size
+    bytes_per_citizen: float = 0.0  # the state it keeps a citizen
+    bytes_per_household: float = 0.0  # the state it keeps a household
+    metrics: tuple[Metric, ...] = ()  # its rows of the metric catalogue (counted flows are its counters)
+    income: Income | None = None  # adds its term to the income multiplier of `ids` (loans)
+    income_loss: Callable[[Compiled], float] | None = None  # the largest share of income it takes
+    events: Events | None = None  # the actors of an event type it lets act (speech blocks)
+    act: Act | None = None  # its part of the sanctions phase, each day
+    start: Start | None = None  # what holds from the start
+    read: dict[str, Callable[[State], float]] = field(default_factory=dict)  # its stocks' values
+    holds: Holds | None = None  # which of `ids` hold the reward now (the breakdowns' "rewarded")
+
+
+def reached(key: str) -> Holds:
+    """Whether the rules of effect `key` reach each of `ids` now."""
+    return lambda state, ids: applies(state.cp.rewards.get(key, ()), ids, state.blacklist.member, state.tier)
+
+
+def changed_today(state: State) -> np.ndarray:
+    """The citizens whose score or listing changed today, without repeats."""
+    ids = np.concatenate(state.changed) if state.changed else np.empty(0, dtype=np.int64)
+    return state.scratch.distinct(ids)

@@ -1,0 +1,79 @@
+"""Education restriction: children lose priority admission while an adult of their household is
+sanctioned (MODEL.md section 6)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from scslab.model.catalogue import Metric
+from scslab.model.effects.base import Effect, changed_today, severe
+from scslab.model.params import applies
+from scslab.population.types import AGE_CHILD
+
+if TYPE_CHECKING:
+    from scslab.model.draws import Draws
+    from scslab.model.state import State
+    from scslab.model.surveillance import Charges
+
+
+def education(state: State, ids: np.ndarray | None = None) -> None:
+    """Children lose priority admission while an adult of their household is sanctioned.
+
+    Re-checks the citizens whose score or listing changed today, or `ids` (everyone, at the start).
+    """
+    rules = state.cp.sanctions.get("education_restriction", ())
+    if not rules:
+        return
+    ids = changed_today(state) if ids is None else ids
+    ids = ids[state.pop.age_band[ids] != AGE_CHILD]
+    now = applies(rules, ids, state.blacklist.member, state.tier)
+    flip = now != state.education_affected[ids]
+    ids, now = ids[flip], now[flip]
+    if ids.size == 0:
+        return
+    state.education_affected[ids] = now
+    house = state.pop.household[ids]
+    uh = state.scratch.distinct(house.astype(np.int64))
+    before = state.household_restricted[uh] > 0
+    np.add.at(state.household_restricted, house, np.where(now, 1, -1))
+    after = state.household_restricted[uh] > 0
+    state.children_restricted += int(state.household_children[uh][after & ~before].sum())
+    state.children_restricted -= int(state.household_children[uh][before & ~after].sum())
+
+
+def daily(state: State, charges: Charges, draws: Draws, day: int) -> None:
+    """Today's changes of score or listing, re-checked."""
+    education(state)
+
+
+def initial(state: State) -> None:
+    """A tier-triggered restriction holds from the start when everyone starts in that tier."""
+    education(state, np.arange(state.n, dtype=np.int64))
+
+
+EFFECT = Effect(
+    key="education_restriction",
+    role="sanction",
+    description="Children lose priority admission while an adult of their household is sanctioned.",
+    context="education",
+    severity=severe("children's education"),
+    audit_note="it falls on the children of the sanctioned person, who did nothing",
+    bytes_per_citizen=1,  # whether an adult's household is restricted through them (bool)
+    bytes_per_household=2 * 4,  # the household's restricted adults and its children (int32 each)
+    metrics=(
+        Metric(
+            "children_restricted",
+            "stock",
+            True,
+            "Children restricted at the end",
+            "Children with an adult of their household under an education restriction.",
+            "children",
+            headline=10,
+        ),
+    ),
+    act=daily,
+    start=initial,
+    read={"children_restricted": lambda state: state.children_restricted},
+)
