@@ -151,7 +151,7 @@ def test_error_text_in_brackets_is_printed_as_is(tmp_path: Path) -> None:
 def test_a_run_too_large_for_memory_is_refused(tmp_path: Path) -> None:
     """Twice the citizens that available memory could hold: one line naming the key, the need,
     what is available and the largest size allowed; exit 2; nothing written."""
-    from scslab.memory import available_bytes
+    from scslab.hardware import available_bytes
 
     size = min(2_000_000_000, 2 * available_bytes() // 200)
     out = tmp_path / "run"

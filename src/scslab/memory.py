@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from scslab.errors import ResourceError
+from scslab.hardware import available_bytes
+from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
 from scslab.scenario.schema import Eligible, ScenarioParams
 
 # Bytes per citizen held by the run state (model/state.py): the ledgers record (5 float64), the
@@ -45,8 +45,6 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
     The larger of the population build's own peak and the finished population plus the run's
     state, event tables, queues and end-of-run arrays.
     """
-    from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
-
     pop, net = params.population, params.networks
     rules: dict[tuple[object, ...], float] = {}
     events = 0.0
@@ -83,29 +81,6 @@ def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
     if rule.party_member:
         share = min(share, pop.party_member_share + pop.party_member_share_civil_servants)
     return share
-
-
-def available_cores() -> int:
-    """The number of processor cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def available_bytes() -> int:
-    """Memory this process can still take: MemAvailable, or physical memory where that is unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 2**62
 
 
 def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:

@@ -10,10 +10,14 @@ leaves the draws of the others unchanged.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from scslab.model.params import name_key
-from scslab.model.state import State
+
+if TYPE_CHECKING:  # model.state imports this module
+    from scslab.model.state import State
 
 __all__ = ["keyed_uniform", "name_key", "occurrences", "poisson_inverse", "uniform"]
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scslab.memory import available_cores
+from scslab.hardware import available_cores
+from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
 from scslab.model.kernels import (
     ASSOCIATION,
     EXPOSURE,
@@ -450,8 +451,6 @@ def propensities(cp: Compiled, pop: Attributes, rng: np.random.Generator, crn_se
             continue
         if crn_seed is not None:
             from scipy.special import gammaincinv
-
-            from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
 
             who = np.flatnonzero(mask) if dense else eligible
             weights = (

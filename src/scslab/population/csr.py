@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from scslab.memory import available_cores
+from scslab.hardware import available_cores
 
 # Builders of a layer generate their pairs this many at a time, so the temporaries stay small (and
 # small enough for the allocator to reuse them instead of mapping fresh pages each time).

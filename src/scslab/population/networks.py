@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from scslab.memory import available_cores
+from scslab.hardware import available_cores
 from scslab.population.csr import CHUNK, CsrBuilder, empty_csr
 from scslab.population.households import MAX_HOUSEHOLD_SIZE
 from scslab.population.sampling import range_of, segment_ids, uniform_below

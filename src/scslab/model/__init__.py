@@ -1,0 +1,1 @@
+"""The model of MODEL.md: parameters, state and the daily phases."""
