@@ -7,6 +7,9 @@ from collections.abc import Iterable
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.model.metrics import metric_names
+from scslab.model.params import compile_params
+from scslab.results import STOCKS
 from scslab.scenario import Scenario
 
 # The headline metrics, in the order tables show them; any key of `Result.summary["figures"]` may be asked for.
@@ -28,9 +31,6 @@ SUMMARY_ONLY = ("ever_blacklisted", "wrongful_share")
 
 def available(scenario: Scenario) -> list[str]:
     """Every figure a run of `scenario` reports: its daily columns, then the summary-only figures."""
-    from scslab.model.metrics import metric_names
-    from scslab.model.params import compile_params
-
     return [*metric_names(compile_params(scenario.params)), *SUMMARY_ONLY]
 
 
@@ -56,8 +56,6 @@ def is_count(metric: str) -> bool:
 
 def is_stock(metric: str) -> bool:
     """Whether a daily column is a stock (read on a day) rather than a flow (summed up to a day)."""
-    from scslab.results import STOCKS
-
     return metric in STOCKS or metric.startswith(("tier_", "blacklisted_"))
 
 
