@@ -159,11 +159,12 @@ def run(
     show = not quiet and sys.stderr.isatty()
     try:
         if resume is not None:
-            given = {"SCENARIO": scenario, "--set": set_, "--seed": seed, "--out": out_dir,
-                     "--save-people": save_people, "--report/--no-report": report, "--baseline": baseline,
-                     "--checkpoint-every": checkpoint_every, "--check": check,
-                     "--allow-extends": allow_extends}  # fmt: skip
-            if extra := [name for name, value in given.items() if value not in (None, False, 0, [])]:
+            given = {"SCENARIO": scenario is not None, "--set": bool(set_), "--seed": seed is not None,
+                     "--out": out_dir is not None, "--save-people": save_people,
+                     "--report/--no-report": report is not None, "--baseline": baseline,
+                     "--checkpoint-every": checkpoint_every > 0, "--check": check,
+                     "--allow-extends": bool(allow_extends)}  # fmt: skip
+            if extra := [name for name, on in given.items() if on]:
                 raise ScslabError(
                     f"--resume: not with {', '.join(extra)} (allowed: --resume RUN_DIR with --quiet or --profile; "
                     f"the run goes on with the scenario, seed and options it was started with)"
