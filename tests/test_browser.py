@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import scslab
-from scslab.report import CHARTS, COMPARE_FILE, REPORT_FILE, compare, save_run, write_compare
+from scslab.experiments import compare, simulate_baseline
+from scslab.report import CHARTS, COMPARE_FILE, REPORT_FILE, save_run, write_compare
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -117,7 +118,7 @@ def assert_clean(seen: dict[str, Any], figures: int) -> None:
 
 def test_report_renders_every_figure(tmp_path: Path) -> None:
     scenario = scslab.load_scenario("beijing-2020").with_overrides(SMALL)
-    run_dir = save_run(scslab.simulate(scenario, seed=2), tmp_path / "run", with_baseline=True)
+    run_dir = save_run(scslab.simulate(scenario, seed=2), tmp_path / "run", baseline=simulate_baseline(scenario, 2))
     seen = open_page(run_dir / REPORT_FILE, tmp_path, "report.png")
     assert_clean(seen, len(CHARTS))
 

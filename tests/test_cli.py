@@ -182,3 +182,25 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     peak = usage.ru_maxrss * 1024
     assert peak < estimate < 1.6 * peak, (peak, estimate)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [(["beijing-2020"], "SCENARIO"), (["--set", "days=5"], "--set"), (["--seed", "4"], "--seed"),
+     (["--checkpoint-every", "3", "--no-report"], "--report/--no-report, --checkpoint-every")],
+)  # fmt: skip
+def test_resume_refuses_what_the_run_already_has(tmp_path: Path, extra: list[str], named: str) -> None:
+    """`run --resume` keeps the scenario, seed and options the run started with: giving others is a bad input."""
+    res = scslab("run", "--resume", str(tmp_path / "run"), *extra, cwd=tmp_path)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert f"--resume: not with {named} " in lines[0] and "Traceback" not in res.stderr
+
+
+def test_version_has_one_source(tmp_path: Path) -> None:
+    from scslab.version import __version__
+
+    res = scslab("--version", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.split() == ["scslab", __version__]
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject and 'path = "src/scslab/version.py"' in pyproject

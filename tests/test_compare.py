@@ -15,8 +15,9 @@ from scipy import stats
 
 import scslab
 from scslab.errors import ScenarioError
-from scslab.report import COMPARE_FILE, compare, compare_html
-from scslab.report.compare import interval, prepare
+from scslab.experiments.comparison import compare, prepare
+from scslab.report import COMPARE_FILE, compare_html
+from scslab.report.compare import interval
 
 SCSLAB = [sys.executable, "-m", "scslab.cli"]
 TINY = {"population.size": 3000, "days": 30}

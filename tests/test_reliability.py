@@ -86,7 +86,7 @@ def test_checkpoint_resume_restores_the_full_state(name: str, tmp_path: Path) ->
     full = engine.run(params, 5)
     path = tmp_path / "state.npz"
 
-    def at_17(at: engine.Progress) -> None:
+    def at_17(at: engine.Midway) -> None:
         if at.day == 17:
             save_checkpoint(path, at)
 

@@ -1,4 +1,4 @@
-"""report.html and Result.plot(): the figures follow the run's numbers, the page stands alone, text is escaped."""
+"""report.html and scslab.plot(): the figures follow the run's numbers, the page stands alone, text is escaped."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def trace(fig: object, name: str) -> np.ndarray:
 
 
 def test_figures_follow_the_daily_table(result: Result) -> None:
-    figs = result.plot()
+    figs = scslab.plot(result)
     assert set(figs) == {*CHARTS, "headline", "disparity_ratios"}
     ts = result.timeseries
     for name, column in (("median", "score_p50"), ("10-90% band", "score_p10"), ("mean", "score_mean")):
@@ -60,7 +60,7 @@ def test_figures_follow_the_daily_table(result: Result) -> None:
 
 
 def test_disparity_bars_and_ratios_follow_the_breakdowns(result: Result) -> None:
-    figs = result.plot()
+    figs = scslab.plot(result)
     b = result.breakdowns
     bars = [t for t in figs["disparities"].data if t.name == "wrongfully blacklisted"]
     order = ("group", "income_q", "occupation", "party_member")
@@ -88,10 +88,10 @@ def test_headline_is_simulated_and_scaled(result: Result) -> None:
     assert scale == pytest.approx(22_000_000 / 4000)
 
 
-def test_figures_from_the_run_directory_equal_result_plot(result: Result, tmp_path: Path) -> None:
+def test_figures_from_the_run_directory_equal_scslab_plot(result: Result, tmp_path: Path) -> None:
     run_dir = save_run(result, tmp_path / "run")
     from_dir = build_figures(RunData.from_dir(run_dir))
-    from_result = result.plot()
+    from_result = scslab.plot(result)
     for name in from_result:
         assert from_dir[name].to_json() == from_result[name].to_json(), name
 

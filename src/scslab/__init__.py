@@ -1,39 +1,44 @@
 """scslab: a simulation lab for social credit systems, on synthetic populations.
 
-The API: `load_scenario`, `simulate`, `Scenario`, `Result` (imported on first use, so that
-`import scslab` stays light).
+The API (scslab/api.py): `load_scenario`, `simulate`, `run`, `resume`, `plot`, `write_report`, `compare`,
+`Scenario`, `Result`. They are imported on first use, for start-up speed: `import scslab` (and a worker's
+import of one module) does not load numba, pandas and plotly.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from scslab.version import __version__
 
 # The compiled kernels run some loops on several threads (OpenMP). Idle threads sleep instead
 # of spinning, so that they do not slow the serial code between parallel loops (set the
 # variable yourself to choose otherwise).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
-__all__ = ["Result", "Scenario", "__version__", "load_scenario", "simulate"]
+_WHERE = {
+    "compare": "api",
+    "load_scenario": "api",
+    "plot": "api",
+    "resume": "api",
+    "run": "api",
+    "simulate": "api",
+    "write_report": "api",
+    "Result": "results",
+    "Scenario": "scenario",
+}
+__all__ = ["Result", "Scenario", "__version__", "compare", "load_scenario", "plot", "resume", "run", "simulate",
+           "write_report"]  # fmt: skip
 
 if TYPE_CHECKING:
-    from scslab.api import load_scenario, simulate
+    from scslab.api import compare, load_scenario, plot, resume, run, simulate, write_report
     from scslab.results import Result
     from scslab.scenario import Scenario
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load_scenario", "simulate"):
-        from scslab import api
-
-        return getattr(api, name)
-    if name == "Result":
-        from scslab.results import Result
-
-        return Result
-    if name == "Scenario":
-        from scslab.scenario import Scenario
-
-        return Scenario
+    if name in _WHERE:
+        return getattr(import_module(f"scslab.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'scslab' has no attribute {name!r}")

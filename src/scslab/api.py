@@ -1,32 +1,140 @@
-"""The Python API that notebooks, the CLI and experiments use."""
+"""The Python API that notebooks and the CLI use: a run in memory or written to its folder, resumed, drawn.
+
+    import scslab
+    res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
+    res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from scslab.engine import run
+from scslab import runner
+from scslab.engine import Midway
+from scslab.errors import ScslabError
+from scslab.experiments.baseline import simulate_baseline
+from scslab.experiments.comparison import compare
+from scslab.memory import check_memory
+from scslab.progress_bars import day_bar
+from scslab.report import RunData, build_figures
+from scslab.report import write_report as write_report_file
 from scslab.results import Result
+from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
-from scslab.scenario import load_scenario as _load
+from scslab.scenario import load_scenario as load
+
+__all__ = ["Interrupted", "compare", "default_dir", "load_scenario", "plot", "resume", "run", "run_folder",
+           "simulate", "write_report"]  # fmt: skip
+
+ShowProgress = bool | Callable[[int, int], None]  # True: a bar; a callable: called as progress(day, days)
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A preset by name (`"beijing-2020"`) or a scenario file by path."""
-    return _load(name_or_path)
+class Interrupted(runner.Stopped):
+    """`run` or `resume` stopped by SIGINT or SIGTERM: its folder, and the day of its last checkpoint (if any)."""
+
+    def __init__(self, signum: int, run_dir: Path, last_checkpoint: int | None) -> None:
+        super().__init__(signum)
+        self.run_dir = run_dir
+        self.last_checkpoint = last_checkpoint
 
 
-def simulate(
+def load_scenario(name_or_path: str | Path, trusted: Sequence[str | Path] = ()) -> Scenario:
+    """A preset by name (`"beijing-2020"`) or a scenario file by path; `extends` may read files in `trusted`."""
+    return load(name_or_path, trusted)
+
+
+def _scenario(scenario: Scenario | str | Path) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def simulate(scenario: Scenario | str | Path, seed: int = 1, progress: ShowProgress = False) -> Result:
+    """Run `scenario` once with `seed`, in memory."""
+    sc = _scenario(scenario)
+    with day_bar(sc.name, sc.params.days, 0, enabled=progress is True) as bar:
+        return simulate_result(sc, seed, progress if callable(progress) else bar)
+
+
+def default_dir(scenario: Scenario, seed: int) -> Path:
+    """Where `run` writes when not told: runs/NAME-SEED-TIME."""
+    return Path("runs") / f"{scenario.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def run(
     scenario: Scenario | str | Path,
     seed: int = 1,
-    progress: bool | Callable[[int, int], None] = False,
+    out: str | Path | None = None,
+    *,
+    people: bool = False,
+    baseline: bool = False,
+    report: bool = True,
+    checkpoint_every: int = 0,
+    check: bool = False,
+    progress: ShowProgress = False,
 ) -> Result:
-    """Run `scenario` once with `seed`; `progress` shows a bar, or is called as `progress(day, days)`."""
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    from scslab.runner import day_bar
+    """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
-    with day_bar(scenario.name, scenario.params.days, 0, enabled=progress is True) as bar:
-        on_day = progress if callable(progress) else bar
-        out = run(scenario.params, seed, on_day, scenario.origin)
-    return Result.from_run(scenario, seed, out)
+    `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
+    `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
+    `check` checks the model's invariants after every day.
+    """
+    sc = _scenario(scenario)
+    target = Path(out) if out is not None else default_dir(sc, seed)
+    if target.exists():
+        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
+    if checkpoint_every < 0:
+        raise ScslabError(f"checkpoint_every: {checkpoint_every} (allowed: 0 for none, or a number of days)")
+    if people:
+        check_memory(sc.params, sc.origin, people=True)
+    options = {"people": people, "with_baseline": baseline, "report": report}
+    job = runner.Job(sc, seed, target, checkpoint_every, check, options)
+    if checkpoint_every:
+        runner.begin(job)
+    return _go_on(job, None, progress)
+
+
+def run_folder(run_dir: str | Path) -> Path:
+    """The run folder that `resume(run_dir)` writes: `run_dir` itself, or the folder of a work folder."""
+    path = Path(run_dir)
+    if path.name.startswith(".") and path.name.endswith(runner.WORK_SUFFIX):
+        return path.with_name(path.name[1 : -len(runner.WORK_SUFFIX)])
+    return path
+
+
+def resume(run_dir: str | Path, progress: ShowProgress = False) -> Result:
+    """Finish a run that `run` (with `checkpoint_every`) started and that stopped: from its last checkpoint, with
+    its scenario, seed and options; `run_dir` is its folder or its work folder."""
+    job, at = runner.resume(Path(run_dir))
+    return _go_on(job, at, progress)
+
+
+def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress) -> Result:
+    """Run `job` from `at` (None: day 0) and write its folder; SIGINT and SIGTERM stop it between days."""
+    sc = job.scenario
+    with runner.StopOnSignals() as guard:
+        try:
+            with guard.translated():
+                with day_bar(sc.name, sc.params.days, at.day if at else 0, progress is True) as bar:
+                    result = runner.simulate(job, at, guard, progress if callable(progress) else bar)
+                runner.finish(job, result)
+        except runner.Stopped as stop:
+            raise Interrupted(stop.signum, job.target, job.last_checkpoint) from None
+    return result
+
+
+def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
+    """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
+    baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
+    return build_figures(RunData.from_result(result, baseline))
+
+
+def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
+    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing."""
+    root = Path(run_dir)
+    data = RunData.from_dir(root)
+    baseline = None
+    if with_baseline and data.baseline is None:
+        baseline = simulate_baseline(load_scenario(root / "scenario.toml"), int(data.summary["seed"]))
+    return write_report_file(root, baseline)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scslab.atomic import write_file
-from scslab.engine import Progress
+from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.model.ledgers import ScoreIndex
 from scslab.model.metrics import MetricTable
@@ -148,7 +148,7 @@ class _Decoder:
         return cal
 
 
-def save_checkpoint(path: str | Path, progress: Progress, meta: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(path: str | Path, progress: Midway, meta: dict[str, Any] | None = None) -> Path:
     """Write `progress` (state, table, random streams, day, profile) to `path`, atomically."""
     target = Path(path)
     enc = _Encoder()
@@ -181,7 +181,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         return _manifest(path, data)
 
 
-def load_checkpoint(path: str | Path, cp: Compiled) -> Progress:
+def load_checkpoint(path: str | Path, cp: Compiled) -> Midway:
     """The run saved in `path`, ready to continue; `cp` is the compiled scenario it was run with."""
     with _open(path) as data:
         manifest = _manifest(path, data)
@@ -196,7 +196,7 @@ def load_checkpoint(path: str | Path, cp: Compiled) -> Progress:
     if not isinstance(state, State) or not isinstance(table, MetricTable):
         raise ScslabError(f"{path}: damaged checkpoint (no state or table)")
     profile = {str(k): float(v) for k, v in manifest["profile"].items()}
-    return Progress(state, table, rng, day, profile, float(manifest["elapsed"]))
+    return Midway(state, table, rng, day, profile, float(manifest["elapsed"]))
 
 
 def _open(path: str | Path) -> Any:

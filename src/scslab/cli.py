@@ -1,12 +1,20 @@
-"""The command line: a thin layer over the Python API."""
+"""The command line: a thin layer over the Python API.
+
+Each command imports what it runs when it runs (start-up speed: `scslab --help` and the usage errors do
+not load numba, pandas and plotly); none of these imports avoids a cycle (pyproject.toml's layers).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,12 +22,32 @@ from rich.markup import escape
 from rich.table import Table
 
 from scslab.errors import ScslabError
+from scslab.version import __version__
+
+if TYPE_CHECKING:
+    from scslab.experiments.common import Options
+    from scslab.scenario import Scenario
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="scslab: social credit systems on synthetic populations."
 )
 out = Console()
 err = Console(stderr=True)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        out.print(f"scslab {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=show_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """scslab: social credit systems on synthetic populations."""
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -71,18 +99,44 @@ def profile_table(profile: dict[str, float], days: int) -> Table:
     return table
 
 
+# Options more than one command takes, declared once.
+ScenarioArg = Annotated[str, typer.Argument(help="A preset name or a scenario file.")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a key of the scenario: KEY=VALUE (repeatable).")
+]
+ParamOpt = Annotated[
+    list[str], typer.Option("--param", help="KEY=START:STOP:STEP, KEY=LOW:HIGH or KEY=V1,V2 (repeatable).")
+]
+SeedsOpt = Annotated[int, typer.Option(help="Seeds per point.")]
+MetricOpt = Annotated[
+    list[str] | None, typer.Option("--metric", help="A metric to report (repeatable; default: the headline ones).")
+]
+RootOpt = Annotated[Path, typer.Option("--root", help="Folder of the experiments and of catalog.duckdb.")]
+
+
+def with_sets(scenario: Scenario, sets: list[str] | None) -> Scenario:
+    """`scenario` with the `--set KEY=VALUE` overrides."""
+    from scslab.scenario import parse_set_option
+
+    return scenario.with_overrides(dict(parse_set_option(item) for item in sets)) if sets else scenario
+
+
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario file.")] = "beijing-2020",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: KEY=VALUE (repeatable).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 1,
+    scenario: Annotated[
+        str | None, typer.Argument(help="A preset name or a scenario file.", show_default="beijing-2020")
+    ] = None,
+    set_: SetOpt = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.", show_default="1")] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default runs/NAME-SEED-TIME).")
     ] = None,
     save_people: Annotated[bool, typer.Option("--save-people", help="Also write people.parquet.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no tables.")] = False,
     profile: Annotated[bool, typer.Option("--profile", help="Print the time spent in each phase.")] = False,
-    report: Annotated[bool, typer.Option("--report/--no-report", help="Also write report.html.")] = True,
+    report: Annotated[
+        bool | None, typer.Option("--report/--no-report", help="Also write report.html.", show_default="report")
+    ] = None,
     baseline: Annotated[
         bool, typer.Option("--baseline", help="Also run it without surveillance (same seed), for the report.")
     ] = False,
@@ -98,47 +152,42 @@ def run(
     ] = None,
 ) -> None:
     """Run a scenario and write its results."""
-    from scslab import runner
-    from scslab.memory import check_memory
-    from scslab.scenario import load_scenario, parse_set_option
+    from scslab import api
 
-    with runner.StopOnSignals() as guard:
-        job: runner.Job | None = None
-        try:
-            with guard.translated():
-                if resume is not None:
-                    job, at = runner.resume(resume)
-                else:
-                    sc = load_scenario(scenario, trusted=tuple(allow_extends or ()))
-                    if set_:
-                        sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
-                    target = out_dir or Path("runs") / f"{sc.name}-{seed}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-                    if target.exists():
-                        raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-                    if save_people:
-                        check_memory(sc.params, sc.origin, people=True)
-                    options = {"people": save_people, "with_baseline": baseline, "report": report}
-                    job, at = runner.Job(sc, seed, target, checkpoint_every, check, options), None
-                    if checkpoint_every:
-                        runner.begin(job)
-                sc, target = job.scenario, job.target
-                first = at.day if at else 0
-                with runner.day_bar(sc.name, sc.params.days, first, not quiet and sys.stderr.isatty()) as on_day:
-                    result = runner.simulate(job, at, guard, on_day)
-                runner.finish(job, result)
-        except runner.Stopped as stop:
-            saved = job.last_checkpoint if job else None
-            where = f"last checkpoint: day {saved}; resume with: scslab run --resume {job.target}" if job and (
-                saved is not None) else "no checkpoint"  # fmt: skip
-            stop_now(f"stopped by {stop} ({where})", stop.exit_code)
-        except ScslabError as exc:
-            fail(str(exc), exc.exit_code)
-            return
+    show = not quiet and sys.stderr.isatty()
+    try:
+        if resume is not None:
+            given = {"SCENARIO": scenario is not None, "--set": bool(set_), "--seed": seed is not None,
+                     "--out": out_dir is not None, "--save-people": save_people,
+                     "--report/--no-report": report is not None, "--baseline": baseline,
+                     "--checkpoint-every": checkpoint_every > 0, "--check": check,
+                     "--allow-extends": bool(allow_extends)}  # fmt: skip
+            if extra := [name for name, on in given.items() if on]:
+                raise ScslabError(
+                    f"--resume: not with {', '.join(extra)} (allowed: --resume RUN_DIR with --quiet or --profile; "
+                    f"the run goes on with the scenario, seed and options it was started with)"
+                )
+            target = api.run_folder(resume)
+            result = api.resume(resume, progress=show)
+        else:
+            sc = with_sets(api.load_scenario(scenario or "beijing-2020", trusted=allow_extends or ()), set_)
+            target = out_dir or api.default_dir(sc, 1 if seed is None else seed)
+            result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline,
+                             report=report is not False, checkpoint_every=checkpoint_every, check=check,
+                             progress=show)  # fmt: skip
+    except api.Interrupted as stop:
+        saved = stop.last_checkpoint
+        where = "no checkpoint" if saved is None else (
+            f"last checkpoint: day {saved}; resume with: scslab run --resume {stop.run_dir}")  # fmt: skip
+        stop_now(f"stopped by {stop} ({where})", stop.exit_code)
+    except ScslabError as exc:
+        fail(str(exc), exc.exit_code)
+        return
     if not quiet:
         out.print(headline_table(result))
         out.print(f"results in [bold]{target}[/]")
     if profile:
-        out.print(profile_table(result.profile, sc.params.days))
+        out.print(profile_table(result.profile, result.scenario.params.days))
 
 
 @app.command()
@@ -162,10 +211,10 @@ def report_command(
     ] = False,
 ) -> None:
     """Write report.html into a run directory."""
-    from scslab.report import write_report
+    from scslab import api
 
     try:
-        path = write_report(run_dir, with_baseline=baseline)
+        path = api.write_report(run_dir, with_baseline=baseline)
     except ScslabError as exc:
         fail(str(exc))
         return
@@ -186,29 +235,21 @@ def compare_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no table.")] = False,
 ) -> None:
     """Run two scenarios over the same seeds and write compare.html."""
-    from rich.progress import Progress
-
-    from scslab.api import load_scenario
-    from scslab.report import COMPARE_FILE, compare, write_compare
+    from scslab import api
+    from scslab.progress_bars import runs_bar
+    from scslab.report import COMPARE_FILE, write_compare
     from scslab.report.compare import metric_rows
     from scslab.scenario import parse_set_option
 
     try:
-        pair = load_scenario(a), load_scenario(b)
+        pair = api.load_scenario(a), api.load_scenario(b)
         overrides = dict(parse_set_option(item) for item in set_ or [])
         target = out_dir or Path("runs") / f"compare-{pair[0].name}-{pair[1].name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         if target.exists():
             raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-        with Progress(transient=True, disable=quiet or not sys.stderr.isatty(), console=err) as bar:
-            task = bar.add_task("runs", total=2 * seeds)
-            comparison = compare(
-                *pair,
-                seeds=seeds,
-                overrides=overrides,
-                crn=crn,
-                first_seed=first_seed,
-                on_run=lambda done, _: bar.update(task, completed=done),
-            )
+        with runs_bar(not quiet and sys.stderr.isatty(), total=2 * seeds) as on_run:
+            comparison = api.compare(*pair, seeds=seeds, overrides=overrides, crn=crn, first_seed=first_seed,
+                                     on_run=on_run)  # fmt: skip
         write_compare(comparison, target)
     except ScslabError as exc:
         fail(str(exc))
@@ -223,126 +264,145 @@ def compare_command(
     out.print(f"comparison in [bold]{target / COMPARE_FILE}[/]")
 
 
-# Experiments (scslab.experiments): options shared by ensemble, sweep, sensitivity and calibrate.
-ScenarioArg = Annotated[str, typer.Argument(help="A preset name or a scenario file.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a key of the scenario: KEY=VALUE.")]
-ParamOpt = Annotated[
-    list[str], typer.Option("--param", help="KEY=START:STOP:STEP, KEY=LOW:HIGH or KEY=V1,V2 (repeatable).")
-]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Experiment seed: every run's seed is spawned from it.")]
-MetricOpt = Annotated[
-    list[str] | None, typer.Option("--metric", help="A metric to report (repeatable; default: the headline ones).")
-]
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (a process pool) or dask.")]
-SchedulerOpt = Annotated[
-    str | None, typer.Option("--scheduler", help="A dask scheduler, tcp://HOST:PORT (default: a LocalCluster).")
-]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Workers (default: the cores; 0: in this process, local only).")
-]
-RootOpt = Annotated[Path, typer.Option("--root", help="Folder of the experiments and of catalog.duckdb.")]
-IdOpt = Annotated[str | None, typer.Option("--id", help="The experiment's id (default: KIND-SCENARIO-HASH).")]
-ResumeOpt = Annotated[
-    bool, typer.Option("--resume", help="Finish an interrupted experiment: run only what is missing.")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+@dataclass(frozen=True)
+class ExperimentArgs:
+    """The options every experiment command takes, declared once (EXPERIMENT_OPTIONS)."""
+
+    scenario: str
+    set_: list[str] | None
+    seed: int
+    executor: str
+    scheduler: str | None
+    workers: int | None
+    root: Path
+    id_: str | None
+    resume: bool
+    quiet: bool
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[Scenario, Options]]:
+        """The scenario with its `--set` overrides, and where the experiment runs and writes (with a bar)."""
+        from scslab.experiments.console import session
+
+        with session(self.scenario, self.set_, self.executor, self.scheduler, self.workers, self.root, self.id_,
+                     self.resume, self.quiet) as opened:  # fmt: skip
+            yield opened
 
 
-@app.command("ensemble")
+def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+EXPERIMENT_OPTIONS = (  # the scenario argument first, then the options after each command's own
+    _option("scenario", ScenarioArg),
+    _option("set_", SetOpt, None),
+    _option("seed", Annotated[int, typer.Option(
+        "--seed", min=0, help="Experiment seed: every run's seed is spawned from it.")], 0),
+    _option("executor", Annotated[str, typer.Option("--executor", help="local (a process pool) or dask.")], "local"),
+    _option("scheduler", Annotated[str | None, typer.Option(
+        "--scheduler", help="A dask scheduler, tcp://HOST:PORT (default: a LocalCluster).")], None),
+    _option("workers", Annotated[int | None, typer.Option(
+        "--workers", help="Workers (default: the cores; 0: in this process, local only).")], None),
+    _option("root", RootOpt, Path("runs")),
+    _option("id_", Annotated[str | None, typer.Option(
+        "--id", help="The experiment's id (default: KIND-SCENARIO-HASH).")], None),
+    _option("resume", Annotated[bool, typer.Option(
+        "--resume", help="Finish an interrupted experiment: run only what is missing.")], False),
+    _option("quiet", Annotated[bool, typer.Option("--quiet", help="No progress bar.")], False),
+)  # fmt: skip
+
+
+def experiment_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register `body(args, **own)` as command `name`: its own options, then EXPERIMENT_OPTIONS as `args`; a bad
+    input is one line and exit code 2."""
+
+    def register(body: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(body, eval_str=True).parameters.values())[1:]
+        shared = [p.name for p in EXPERIMENT_OPTIONS]
+
+        def command(**kwargs: Any) -> None:
+            args = ExperimentArgs(**{key: kwargs.pop(key) for key in shared})
+            try:
+                body(args, **kwargs)
+            except ScslabError as exc:
+                fail(str(exc))
+
+        params = [EXPERIMENT_OPTIONS[0], *(p.replace(kind=p.KEYWORD_ONLY) for p in own), *EXPERIMENT_OPTIONS[1:]]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__doc__ = body.__doc__
+        app.command(name)(command)
+        return body
+
+    return register
+
+
+@experiment_command("ensemble")
 def ensemble_command(
-    scenario: ScenarioArg, seeds: Annotated[int, typer.Option(help="Number of runs (seeds).")] = 100,
-    set_: SetOpt = None, seed: SeedOpt = 0, metric: MetricOpt = None, executor: ExecutorOpt = "local",
-    scheduler: SchedulerOpt = None, workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None,
-    resume: ResumeOpt = False, quiet: QuietOpt = False,
+    args: ExperimentArgs, seeds: Annotated[int, typer.Option(help="Number of runs (seeds).")] = 100,
+    metric: MetricOpt = None,
 ) -> None:  # fmt: skip
     """Many seeds of one scenario: daily 10/50/90% bands and the headline metrics with their intervals."""
     from scslab.experiments import HEADLINE_METRICS, ensemble
-    from scslab.experiments.console import frame_table, intervals_view, session
+    from scslab.experiments.console import frame_table, intervals_view
 
-    try:
-        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
-            res = ensemble(sc, seeds, seed=seed, metrics=metric or HEADLINE_METRICS, options=opts)
-    except ScslabError as exc:
-        fail(str(exc))
-        return
+    with args.session() as (sc, opts):
+        res = ensemble(sc, seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS, options=opts)
     out.print(frame_table(intervals_view(res.intervals), f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"))
     out.print(f"bands and intervals in [bold]{res.directory}[/]")
 
 
-@app.command("sweep")
+@experiment_command("sweep")
 def sweep_command(
-    scenario: ScenarioArg, param: ParamOpt, design: Annotated[str, typer.Option(help="grid or lhs.")] = "grid",
-    n: Annotated[int, typer.Option("--n", help="Points of an lhs design.")] = 10,
-    seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1, set_: SetOpt = None, seed: SeedOpt = 0,
-    metric: MetricOpt = None, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
-    quiet: QuietOpt = False,
+    args: ExperimentArgs, param: ParamOpt, design: Annotated[str, typer.Option(help="grid or lhs.")] = "grid",
+    n: Annotated[int, typer.Option("--n", help="Points of an lhs design.")] = 10, seeds: SeedsOpt = 1,
+    metric: MetricOpt = None,
 ) -> None:  # fmt: skip
     """Each headline metric against each parameter, over a grid or a Latin hypercube."""
     from scslab.experiments import HEADLINE_METRICS, sweep
-    from scslab.experiments.console import frame_table, session
+    from scslab.experiments.console import frame_table
 
-    try:
-        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
-            res = sweep(sc, param, design=design, n=n, seeds=seeds, seed=seed,
-                        metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
-    except ScslabError as exc:
-        fail(str(exc))
-        return
+    with args.session() as (sc, opts):
+        res = sweep(sc, param, design=design, n=n, seeds=seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS,
+                    options=opts)  # fmt: skip
     out.print(frame_table(res.points, f"{res.experiment_id}: mean over {seeds} seed(s) per point"))
     out.print(frame_table(res.correlations, "Spearman rank correlation of each metric with each parameter"))
     out.print(f"points.parquet and correlations.parquet in [bold]{res.directory}[/]")
 
 
-@app.command("sensitivity")
+@experiment_command("sensitivity")
 def sensitivity_command(
-    scenario: ScenarioArg, param: ParamOpt, method: Annotated[str, typer.Option(help="sobol or morris.")] = "sobol",
+    args: ExperimentArgs, param: ParamOpt, method: Annotated[str, typer.Option(help="sobol or morris.")] = "sobol",
     n: Annotated[int, typer.Option("--n", help="Base samples (sobol: a power of 2) or trajectories (morris).")] = 64,
-    seeds: Annotated[int, typer.Option(help="Seeds per point.")] = 1, set_: SetOpt = None, seed: SeedOpt = 0,
-    metric: MetricOpt = None, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
-    quiet: QuietOpt = False,
+    seeds: SeedsOpt = 1, metric: MetricOpt = None,
 ) -> None:  # fmt: skip
     """Which parameter matters for each metric: Sobol S1 and ST, or Morris mu* and sigma, with 95% intervals."""
     from scslab.experiments import HEADLINE_METRICS, sensitivity
-    from scslab.experiments.console import frame_table, session
+    from scslab.experiments.console import frame_table
 
-    try:
-        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
-            res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=seed,
-                              metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
-    except ScslabError as exc:
-        fail(str(exc))
-        return
+    with args.session() as (sc, opts):
+        res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=args.seed,
+                          metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
     out.print(frame_table(res.indices, f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"))
     out.print(f"indices.parquet in [bold]{res.directory}[/]")
 
 
-@app.command("calibrate")
+@experiment_command("calibrate")
 def calibrate_command(
-    scenario: ScenarioArg, targets: Annotated[Path, typer.Option("--targets", help="The targets TOML file.")],
+    args: ExperimentArgs, targets: Annotated[Path, typer.Option("--targets", help="The targets TOML file.")],
     param: Annotated[list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH to fit (repeatable).")] = None,
-    trials: Annotated[int, typer.Option(help="Optuna trials.")] = 50,
-    seeds: Annotated[int, typer.Option(help="Seeds per trial.")] = 1,
+    trials: Annotated[int, typer.Option(help="Optuna trials.")] = 50, seeds: SeedsOpt = 1,
     batch: Annotated[int, typer.Option(help="Trials run at once (the fit depends on it, not on workers).")] = 4,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="The fitted scenario file (default: in the experiment).")
     ] = None,
-    set_: SetOpt = None, seed: SeedOpt = 0, executor: ExecutorOpt = "local", scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = None, root: RootOpt = Path("runs"), id_: IdOpt = None, resume: ResumeOpt = False,
-    quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Fit parameters to target figures (optuna TPE) and write the fitted scenario, which extends the original."""
     from scslab.experiments import calibrate
-    from scslab.experiments.console import frame_table, session
+    from scslab.experiments.console import frame_table
 
-    try:
-        with session(scenario, set_, executor, scheduler, workers, root, id_, resume, quiet) as (sc, opts):
-            res = calibrate(sc, targets, param or [], trials=trials, seeds=seeds, batch=batch, seed=seed,
-                            out=out_file, options=opts)  # fmt: skip
-    except ScslabError as exc:
-        fail(str(exc))
-        return
+    with args.session() as (sc, opts):
+        res = calibrate(sc, targets, param or [], trials=trials, seeds=seeds, batch=batch, seed=args.seed,
+                        out=out_file, options=opts)  # fmt: skip
     out.print(frame_table(res.targets, f"{res.experiment_id}: best of {trials} trials, loss {res.best_loss:.4g}"))
     out.print("fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in res.best.items()))
     out.print(f"fitted scenario in [bold]{res.fitted_path}[/]")
@@ -388,19 +448,16 @@ def audit_table(report: object) -> Table:
 
 @app.command()
 def audit(
-    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario file.")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key: KEY=VALUE (repeatable).")] = None,
+    scenario: ScenarioArg,
+    set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Audit a scenario's sanctions against EU AI Act Article 5(1)(c); exit 1 if any rule meets it."""
     from scslab.api import load_scenario
     from scslab.audit import audit as audit_scenario
-    from scslab.scenario import parse_set_option
 
     try:
-        sc = load_scenario(scenario)
-        if set_:
-            sc = sc.with_overrides(dict(parse_set_option(item) for item in set_))
+        sc = with_sets(load_scenario(scenario), set_)
     except ScslabError as exc:
         fail(str(exc))
         return

@@ -47,7 +47,7 @@ class Run:
 
 
 @dataclass
-class Progress:
+class Midway:
     """A run between two days: everything needed to go on (what a checkpoint holds)."""
 
     state: State
@@ -62,7 +62,7 @@ class Progress:
         self.elapsed_before = self.elapsed
 
 
-DayHook = Callable[[Progress], None]
+DayHook = Callable[[Midway], None]
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -85,7 +85,7 @@ def run(
     on_day: DayCallback | None = None,
     source: str = "scenario",
     population: Population | None = None,
-    resume: Progress | None = None,
+    resume: Midway | None = None,
     after_day: DayHook | None = None,
 ) -> Run:
     """Simulate `params.days` days from a fresh synthetic population (or a given one, for tests).
@@ -109,7 +109,7 @@ def threads_for(n: int) -> int:
 
 
 def _days(
-    params: ScenarioParams, at: Progress, started: float, on_day: DayCallback | None, after_day: DayHook | None
+    params: ScenarioParams, at: Midway, started: float, on_day: DayCallback | None, after_day: DayHook | None
 ) -> Run:
     """The daily loop from `at.day` to the last day."""
     state, table, rng, profile = at.state, at.table, at.rng, at.profile
@@ -158,7 +158,7 @@ def build_with_propensities(
 
 def start(
     params: ScenarioParams, seed: int, source: str = "scenario", population: Population | None = None
-) -> Progress:
+) -> Midway:
     """A run at day 0: its population, initial state, empty table and fresh random streams."""
     if population is None:
         check_memory(params, source)
@@ -175,4 +175,4 @@ def start(
     initial_effects(state)
     table = MetricTable(cp, params.days)
     profile["population"] = time.perf_counter() - started
-    return Progress(state, table, rng, 0, profile)
+    return Midway(state, table, rng, 0, profile)

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scslab import engine
 from scslab.atomic import new_directory
-from scslab.engine import Run
+from scslab.engine import DayCallback, Run
 from scslab.model import effects
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
@@ -20,6 +21,7 @@ from scslab.model.scoring import counterfactual
 from scslab.model.state import State
 from scslab.scenario import Scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
+from scslab.version import __version__
 
 AGE_BANDS = ("child", "adult", "senior")
 DIMENSIONS = ("group", "occupation", "income_q", "party_member")
@@ -28,12 +30,6 @@ DIMENSIONS = ("group", "occupation", "income_q", "party_member")
 def headline_figures() -> tuple[tuple[str, str, bool], ...]:
     """(label, summary key, scales to the real population) of each headline figure, in order."""
     return tuple((m.label, m.name, m.scales) for m in catalogue().headline())
-
-
-def version() -> str:
-    from scslab import __version__
-
-    return __version__
 
 
 # Citizens handled at a time by the end-of-run passes, so that their temporaries stay small.
@@ -147,7 +143,7 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         "description": p.description,
         "origin": scenario.origin,
         "seed": seed,
-        "scslab_version": version(),
+        "scslab_version": __version__,
         "population_size": p.population.size,
         "real_size": p.population.real_size or p.population.size,
         "scale": scale,
@@ -230,13 +226,6 @@ class Result:
         ]
         return pd.DataFrame(rows, columns=["figure", "simulated", "scaled", "metric"])
 
-    def plot(self, with_baseline: bool = False) -> dict[str, Any]:
-        """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
-        from scslab.report import RunData, build_figures, simulate_baseline
-
-        baseline = simulate_baseline(self.scenario, self.seed) if with_baseline else None
-        return build_figures(RunData.from_result(self, baseline))
-
     def write_files(self, directory: Path, people: bool = False) -> None:
         """Write the run's files into an existing `directory`."""
         self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
@@ -251,3 +240,8 @@ class Result:
         with new_directory(directory) as staging:
             self.write_files(staging, people)
         return Path(directory)
+
+
+def simulate(scenario: Scenario, seed: int, on_day: DayCallback | None = None) -> Result:
+    """Run `scenario` once with `seed`, in memory; `on_day(day, days)` is called after each day."""
+    return Result.from_run(scenario, seed, engine.run(scenario.params, seed, on_day, scenario.origin))

@@ -23,8 +23,10 @@ from scslab import engine
 from scslab.atomic import fsync_dir, write_text
 from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
+from scslab.experiments.baseline import simulate_baseline
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
+from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
 
@@ -145,7 +147,7 @@ def begin(job: Job) -> None:
     fsync_dir(job.work.parent)
 
 
-def resume(run_dir: Path) -> tuple[Job, engine.Progress | None]:
+def resume(run_dir: Path) -> tuple[Job, engine.Midway | None]:
     """The job saved for `run_dir` (the run directory or its work folder) and its last checkpoint."""
     work = run_dir if run_dir.name.endswith(WORK_SUFFIX) and run_dir.name.startswith(".") else work_dir(run_dir)
     if not (work / JOB_FILE).is_file():
@@ -174,7 +176,7 @@ def resume(run_dir: Path) -> tuple[Job, engine.Progress | None]:
 
 def simulate(
     job: Job,
-    progress: engine.Progress | None,
+    progress: engine.Midway | None,
     guard: StopOnSignals,
     on_day: Callable[[int, int], None] | None = None,
 ) -> Result:
@@ -185,7 +187,7 @@ def simulate(
     checker = Checker(at.state) if job.check else None
     days = sc.params.days
 
-    def after_day(at: engine.Progress) -> None:
+    def after_day(at: engine.Midway) -> None:
         if checker is not None:
             checker(at.state, at.table, at.day - 1)
         if job.every and (at.day % job.every == 0 or at.day == days):
@@ -200,25 +202,10 @@ def simulate(
 
 
 def finish(job: Job, result: Result) -> Path:
-    """Write the run directory (atomically), then drop the work folder."""
-    from scslab.report import save_run
-
-    path = save_run(result, job.target, **job.options)
+    """Write the run directory (atomically; with the baseline run first if asked), then drop the work folder."""
+    options = dict(job.options)
+    baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
+    path = save_run(result, job.target, baseline=baseline, **options)
     if job.every:
         shutil.rmtree(job.work, ignore_errors=True)
     return path
-
-
-@contextmanager
-def day_bar(name: str, days: int, first: int, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar over days (starting at `first` on resume), or None when disabled."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(name, total=days, completed=first)
-        yield lambda day, _: bar.update(task, completed=day)

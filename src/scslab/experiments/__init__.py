@@ -1,4 +1,5 @@
-"""Experiments at scale: ensembles, sweeps, sensitivity analysis and calibration, with a run catalogue.
+"""Experiments: ensembles, sweeps, sensitivity analysis, calibration and A/B comparison, with a run catalogue;
+and the no-surveillance baseline of a run.
 
     from scslab.experiments import ensemble, Options
     res = ensemble("beijing-2020", seeds=100, options=Options(executor="dask"))
@@ -19,10 +20,13 @@ __all__ = [
     "LocalExecutor",
     "Options",
     "Target",
+    "baseline_scenario",
     "calibrate",
+    "compare",
     "ensemble",
     "make_executor",
     "sensitivity",
+    "simulate_baseline",
     "sweep",
 ]
 
@@ -34,16 +38,21 @@ _WHERE = {
     "make_executor": "executors",
     "Options": "common",
     "Target": "targets",
+    "baseline_scenario": "baseline",
     "calibrate": "calibration",
+    "compare": "comparison",
     "ensemble": "ensembles",
     "sensitivity": "sensitivity_analysis",
+    "simulate_baseline": "baseline",
     "sweep": "sweeps",
 }
 
 if TYPE_CHECKING:
+    from scslab.experiments.baseline import baseline_scenario, simulate_baseline
     from scslab.experiments.calibration import calibrate
     from scslab.experiments.catalog import Catalog
     from scslab.experiments.common import Options
+    from scslab.experiments.comparison import compare
     from scslab.experiments.ensembles import ensemble
     from scslab.experiments.executors import DaskExecutor, LocalExecutor, make_executor
     from scslab.experiments.metrics import HEADLINE_METRICS

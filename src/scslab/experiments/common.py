@@ -12,8 +12,8 @@ import numpy as np
 
 from scslab.errors import ScslabError
 from scslab.experiments.executors import Executor, Task, Work, execute, make_executor
-from scslab.experiments.store import Experiment, Progress
-from scslab.scenario import Scenario
+from scslab.experiments.store import Experiment, RunCallback
+from scslab.scenario import Scenario, load_scenario
 
 
 @dataclass
@@ -24,17 +24,13 @@ class Options:
     root: str | Path = "runs"
     experiment_id: str | None = None
     resume: bool = False
-    progress: Progress | None = None
+    progress: RunCallback | None = None
     work: Work = execute  # what a worker runs for a task (tests swap in one that crashes)
 
 
 def as_scenario(scenario: Scenario | str | Path) -> Scenario:
     """A Scenario, loading a preset name or a file path."""
-    if isinstance(scenario, Scenario):
-        return scenario
-    from scslab.api import load_scenario
-
-    return load_scenario(scenario)
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
 
 def check_count(value: int, option: str, least: int = 1) -> int:

@@ -18,7 +18,8 @@ from scslab.experiments.catalog import Catalog
 from scslab.experiments.common import Options
 from scslab.experiments.executors import DaskExecutor, make_executor
 from scslab.experiments.metrics import HEADLINE_METRICS
-from scslab.scenario import Scenario
+from scslab.progress_bars import runs_bar
+from scslab.scenario import Scenario, load_scenario, parse_set_option
 
 MAX_ROWS = 60
 
@@ -36,31 +37,14 @@ def session(
     quiet: bool,
 ) -> Iterator[tuple[Scenario, Options]]:
     """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar)."""
-    from scslab.api import load_scenario
-    from scslab.scenario import parse_set_option
-
     sc = load_scenario(scenario)
     if sets:
         sc = sc.with_overrides(dict(parse_set_option(item) for item in sets))
     ex = make_executor(executor, workers, scheduler)
-    with ex, _progress(quiet or not sys.stderr.isatty()) as progress:
+    with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
         if isinstance(ex, DaskExecutor) and scheduler:
             ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
         yield sc, Options(ex, root, experiment_id, resume, progress)
-
-
-@contextmanager
-def _progress(off: bool) -> Iterator[Any]:
-    if off:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("runs", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def cell(value: Any) -> str:

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from scslab.errors import ScslabError
-from scslab.scenario import Scenario
+from scslab.results import simulate
+from scslab.scenario import Scenario, load_scenario
 
 RETRIES = 3
 
@@ -75,8 +76,6 @@ Work = Callable[[Task, BaseScenario], RunOutput]
 @lru_cache(maxsize=4)
 def load_base(base: BaseScenario) -> Scenario:
     """The Scenario of a base's TOML text (cached: a worker parses each base once)."""
-    from scslab.api import load_scenario
-
     with tempfile.TemporaryDirectory(prefix="scslab-") as tmp:
         path = Path(tmp) / "scenario.toml"
         path.write_text(base.toml, encoding="utf-8")
@@ -86,12 +85,10 @@ def load_base(base: BaseScenario) -> Scenario:
 
 def execute(task: Task, base: BaseScenario) -> RunOutput:
     """Run one task (in a worker): the base scenario with the task's overrides and seed."""
-    from scslab.api import simulate
-
     scenario = load_base(base)
     if task.overrides:
         scenario = scenario.with_overrides(dict(task.overrides))
-    result = simulate(scenario, seed=task.seed)
+    result = simulate(scenario, task.seed)
     return RunOutput(task.index, result.timeseries, result.breakdowns, result.summary)
 
 

@@ -33,10 +33,11 @@ from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog, RunRow, utc_now
 from scslab.experiments.executors import BaseScenario, Executor, RunOutput, Task, Work, execute
 from scslab.scenario import Scenario
+from scslab.version import __version__
 
 FLUSH_SECONDS = 0.5
 FLUSH_RUNS = 256
-Progress = Callable[[int, int], None]
+RunCallback = Callable[[int, int], None]  # on_run(done, total)
 
 
 @dataclass
@@ -161,8 +162,6 @@ class Experiment:
             (self.directory / "runs").mkdir(parents=True)
         except FileExistsError:
             raise ScslabError(f"{self.directory}: experiment {self.experiment_id} already exists") from None
-        from scslab import __version__
-
         manifest = {
             "experiment_id": self.experiment_id, "kind": self.kind, "scenario": scenario.name,
             "origin": scenario.origin, "n_runs": self.n_runs,
@@ -214,7 +213,7 @@ class Experiment:
         return self.directory / "runs" / f"{index:06d}"
 
     def run(
-        self, tasks: Sequence[Task], executor: Executor, progress: Progress | None = None, work: Work = execute
+        self, tasks: Sequence[Task], executor: Executor, progress: RunCallback | None = None, work: Work = execute
     ) -> Iterator[Record]:
         """Every task's record: complete runs read back, the others executed and written as they finish."""
         todo = []

@@ -1,7 +1,10 @@
-"""Reports: report.html for a run, Result.plot() for notebooks, and compare.html for two scenarios."""
+"""Reports: report.html for a run, its figures for notebooks, and compare.html for two scenarios.
 
-from scslab.report.compare import COMPARE_FILE, Comparison, compare, compare_html, write_compare
-from scslab.report.data import BASELINE_FILE, RunData, baseline_scenario, simulate_baseline
+Only formatting: what they show was run elsewhere (scslab.api, scslab.experiments).
+"""
+
+from scslab.report.compare import COMPARE_FILE, Comparison, compare_html, write_compare
+from scslab.report.data import BASELINE_FILE, RunData
 from scslab.report.figures import CHARTS, build_figures
 from scslab.report.writer import REPORT_FILE, report_html, save_run, write_report
 
@@ -12,13 +15,10 @@ __all__ = [
     "REPORT_FILE",
     "Comparison",
     "RunData",
-    "baseline_scenario",
     "build_figures",
-    "compare",
     "compare_html",
     "report_html",
     "save_run",
-    "simulate_baseline",
     "write_compare",
     "write_report",
 ]

@@ -1,17 +1,14 @@
-"""Two scenarios run over the same seeds (with common random numbers by default), and compare.html.
+"""Two scenarios run over the same seeds (experiments/comparison.py runs them): their table and compare.html.
 
-With `crn=True` both scenarios make the same random draws for everyone whose rates they
-leave alike (MODEL.md section 9), so the difference of each seed's pair of runs is the
-policy's effect rather than noise; its 95% interval over seeds is a t interval.
+The difference of each seed's pair of runs is the policy's effect (with common random numbers, not noise);
+its 95% interval over seeds is a t interval.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,12 +16,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from scslab.atomic import new_directory
-from scslab.errors import ScslabError
 from scslab.report.figures import esc, rolling, styled
 from scslab.report.html import Section, page, table
 from scslab.report.tables import number, parameter_differences
 from scslab.results import headline_figures
 from scslab.scenario import Scenario
+from scslab.version import __version__
 
 COMPARE_FILE = "compare.html"
 FIGURES_FILE = "compare.parquet"
@@ -41,7 +38,6 @@ SERIES = (
     ("political_events", "Political events a day (7-day mean)", "rolling"),
     ("listings_new", "New listings (cumulative)", "cumulative"),
 )
-RunCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -98,54 +94,6 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     mean, sd = float(values.mean()), float(values.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / math.sqrt(k)
     return mean - half, mean + half
-
-
-def prepare(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None, crn: bool) -> Scenario:
-    """A scenario loaded if need be, with the common overrides and `crn` set."""
-    from scslab.api import load_scenario
-
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if overrides:
-        sc = sc.with_overrides(overrides)
-    return sc.with_overrides({"crn": crn})
-
-
-def compare(
-    a: Scenario | str | Path,
-    b: Scenario | str | Path,
-    seeds: int = 10,
-    overrides: Mapping[str, Any] | None = None,
-    crn: bool = True,
-    first_seed: int = 1,
-    on_run: RunCallback | None = None,
-) -> Comparison:
-    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both."""
-    from scslab.api import simulate
-
-    if seeds < 1:
-        raise ScslabError(f"--seeds: {seeds} (allowed: an integer of at least 1)")
-    if first_seed < 0:
-        raise ScslabError(f"--first-seed: {first_seed} (allowed: an integer of at least 0)")
-    pair = prepare(a, overrides, crn), prepare(b, overrides, crn)
-    figures, series = [], []
-    done, total = 0, 2 * seeds
-    for seed in range(first_seed, first_seed + seeds):
-        for side, scenario in zip(SIDES, pair, strict=True):
-            result = simulate(scenario, seed=seed)
-            figures.append({"side": side, "seed": seed, **result.summary["figures"]})
-            ts = result.timeseries
-            series.append(ts[["day", *(c for c, _, _ in SERIES if c in ts)]].assign(side=side, seed=seed))
-            done += 1
-            if on_run is not None:
-                on_run(done, total)
-    return Comparison(
-        pair[0],
-        pair[1],
-        tuple(range(first_seed, first_seed + seeds)),
-        crn,
-        pd.DataFrame(figures),
-        pd.concat(series, ignore_index=True),
-    )
 
 
 def shaped(values: pd.Series, how: str) -> pd.Series:
@@ -242,8 +190,6 @@ def metric_rows(comparison: Comparison) -> list[tuple[str, ...]]:
 
 def compare_html(comparison: Comparison) -> str:
     """The comparison page."""
-    from scslab.results import version
-
     a, b = comparison.a, comparison.b
     k = len(comparison.seeds)
     crn = "on (common random numbers)" if comparison.crn else "off (independent draws)"
@@ -274,10 +220,10 @@ def compare_html(comparison: Comparison) -> str:
         ("B", b.origin),
         ("seeds", seeds),
         ("CRN", crn),
-        ("scslab", version()),
+        ("scslab", __version__),
     ]
     description = f"A: {a.params.description}\nB: {b.params.description}"
-    footer = f"scslab {version()}. Synthetic populations: no real person's records were used."
+    footer = f"scslab {__version__}. Synthetic populations: no real person's records were used."
     return page(f"scslab compare: {a.name} vs {b.name}", description, meta, sections, footer)
 
 

@@ -1,4 +1,4 @@
-"""What a report is drawn from: a run's files (or a Result), and its baseline without surveillance."""
+"""What a report is drawn from: a run's files (or a Result), and its baseline's daily table if it has one."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from scslab.errors import ScslabError
 
 if TYPE_CHECKING:
     from scslab.results import Result
-    from scslab.scenario import Scenario
 
 BASELINE_FILE = "baseline_timeseries.parquet"
 RUN_FILES = ("summary.json", "timeseries.parquet", "breakdowns.parquet", "scenario.toml")
@@ -90,19 +89,3 @@ def _read(path: Path, reader: Any) -> Any:
     except (OSError, ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ScslabError(f"{path}: cannot be read: {detail} (allowed: a file written by `scslab run`)") from exc
-
-
-def baseline_scenario(scenario: Scenario) -> Scenario:
-    """The same scenario with no surveillance: every source's coverage and coverage_end at 0."""
-    overrides: dict[str, Any] = {}
-    for source in scenario.params.sources:
-        overrides[f"sources.{source}.coverage"] = 0.0
-        overrides[f"sources.{source}.coverage_end"] = 0.0
-    return scenario.with_overrides(overrides)
-
-
-def simulate_baseline(scenario: Scenario, seed: int) -> pd.DataFrame:
-    """The daily table of the scenario without surveillance, with the same seed."""
-    from scslab.api import simulate
-
-    return simulate(baseline_scenario(scenario), seed=seed).timeseries

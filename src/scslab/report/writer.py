@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from scslab.atomic import new_directory, write_parquet, write_text
-from scslab.report.data import BASELINE_FILE, RunData, simulate_baseline
+from scslab.report.data import BASELINE_FILE, RunData
 from scslab.report.figures import build_figures
 from scslab.report.html import Section, page, table
 from scslab.report.tables import SHARES, headline_rows, parameter_rows, ratio_rows
@@ -85,28 +87,29 @@ def report_html(data: RunData) -> str:
     return page(f"scslab report: {data.name}", data.description, meta, sections, footer)
 
 
-def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
-    """Write report.html into a run directory; `with_baseline` first runs and stores the baseline if missing."""
+def write_report(run_dir: str | Path, baseline: pd.DataFrame | None = None) -> Path:
+    """Write report.html into a run directory; a `baseline` daily table is stored beside it first."""
     root = Path(run_dir)
     data = RunData.from_dir(root)
-    if with_baseline and data.baseline is None:
-        from scslab.api import load_scenario
-
-        scenario = load_scenario(root / "scenario.toml")
-        baseline = simulate_baseline(scenario, int(data.summary["seed"]))
+    if baseline is not None:
         write_parquet(baseline, root / BASELINE_FILE)
         data = RunData.from_dir(root)
     return write_text(root / REPORT_FILE, report_html(data))
 
 
 def save_run(
-    result: Result, directory: str | Path, people: bool = False, with_baseline: bool = False, report: bool = True
+    result: Result,
+    directory: str | Path,
+    people: bool = False,
+    baseline: pd.DataFrame | None = None,
+    report: bool = True,
 ) -> Path:
-    """Save a run with its baseline and report.html; the directory appears complete or not at all."""
+    """Save a run with its baseline's daily table (if given) and report.html; the directory appears complete or
+    not at all."""
     with new_directory(directory) as staging:
         result.write_files(staging, people=people)
-        if with_baseline:
-            simulate_baseline(result.scenario, result.seed).to_parquet(staging / BASELINE_FILE, index=False)
+        if baseline is not None:
+            baseline.to_parquet(staging / BASELINE_FILE, index=False)
         if report:
             write_report(staging)
     return Path(directory)
