@@ -361,7 +361,7 @@ def runs_command(
     from scslab.experiments.console import frame_table, runs_frame
 
     try:
-        frame, title = runs_frame(root, experiment, sql)
+        frame, title = runs_frame(root, experiment, sql, limit)
     except ScslabError as exc:
         fail(str(exc))
         return

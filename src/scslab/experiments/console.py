@@ -110,11 +110,14 @@ def frame_table(frame: pd.DataFrame, title: str, max_rows: int = MAX_ROWS) -> Ta
     return table
 
 
-def runs_frame(root: Path, experiment: str | None, sql: str | None) -> tuple[pd.DataFrame, str]:
-    """What `scslab runs` shows: the experiments, one experiment's runs, or a query's result."""
+def runs_frame(
+    root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS
+) -> tuple[pd.DataFrame, str]:
+    """What `scslab runs` shows: the experiments, one experiment's runs, or a query's first `limit` rows."""
     catalog = Catalog(root)
     if sql:
-        return catalog.query(sql), "query"
+        frame, cut = catalog.user_query(sql, limit)
+        return frame, f"query: the first {limit:,} rows; more were cut (allowed: a larger --limit)" if cut else "query"
     if experiment is None:
         return catalog.experiments(), f"experiments in {catalog.path}"
     runs = catalog.query(
