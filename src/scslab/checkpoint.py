@@ -21,6 +21,7 @@ import numpy as np
 from scslab.atomic import write_file
 from scslab.engine import Progress
 from scslab.errors import ScslabError
+from scslab.inputs import require_regular
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.state import Calendar, DayCounters, IdSet, Propensity, ScoreIndex, Scratch, State
@@ -198,6 +199,7 @@ def load_checkpoint(path: str | Path, cp: Compiled) -> Progress:
 
 
 def _open(path: str | Path) -> Any:
+    require_regular(path, str(path), "a checkpoint written by scslab run --checkpoint-every")
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:

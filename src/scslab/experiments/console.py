@@ -19,8 +19,10 @@ from scslab.experiments.common import Options
 from scslab.experiments.executors import DaskExecutor, make_executor
 from scslab.experiments.metrics import HEADLINE_METRICS
 from scslab.scenario import Scenario
+from scslab.signals import Stopped
 
 MAX_ROWS = 60
+STOP_HINT = "complete runs are kept; to finish, the same command with --resume"
 
 
 @contextmanager
@@ -43,10 +45,14 @@ def session(
     if sets:
         sc = sc.with_overrides(dict(parse_set_option(item) for item in sets))
     ex = make_executor(executor, workers, scheduler)
-    with ex, _progress(quiet or not sys.stderr.isatty()) as progress:
-        if isinstance(ex, DaskExecutor) and scheduler:
-            ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
-        yield sc, Options(ex, root, experiment_id, resume, progress)
+    try:
+        with ex, _progress(quiet or not sys.stderr.isatty()) as progress:
+            if isinstance(ex, DaskExecutor) and scheduler:
+                ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
+            yield sc, Options(ex, root, experiment_id, resume, progress)
+    except Stopped as stop:
+        stop.hint = STOP_HINT
+        raise
 
 
 @contextmanager
@@ -110,9 +116,7 @@ def frame_table(frame: pd.DataFrame, title: str, max_rows: int = MAX_ROWS) -> Ta
     return table
 
 
-def runs_frame(
-    root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS
-) -> tuple[pd.DataFrame, str]:
+def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS) -> tuple[pd.DataFrame, str]:
     """What `scslab runs` shows: the experiments, one experiment's runs, or a query's first `limit` rows."""
     catalog = Catalog(root)
     if sql:
