@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 # variable yourself to choose otherwise).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from scslab import compile_cache  # before any kernel is compiled
+
+compile_cache.ensure()
+
 __version__ = "0.1.0"
 __all__ = ["Result", "Scenario", "__version__", "load_scenario", "simulate"]
 

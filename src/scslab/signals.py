@@ -32,9 +32,34 @@ class Stopped(BaseException):
         return f"stopped by {self}" + (f" ({self.hint})" if self.hint else "")
 
 
+class _Deferral:
+    """How many `deferred()` blocks are open, and the signal that came during them."""
+
+    depth = 0
+    pending: int | None = None
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A block that a stop must not cut: the stop comes at its end.
+
+    For calls into libraries that check for signals themselves and turn the handler's exception into an
+    error of their own (DuckDB: "Query interrupted"), and for a transaction that should end whole.
+    """
+    _Deferral.depth += 1
+    try:
+        yield
+    finally:
+        _Deferral.depth -= 1
+    if _Deferral.depth == 0 and _Deferral.pending is not None:
+        signum, _Deferral.pending = _Deferral.pending, None
+        raise Stopped(signum)
+
+
 @contextmanager
 def raising_on_signals() -> Iterator[None]:
-    """While active (in the main thread), SIGINT and SIGTERM raise `Stopped`; a second signal exits at once."""
+    """While active (in the main thread), SIGINT and SIGTERM raise `Stopped` (at the end of a `deferred()`
+    block, inside one); a second signal exits at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -45,6 +70,9 @@ def raising_on_signals() -> Iterator[None]:
             os.write(2, f"error: stopped by {SIGNAL_NAMES.get(signum, signum)} again: exiting now\n".encode())
             os._exit(128 + signum)
         stopping.append(signum)
+        if _Deferral.depth:
+            _Deferral.pending = signum
+            return
         raise Stopped(signum)
 
     previous: dict[int, Any] = {s: signal.signal(s, handle) for s in SIGNAL_NAMES}

@@ -28,9 +28,11 @@ import pandas as pd
 
 from scslab.errors import ScslabError
 from scslab.inputs import require_regular
+from scslab.signals import deferred
 
 CATALOG_NAME = "catalog.duckdb"
 LOCK_WAIT_SECONDS = 120.0
+DUCKDB_HEADERS = 3 * 4096  # a DuckDB file: three 4 KiB headers, then its blocks
 QUERY_SECONDS = 60.0  # a user's query is stopped after this: less than LOCK_WAIT_SECONDS, so writers get in
 # A user's query cannot reach other files, extensions, or the settings (DuckDB's names).
 SANDBOX = {
@@ -99,6 +101,7 @@ class Catalog:
     def __init__(self, root: str | Path) -> None:
         self.path = Path(root) / CATALOG_NAME
         self.lock_path = self.path.with_name(CATALOG_NAME + ".lock")
+        self.checked = False  # whether the file was found whole (not truncated)
 
     @contextmanager
     def connect(self, write: bool = False, sandbox: bool = False) -> Iterator[Any]:
@@ -111,7 +114,7 @@ class Catalog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise ScslabError(f"{self.path}: no run catalogue here (allowed: the --root of an experiment)")
-        with open(self.lock_path, "a+b") as lock:
+        with deferred(), open(self.lock_path, "a+b") as lock:  # DuckDB would turn a stop into its own error
             self._lock(lock, write)
             try:
                 con = self._open(duckdb, write, sandbox)
@@ -150,18 +153,48 @@ class Catalog:
         config = dict(SANDBOX) if sandbox and not write else {}
         while True:
             try:
+                if not self.checked and self._settled():  # once per process: a file is not truncated in use
+                    with duckdb.connect(str(self.path), read_only=True) as check:
+                        self._check_length(check)
+                    self.checked = True
                 return duckdb.connect(str(self.path), read_only=not write, config=config)
             except duckdb.Error as exc:
                 reason = " ".join(str(exc).split())[:200]
                 if "lock" not in reason.lower():
-                    raise ScslabError(
-                        f"{self.path}: not a readable run catalogue ({reason}) (allowed: a catalogue written by "
-                        "scslab; move the damaged one away and the next experiment starts a new one)"
-                    ) from None
+                    raise self.damaged(reason) from None
                 if time.monotonic() > deadline:
                     raise ScslabError(f"{self.path}: cannot be opened ({reason})") from None
                 time.sleep(delay)
                 delay = min(1.0, delay * 2)
+
+    def _settled(self) -> bool:
+        """Whether the file on disk is the whole catalogue (it exists, and no write-ahead log adds to it)."""
+        return self.path.exists() and not self.path.with_name(CATALOG_NAME + ".wal").exists()
+
+    def _check_length(self, con: Any) -> None:
+        """Refuse a truncated file: DuckDB reads blocks only when a query needs them, so it would open."""
+        tables = [row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()]  # fmt: skip
+        if not tables:
+            return
+        blocks = " UNION ALL ".join(
+            f"SELECT block_id FROM pragma_storage_info('{name}') WHERE persistent"
+            for name in tables
+            if name.isidentifier()
+        )
+        last = con.execute(f"SELECT max(block_id) FROM ({blocks})").fetchone()[0]
+        block_size = con.execute(
+            "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchone()[0]
+        size = self.path.stat().st_size
+        if last is not None and size < DUCKDB_HEADERS + (int(last) + 1) * int(block_size):
+            raise self.damaged(f"{size:,} bytes, but it uses block {int(last)} of {int(block_size):,} bytes: truncated")
+
+    def damaged(self, reason: str) -> ScslabError:
+        return ScslabError(
+            f"{self.path}: not a readable run catalogue ({reason}) (allowed: a catalogue written by scslab; "
+            "move the damaged one away and the next experiment starts a new one)"
+        )
 
     def add_experiment(self, row: dict[str, Any]) -> None:
         """Record an experiment (kept as it is if already there, as on --resume)."""
