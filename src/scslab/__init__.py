@@ -18,6 +18,10 @@ from scslab.version import __version__
 # variable yourself to choose otherwise).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from scslab import compile_cache  # before any kernel is compiled
+
+compile_cache.ensure()
+
 _WHERE = {
     "compare": "api",
     "load_scenario": "api",

@@ -21,6 +21,7 @@ import numpy as np
 from scslab.atomic import write_file
 from scslab.engine import Midway
 from scslab.errors import ScslabError
+from scslab.inputs import require_regular
 from scslab.model.ledgers import ScoreIndex
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
@@ -200,6 +201,7 @@ def load_checkpoint(path: str | Path, cp: Compiled) -> Midway:
 
 
 def _open(path: str | Path) -> Any:
+    require_regular(path, str(path), "a checkpoint written by scslab run --checkpoint-every")
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -419,7 +419,7 @@ def runs_command(
     from scslab.experiments.console import frame_table, runs_frame
 
     try:
-        frame, title = runs_frame(root, experiment, sql)
+        frame, title = runs_frame(root, experiment, sql, limit)
     except ScslabError as exc:
         fail(str(exc))
         return
@@ -490,8 +490,14 @@ def audit(
 
 def main() -> None:
     """Entry point of the `scslab` command: usage errors too are one line and exit code 2."""
+    from scslab.signals import Stopped, raising_on_signals
+
     try:
-        code = app(standalone_mode=False)
+        with raising_on_signals():
+            code = app(standalone_mode=False)
+    except Stopped as stop:  # outside a run's own handling: start-up, experiments, reports
+        err.print(f"[bold red]error:[/] {escape(stop.line)}", highlight=False, soft_wrap=True)
+        sys.exit(stop.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         sys.exit(130)

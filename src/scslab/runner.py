@@ -29,21 +29,12 @@ from scslab.model.params import compile_params
 from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
+from scslab.signals import SIGNAL_NAMES, Stopped
 
 WORK_SUFFIX = ".checkpoint"
 STATE_FILE = "state.npz"
 JOB_FILE = "run.json"
 SCENARIO_FILE = "scenario.toml"
-SIGNAL_NAMES: dict[int, str] = {int(signal.SIGINT): "SIGINT", int(signal.SIGTERM): "SIGTERM"}
-
-
-class Stopped(BaseException):
-    """A run stopped by SIGINT or SIGTERM; not an Exception, so nothing on the way swallows it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(SIGNAL_NAMES.get(signum, str(signum)))
-        self.signum = signum
-        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
 
 
 class StopOnSignals:

@@ -4,7 +4,9 @@ The loss of a trial is the sum over targets of ((simulated - target) / tolerance
 simulated figure averaged over `seeds` replicate seeds (the same in every trial). Trials are
 asked in batches of a fixed size, so the fit is the same on any executor and any number of
 workers. The fitted scenario is a TOML file that `extends` the original and sets only the
-fitted keys (and any key the original was overridden with).
+fitted keys (and any key the original was overridden with); where the loader's rules keep
+`extends` from reaching the original (a file outside the fitted file's folder), it holds
+every key itself. Either way it loads.
 """
 
 from __future__ import annotations

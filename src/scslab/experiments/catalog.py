@@ -3,13 +3,20 @@
 DuckDB lets one process at a time open a file for writing, so every access holds a lock
 file (`catalog.duckdb.lock`: exclusive to write, shared to read) for one short
 transaction. A run's row and its metrics are written in one transaction: readers see
-complete runs only.
+complete runs only. Waiting for the lock ends after LOCK_WAIT_SECONDS with a message, and a
+user's query (`scslab runs --sql`) is stopped after QUERY_SECONDS, so no reader holds the
+lock for long.
+
+A user's query runs on a read-only connection that cannot touch other files (no COPY TO,
+read_csv, ATTACH, INSTALL or LOAD), whose settings are locked, and whose result is cut
+after `limit` rows without computing the rest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,9 +27,22 @@ from typing import Any
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.inputs import require_regular
+from scslab.signals import deferred
 
 CATALOG_NAME = "catalog.duckdb"
 LOCK_WAIT_SECONDS = 120.0
+DUCKDB_HEADERS = 3 * 4096  # a DuckDB file: three 4 KiB headers, then its blocks
+QUERY_SECONDS = 60.0  # a user's query is stopped after this: less than LOCK_WAIT_SECONDS, so writers get in
+# A user's query cannot reach other files, extensions, or the settings (DuckDB's names).
+SANDBOX = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "temp_directory": "",  # nothing spills to disk beside the catalogue
+    "lock_configuration": True,
+}
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS experiments (
         experiment_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, scenario VARCHAR NOT NULL, origin VARCHAR,
@@ -81,20 +101,23 @@ class Catalog:
     def __init__(self, root: str | Path) -> None:
         self.path = Path(root) / CATALOG_NAME
         self.lock_path = self.path.with_name(CATALOG_NAME + ".lock")
+        self.checked = False  # whether the file was found whole (not truncated)
 
     @contextmanager
-    def connect(self, write: bool = False) -> Iterator[Any]:
+    def connect(self, write: bool = False, sandbox: bool = False) -> Iterator[Any]:
         """A DuckDB connection, holding the lock file (exclusive to write, shared to read)."""
         import duckdb
 
+        require_regular(self.path, str(self.path), "a run catalogue written by scslab")
+        require_regular(self.lock_path, str(self.lock_path), "the catalogue's lock file")
         if write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise ScslabError(f"{self.path}: no run catalogue here (allowed: the --root of an experiment)")
-        with open(self.lock_path, "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+        with deferred(), open(self.lock_path, "a+b") as lock:  # DuckDB would turn a stop into its own error
+            self._lock(lock, write)
             try:
-                con = self._open(duckdb, write)
+                con = self._open(duckdb, write, sandbox)
                 try:
                     if write:
                         for statement in SCHEMA:
@@ -105,19 +128,73 @@ class Catalog:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _open(self, duckdb: Any, write: bool) -> Any:
-        """Connect, waiting while a program outside scslab holds the file."""
+    def _lock(self, lock: Any, write: bool) -> None:
+        """Take the lock file, waiting at most LOCK_WAIT_SECONDS."""
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        delay = 0.05
+        delay = 0.01
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=not write)
-            except duckdb.IOException as exc:
+                fcntl.flock(lock, (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
                 if time.monotonic() > deadline:
-                    reason = " ".join(str(exc).split())[:200]
+                    raise ScslabError(
+                        f"{self.path}: the catalogue stayed locked by another scslab process for "
+                        f"{LOCK_WAIT_SECONDS:g} s (allowed: try again once the experiment or query holding "
+                        f"{self.lock_path.name} ends)"
+                    ) from None
+                time.sleep(delay)
+                delay = min(0.5, delay * 2)
+
+    def _open(self, duckdb: Any, write: bool, sandbox: bool = False) -> Any:
+        """Connect, waiting while a program outside scslab holds the file; a damaged file fails at once."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.05
+        config = dict(SANDBOX) if sandbox and not write else {}
+        while True:
+            try:
+                if not self.checked and self._settled():  # once per process: a file is not truncated in use
+                    with duckdb.connect(str(self.path), read_only=True) as check:
+                        self._check_length(check)
+                    self.checked = True
+                return duckdb.connect(str(self.path), read_only=not write, config=config)
+            except duckdb.Error as exc:
+                reason = " ".join(str(exc).split())[:200]
+                if "lock" not in reason.lower():
+                    raise self.damaged(reason) from None
+                if time.monotonic() > deadline:
                     raise ScslabError(f"{self.path}: cannot be opened ({reason})") from None
                 time.sleep(delay)
                 delay = min(1.0, delay * 2)
+
+    def _settled(self) -> bool:
+        """Whether the file on disk is the whole catalogue (it exists, and no write-ahead log adds to it)."""
+        return self.path.exists() and not self.path.with_name(CATALOG_NAME + ".wal").exists()
+
+    def _check_length(self, con: Any) -> None:
+        """Refuse a truncated file: DuckDB reads blocks only when a query needs them, so it would open."""
+        tables = [row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()]  # fmt: skip
+        if not tables:
+            return
+        blocks = " UNION ALL ".join(
+            f"SELECT block_id FROM pragma_storage_info('{name}') WHERE persistent"
+            for name in tables
+            if name.isidentifier()
+        )
+        last = con.execute(f"SELECT max(block_id) FROM ({blocks})").fetchone()[0]
+        block_size = con.execute(
+            "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchone()[0]
+        size = self.path.stat().st_size
+        if last is not None and size < DUCKDB_HEADERS + (int(last) + 1) * int(block_size):
+            raise self.damaged(f"{size:,} bytes, but it uses block {int(last)} of {int(block_size):,} bytes: truncated")
+
+    def damaged(self, reason: str) -> ScslabError:
+        return ScslabError(
+            f"{self.path}: not a readable run catalogue ({reason}) (allowed: a catalogue written by scslab; "
+            "move the damaged one away and the next experiment starts a new one)"
+        )
 
     def add_experiment(self, row: dict[str, Any]) -> None:
         """Record an experiment (kept as it is if already there, as on --resume)."""
@@ -166,15 +243,42 @@ class Catalog:
         return set(frame["run_index"].astype(int))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """The result of a read-only SQL query, as a DataFrame."""
+        """The result of one of scslab's own queries, as a DataFrame."""
         import duckdb
 
         with self.connect(write=False) as con:
             try:
                 return con.execute(sql, list(params)).df()
             except duckdb.Error as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ScslabError(f"{self.path}: query failed: {first}") from None
+                raise ScslabError(f"{self.path}: query failed: {_first_line(exc)}") from None
+
+    def user_query(self, sql: str, limit: int) -> tuple[pd.DataFrame, bool]:
+        """A user's query, read-only and sandboxed: its first `limit` rows, and whether rows were cut.
+
+        Only the rows shown are computed (the limit is pushed into the query); a query still
+        running after QUERY_SECONDS is stopped.
+        """
+        import duckdb
+
+        if limit < 1:
+            raise ScslabError(f"--limit: {limit} (allowed: at least 1)")
+        with self.connect(write=False, sandbox=True) as con:
+            timer = threading.Timer(QUERY_SECONDS, con.interrupt)
+            timer.daemon = True
+            timer.start()
+            try:
+                relation = con.sql(sql)
+                frame = pd.DataFrame() if relation is None else relation.limit(limit + 1).df()
+            except duckdb.InterruptException:
+                raise ScslabError(
+                    f"--sql: stopped after {QUERY_SECONDS:g} s (allowed: a query that ends sooner, e.g. with "
+                    "a narrower WHERE)"
+                ) from None
+            except duckdb.Error as exc:
+                raise ScslabError(f"--sql: refused or failed: {_first_line(exc)}") from None
+            finally:
+                timer.cancel()
+        return frame.head(limit), len(frame) > limit
 
     def experiments(self) -> pd.DataFrame:
         """Each experiment with its count of complete runs, newest first."""
@@ -183,3 +287,8 @@ class Catalog:
             "e.created_at, e.finished_at, e.directory FROM experiments e "
             "LEFT JOIN runs r USING (experiment_id) GROUP BY ALL ORDER BY e.created_at DESC, e.experiment_id"
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

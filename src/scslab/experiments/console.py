@@ -20,8 +20,10 @@ from scslab.experiments.executors import DaskExecutor, make_executor
 from scslab.experiments.metrics import HEADLINE_METRICS
 from scslab.progress_bars import runs_bar
 from scslab.scenario import Scenario, load_scenario, parse_set_option
+from scslab.signals import Stopped
 
 MAX_ROWS = 60
+STOP_HINT = "complete runs are kept; to finish, the same command with --resume"
 
 
 @contextmanager
@@ -41,10 +43,14 @@ def session(
     if sets:
         sc = sc.with_overrides(dict(parse_set_option(item) for item in sets))
     ex = make_executor(executor, workers, scheduler)
-    with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
-        if isinstance(ex, DaskExecutor) and scheduler:
-            ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
-        yield sc, Options(ex, root, experiment_id, resume, progress)
+    try:
+        with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
+            if isinstance(ex, DaskExecutor) and scheduler:
+                ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
+            yield sc, Options(ex, root, experiment_id, resume, progress)
+    except Stopped as stop:
+        stop.hint = STOP_HINT
+        raise
 
 
 def cell(value: Any) -> str:
@@ -94,11 +100,12 @@ def frame_table(frame: pd.DataFrame, title: str, max_rows: int = MAX_ROWS) -> Ta
     return table
 
 
-def runs_frame(root: Path, experiment: str | None, sql: str | None) -> tuple[pd.DataFrame, str]:
-    """What `scslab runs` shows: the experiments, one experiment's runs, or a query's result."""
+def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS) -> tuple[pd.DataFrame, str]:
+    """What `scslab runs` shows: the experiments, one experiment's runs, or a query's first `limit` rows."""
     catalog = Catalog(root)
     if sql:
-        return catalog.query(sql), "query"
+        frame, cut = catalog.user_query(sql, limit)
+        return frame, f"query: the first {limit:,} rows; more were cut (allowed: a larger --limit)" if cut else "query"
     if experiment is None:
         return catalog.experiments(), f"experiments in {catalog.path}"
     runs = catalog.query(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from scslab.atomic import write_parquet
+from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
 from scslab.experiments.common import Options, as_scenario, check_count, experiment, using
 from scslab.experiments.design import run_seeds
@@ -20,6 +21,7 @@ from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
 CONFIDENCE = 0.95
+BAND_BYTES = 256 << 20  # values read at once to compute the bands
 
 
 @dataclass
@@ -64,44 +66,71 @@ def ensemble(
 def quantile_bands(exp: Experiment) -> pd.DataFrame:
     """The 10/50/90% quantiles, mean, min and max of every daily column over the complete runs.
 
-    DuckDB streams over the runs' Parquet files, so the runs are never all in memory at once.
+    The runs are reduced in the order of their indexes, whatever order they finished in, so the
+    bands are the same bytes on any executor. Columns are read a few at a time, at most about
+    BAND_BYTES of values at once, so the runs are never all in memory.
     """
-    import duckdb
+    import pyarrow.parquet as pq
 
-    files = sorted(str(p / "timeseries.parquet") for p in (exp.directory / "runs").iterdir() if p.is_dir())
-    q10, q50, q90 = QUANTILES
-    with duckdb.connect() as con:
-        return con.execute(
-            f"""WITH long AS (
-                    UNPIVOT (SELECT * FROM read_parquet(?)) ON COLUMNS(* EXCLUDE (day)) INTO NAME metric VALUE value
-                )
-                SELECT metric, day, count(*) AS runs,
-                       quantile_cont(value, {q10}) AS p10, quantile_cont(value, {q50}) AS p50,
-                       quantile_cont(value, {q90}) AS p90, avg(value) AS mean, min(value) AS min, max(value) AS max
-                FROM long GROUP BY metric, day ORDER BY metric, day""",
-            [files],
-        ).df()
+    runs = sorted((p for p in (exp.directory / "runs").iterdir() if p.is_dir() and p.name.isdigit()),
+                  key=lambda p: int(p.name))  # fmt: skip
+    files = [p / "timeseries.parquet" for p in runs]
+    first = pq.read_table(files[0])
+    days = first.column("day").to_numpy()
+    metrics = sorted(name for name in first.column_names if name != "day")
+    step = max(1, BAND_BYTES // (8 * len(files) * max(1, len(days))))
+    parts = []
+    for start in range(0, len(metrics), step):
+        chunk = metrics[start : start + step]
+        values = np.stack([_columns(f, chunk, len(days)) for f in files])  # runs x days x metrics
+        for j, metric in enumerate(chunk):
+            parts.append(_band(metric, days, values[:, :, j]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _columns(path: Path, names: Sequence[str], days: int) -> np.ndarray:
+    """Some daily columns of one run, as a days x columns array of floats."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=list(names))
+    if table.num_rows != days:
+        raise ScslabError(f"{path}: {table.num_rows} days, not {days} like the other runs (allowed: --resume)")
+    return np.column_stack([table.column(n).to_numpy().astype(np.float64) for n in names])
+
+
+def _band(metric: str, days: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """One metric's rows of the bands, from its runs x days values."""
+    q10, q50, q90 = np.quantile(values, QUANTILES, axis=0)
+    return pd.DataFrame(
+        {"metric": metric, "day": days, "runs": np.full(len(days), len(values), dtype=np.int64),
+         "p10": q10, "p50": q50, "p90": q90, "mean": values.mean(axis=0),
+         "min": values.min(axis=0), "max": values.max(axis=0)}
+    )  # fmt: skip
 
 
 def metric_intervals(catalog: Catalog, experiment_id: str, metrics: Sequence[str], scale: float) -> pd.DataFrame:
-    """Each metric over the runs: mean with its 95% confidence interval, and the 10/50/90% quantiles."""
+    """Each metric over the runs: mean with its 95% confidence interval, and the 10/50/90% quantiles.
+
+    The values are reduced in the order of the runs' indexes, not of the catalogue's rows.
+    """
     from scipy import stats
 
-    q10, q50, q90 = QUANTILES
     frame = catalog.query(
-        f"""SELECT metric, count(*) AS runs, avg(value) AS mean, stddev_samp(value) AS sd,
-                   quantile_cont(value, {q10}) AS p10, quantile_cont(value, {q50}) AS p50,
-                   quantile_cont(value, {q90}) AS p90
-            FROM metrics WHERE experiment_id = ? AND list_contains(?, metric) GROUP BY metric""",
+        "SELECT metric, value FROM metrics WHERE experiment_id = ? AND list_contains(?, metric) "
+        "ORDER BY metric, run_index",
         [experiment_id, list(metrics)],
     )
-    frame = frame.set_index("metric").reindex(list(metrics)).reset_index()
-    n = frame["runs"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * frame["sd"].to_numpy(dtype=float) / np.sqrt(n)
-    frame.insert(3, "ci_low", frame["mean"] - half)
-    frame.insert(4, "ci_high", frame["mean"] + half)
-    frame["mean_real"] = [
-        m * scale if is_count(k) else np.nan for k, m in zip(frame["metric"], frame["mean"], strict=True)
-    ]
-    return frame
+    by_metric = {m: g["value"].to_numpy(dtype=np.float64) for m, g in frame.groupby("metric", sort=False)}
+    rows = []
+    for metric in metrics:
+        v = by_metric.get(metric, np.empty(0))
+        n = len(v)
+        mean = float(v.mean()) if n else np.nan
+        sd = float(v.std(ddof=1)) if n > 1 else np.nan
+        q10, q50, q90 = np.quantile(v, QUANTILES) if n else (np.nan,) * 3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        rows.append({"metric": metric, "runs": n, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
+                     "sd": sd, "p10": float(q10), "p50": float(q50), "p90": float(q90),
+                     "mean_real": mean * scale if is_count(metric) else np.nan})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -24,6 +24,7 @@ import pandas as pd
 from scslab.errors import ScslabError
 from scslab.results import simulate
 from scslab.scenario import Scenario, load_scenario
+from scslab.signals import ignore_interrupts
 
 RETRIES = 3
 
@@ -115,18 +116,24 @@ class LocalExecutor:
     def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(now=kind is not None and not issubclass(kind, Exception))
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Shut the pool down; `now` (a stop: Ctrl-C, SIGTERM) ends the runs under way instead of waiting."""
         if self._pool is not None:
+            if now:
+                for worker in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    worker.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
 
-        return ProcessPoolExecutor(max_workers=self.size, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            max_workers=self.size, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_interrupts
+        )
 
     def run(self, tasks: Iterable[Task], base: BaseScenario, work: Work = execute) -> Iterator[Outcome]:
         """Each task's outcome, as runs finish."""

@@ -16,28 +16,30 @@ from scslab.scenario import Scenario, load_scenario
 
 @dataclass(frozen=True)
 class Original:
-    """The scenario a fit started from, as a preset name or a file path, and its merged TOML."""
+    """The scenario a fit started from, as a preset name or a file path, and its merged TOML (None if it no
+    longer loads on its own)."""
 
     preset: str | None
     path: Path | None
-    raw: dict[str, Any]
+    raw: dict[str, Any] | None
 
-    def extends(self, folder: Path) -> str:
-        """What `extends` must say in a file in `folder` to name this scenario."""
+    def extends(self, folder: Path) -> str | None:
+        """What `extends` must say in a file in `folder` to name this scenario (None: it cannot be named)."""
         if self.preset is not None:
             return self.preset
-        assert self.path is not None
+        if self.path is None or self.raw is None:
+            return None
         return os.path.relpath(self.path.resolve(), folder.resolve())
 
 
 def original_reference(scenario: Scenario) -> Original:
-    """The preset or file that `scenario` was loaded from (it must still load)."""
+    """The preset or file that `scenario` was loaded from, as it loads now."""
     origin = scenario.origin
     preset = origin.removeprefix("preset ") if origin.startswith("preset ") else None
     try:
         original = load_scenario(preset if preset is not None else Path(origin))
-    except ScenarioError as exc:
-        raise ScslabError(f"{origin}: the original of the scenario cannot be loaded to extend it ({exc})") from None
+    except ScslabError:  # e.g. it needed --allow-extends, or was moved: the fitted file will not extend it
+        return Original(None, None, None)
     return Original(preset, None if preset is not None else Path(origin), original.raw)
 
 
@@ -56,19 +58,37 @@ def difference(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_fitted(scenario: Scenario, best: Point, original: Original, path: Path, header: list[str]) -> Path:
-    """Write the fitted scenario to `path` (atomically), checked to load as `scenario` with `best` set."""
+    """Write the fitted scenario to `path` (atomically), checked to load as `scenario` with `best` set.
+
+    The file `extends` the original and sets what differs, if the loader lets a file in its folder
+    extend the original (a preset always; a file only in that folder or below); otherwise it holds
+    every key itself, so that it loads wherever the original lies.
+    """
     fitted = scenario.with_overrides(best)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"extends": original.extends(path.parent), **difference(original.raw, fitted.raw)}
     lines = [f"# {line}" for line in header]
     lines += ["# Fitted keys: " + ", ".join(f"{k} = {v!r}" for k, v in best.items()), ""]
-    text = "\n".join(lines) + tomli_w.dumps(document)
+    ref = original.extends(path.parent)
+    whole = "# Every key is here: `extends` may not reach the original from this folder.\n"
+    attempts = [] if ref is None or original.raw is None else [
+        {"extends": ref, **difference(original.raw, fitted.raw)}
+    ]  # fmt: skip
+    attempts.append(fitted.raw)
     tmp = path.with_name(f".{path.name}.tmp.toml")
-    tmp.write_text(text, encoding="utf-8")
     try:
-        if load_scenario(tmp).params != fitted.params:
-            raise ScslabError(f"{path}: the fitted scenario does not reload as fitted (allowed: report this bug)")
-        os.replace(tmp, path)
+        for document in attempts:
+            note = "" if "extends" in document else whole
+            tmp.write_text("\n".join(lines) + note + tomli_w.dumps(document), encoding="utf-8")
+            if _reloads_as(tmp, fitted):
+                os.replace(tmp, path)
+                return path
+        raise ScslabError(f"{path}: the fitted scenario does not reload as fitted (allowed: report this bug)")
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def _reloads_as(path: Path, fitted: Scenario) -> bool:
+    try:
+        return load_scenario(path).params == fitted.params
+    except ScenarioError:
+        return False

@@ -21,8 +21,10 @@ from typing import Any
 
 from scslab.errors import ScslabError
 from scslab.experiments.metrics import SUMMARY_ONLY, check_metrics, is_count
+from scslab.inputs import read_regular
 from scslab.scenario import Scenario
 
+MAX_TARGETS_BYTES = 1 << 20
 TARGET_KEYS = ("metric", "value", "tolerance", "day", "real")
 EXAMPLE = '[[targets]] with metric = "blacklisted", value = 900, tolerance = 50'
 
@@ -79,13 +81,12 @@ def check_target(target: Target, scenario: Scenario, where: str) -> Target:
 
 
 def _read(path: Path, label: str) -> dict[str, Any]:
+    data = read_regular(path, label, MAX_TARGETS_BYTES, "a targets TOML file")
+    if len(data) > MAX_TARGETS_BYTES:
+        raise ScslabError(f"{label}: larger than 1 MiB (allowed: a targets TOML file of at most 1 MiB)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScslabError(f"{label}: file not found (allowed: a targets TOML file)") from None
-    except IsADirectoryError:
-        raise ScslabError(f"{label}: is a folder (allowed: a targets TOML file)") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ScslabError(f"{label}: cannot be read: {' '.join(str(exc).split())}") from None
     try:
         return tomllib.loads(text)

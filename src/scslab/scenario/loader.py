@@ -21,6 +21,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from scslab.errors import ScenarioError
+from scslab.inputs import read_regular
 from scslab.scenario.keys import KeyPath, format_key, one_line, parse_key, show
 from scslab.scenario.messages import explain
 from scslab.scenario.schema import ScenarioParams
@@ -208,15 +209,7 @@ def _exists(path: Path) -> bool:
 def _read(source: _Source) -> dict[str, Any]:
     """Parse one TOML file; every way this can fail is a one-line ScenarioError."""
     label = source.label
-    try:
-        with open(source.path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        _fail_line(f"{label}: file not found")
-    except IsADirectoryError:
-        _fail_line(f"{label}: is a folder (allowed: a TOML file)")
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        _fail_line(f"{label}: cannot be read: {getattr(exc, 'strerror', None) or exc}")
+    data = read_regular(source.path, one_line(label), MAX_FILE_BYTES, "a TOML file", ScenarioError)
     if len(data) > MAX_FILE_BYTES:
         _fail_line(f"{label}: larger than {MAX_FILE_BYTES // 2**20} MiB (allowed: a scenario file of at most 1 MiB)")
     try:
