@@ -86,6 +86,14 @@ def test_scenarios_lists_presets(tmp_path: Path) -> None:
     assert res.returncode == 0 and "beijing-2020" in res.stdout
 
 
+def test_help_lists_the_commands_in_their_order(tmp_path: Path) -> None:
+    """The commands of the cli package's modules, in the order they register: runs, experiments, audit."""
+    res = scslab("--help", cwd=tmp_path)
+    order = ["run", "scenarios", "report", "compare", "ensemble", "sweep", "sensitivity", "calibrate", "runs", "audit"]
+    lines = [line.strip("│ ").split(" ")[0] for line in res.stdout.splitlines()]
+    assert res.returncode == 0 and [name for name in lines if name in order] == order
+
+
 BAD = {
     "malformed": ("name = 'x'\n[population\nsize = 10\n", "malformed TOML"),
     "unknown_key": ("[population]\nsise = 1000\n", "population.sise"),

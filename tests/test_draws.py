@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
-from scslab.model.draws import Draws, keyed_uniform, poisson_inverse, repeat_ranks
+from scslab.model.draws import DRAW_CHUNK, Draws, keyed_uniform, poisson_inverse, repeat_ranks
 
 SEED, DAY, STREAM = 11, 4, 3
 MODES = {"sequential": None, "crn": SEED}
@@ -62,6 +62,25 @@ def test_uniforms_are_uniform_on_the_unit_interval(mode: str) -> None:
 def test_counts_are_poisson(mode: str, mean: float) -> None:
     counts = draws(mode).counts(np.arange(200_000), mean, STREAM)
     assert counts.dtype == np.int64 and poisson_like(counts, mean)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gammas_are_gamma(mode: str) -> None:
+    """Gamma(4, 1/4) draws (float32): mean 1, variance 1/4, and the Gamma law."""
+    g = draws(mode).gamma(np.arange(200_000), 4.0, 0.25, STREAM)
+    assert g.dtype == np.float32 and g.min() > 0.0
+    assert abs(g.mean() - 1.0) < 5 * np.sqrt(0.25 / g.size)
+    assert stats.kstest(g, "gamma", args=(4.0, 0.0, 0.25)).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gammas_over_a_mask_are_the_draws_of_all_ids_zeroed_off_it(mode: str) -> None:
+    """Over a mask: one draw per id, as if all were drawn, 0 where the mask is False."""
+    mask = np.arange(30_000) % 3 == 0
+    over_mask = draws(mode).gamma(mask, 2.0, 0.5, STREAM, 9)
+    over_all = draws(mode).gamma(np.arange(mask.size), 2.0, 0.5, STREAM, 9)
+    assert over_mask.shape == mask.shape and np.all(over_mask[~mask] == 0.0)
+    assert np.array_equal(over_mask[mask], over_all[mask])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -176,7 +195,8 @@ def test_keyed_draws_do_not_depend_on_who_else_is_drawn() -> None:
 
 
 def test_keyed_draws_are_the_keyed_uniforms() -> None:
-    """A keyed draw is `keyed_uniform(seed, day, who, stream, sub)`, and a count its Poisson inverse."""
+    """A keyed draw is `keyed_uniform(seed, day, who, stream, sub)`, and a count or a Gamma draw its
+    inverse CDF."""
     who = np.arange(20_000)
     sub = who % 5
     d = draws("crn")
@@ -185,6 +205,8 @@ def test_keyed_draws_are_the_keyed_uniforms() -> None:
     assert np.array_equal(
         d.counts(who, mean, STREAM, 4), poisson_inverse(mean, keyed_uniform(SEED, DAY, who, STREAM, 4))
     )
+    gammas = (special.gammaincinv(2.5, keyed_uniform(SEED, DAY, who, STREAM, 4)) * 0.4).astype(np.float32)
+    assert np.array_equal(d.gamma(who, 2.5, 0.4, STREAM, 4), gammas)
     # every part of the key matters
     u = d.uniform(who[:100], STREAM, 1)
     for other in (
@@ -239,6 +261,21 @@ def test_sequential_draws_are_the_direct_generator_calls() -> None:
     for g, w in zip(got, want, strict=True):
         assert np.array_equal(g, w)
     assert d.rng.bit_generator.state == rng.bit_generator.state
+
+
+def test_sequential_gammas_take_one_spawned_stream_a_chunk() -> None:
+    """Sequential Gamma draws: chunk k of DRAW_CHUNK draws from the k-th stream spawned from the
+    generator (so the number of threads changes nothing)."""
+    size = DRAW_CHUNK + 1_000
+    got = Draws(np.random.default_rng(42), None, DAY).gamma(np.arange(size), 3.0, 0.5, STREAM)
+    first, second = np.random.default_rng(42).spawn(2)
+    want = np.concatenate(
+        [
+            first.standard_gamma(3.0, size=DRAW_CHUNK, dtype=np.float32) * np.float32(0.5),
+            second.standard_gamma(3.0, size=1_000, dtype=np.float32) * np.float32(0.5),
+        ]
+    )
+    assert np.array_equal(got, want)
 
 
 def test_sequential_draws_of_nothing_take_no_draw() -> None:

@@ -14,6 +14,7 @@ from scslab.audit.contexts import sanction_context, severity
 from scslab.model import effects
 from scslab.model.catalogue import Metric
 from scslab.model.effects import REGISTRY, Effect
+from scslab.model.effects.base import Array
 from scslab.model.metrics import catalogue, metric_names
 from scslab.model.params import compile_params
 from scslab.scenario.schema import REWARD_EFFECTS, SANCTION_EFFECTS
@@ -60,8 +61,9 @@ def test_memory_estimate_includes_each_effects_bytes(effect: Effect, monkeypatch
 
 
 def count_listed(state: State, charges: Charges, draws: Draws, day: int) -> None:
-    """The test effect's act: one badge a listed citizen a day."""
+    """The test effect's act: one badge a listed citizen a day, each listed citizen's badges kept."""
     state.counters.add("badges_awarded", state.blacklist.size)
+    state.kept.arrays["badges"][state.blacklist.ids()] += 1
 
 
 BADGE = Effect(
@@ -70,8 +72,7 @@ BADGE = Effect(
     description="A test-only effect: a badge a day for every listed citizen.",
     context="test context",
     severity=lambda size: ("severe", f"a test badge of size {size}"),
-    bytes_per_citizen=3.0,
-    bytes_per_household=2.0,
+    arrays=(Array("badges", np.int16), Array("household_badges", np.float32, over="households", fill=0.5)),
     metrics=(
         Metric(
             "badges_awarded", "flow", True, "Badges awarded", "Badges given to listed citizens.", "badges", counted=True
@@ -85,7 +86,7 @@ BADGE = Effect(
 
 def test_a_new_effect_is_one_declaration_and_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registering BADGE (the one line of the registry) gives it its columns, counter, summary
-    figures, audit context and severity, and memory bytes, with no other edit."""
+    figures, arrays, audit context and severity, and memory bytes, with no other edit."""
     params = scslab.load_scenario("beijing-2020").with_overrides(SMALL).params
     bytes_before = memory.effect_bytes(params.population.household_size_mean)
     monkeypatch.setattr(effects, "REGISTRY", (*REGISTRY, BADGE))
@@ -106,11 +107,19 @@ def test_a_new_effect_is_one_declaration_and_one_registry_line(monkeypatch: pyte
     assert figures["badge_holders"] == ts["blacklisted"].iloc[-1]
     assert result.summary["scaled"]["badges_awarded"] == figures["badges_awarded"] * result.summary["scale"]
 
+    # the state allocates its arrays as declared: a badge a listed citizen a day, kept per citizen
+    kept = result.state.kept.arrays
+    assert kept["badges"].dtype == np.int16 and kept["badges"].shape == (result.state.n,)
+    assert kept["badges"].sum() == ts["blacklisted"].sum()
+    assert kept["household_badges"].dtype == np.float32
+    assert kept["household_badges"].shape == (result.state.pop.n_households,)
+    assert np.all(kept["household_badges"] == 0.5)
+
     # the audit's context and severity, and the memory estimate's bytes
     assert sanction_context("badge") == "test context"
     assert severity("badge", 0.5) == ("severe", "a test badge of size 0.5")
     after = memory.effect_bytes(params.population.household_size_mean)
-    assert after - bytes_before == pytest.approx(3.0 + 2.0 / params.population.household_size_mean)
+    assert after - bytes_before == pytest.approx(2 + 4 / params.population.household_size_mean)  # int16, float32
 
 
 def test_the_registered_effects_keep_the_outputs(monkeypatch: pytest.MonkeyPatch) -> None:

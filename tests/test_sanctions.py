@@ -644,7 +644,7 @@ def test_education_restriction_counts_children_of_sanctioned_adults() -> None:
         sanctions.enlist(state, ids, np.full(ids.size, OWN_CONDUCT, dtype=np.int8), np.zeros(ids.size, bool), 0)
         sanctions.delist(state, np.asarray(remove or [], dtype=np.int64))
         education_restriction.education(state)
-        return state.children_restricted
+        return state.kept.tallies["children_restricted"]
 
     child_of_3 = head[3] + 2
     assert change(add=[head[1]]) == 1
@@ -677,8 +677,8 @@ def test_education_restriction_end_to_end() -> None:
     def watch(s: State, day: int) -> None:
         hit = np.zeros(len(kids), dtype=bool)
         hit[house[s.blacklist.member & (age == AGE_ADULT)]] = True
-        assert s.children_restricted == per_house[hit].sum()
-        values.append(s.children_restricted)
+        assert s.kept.tallies["children_restricted"] == per_house[hit].sum()
+        values.append(s.kept.tallies["children_restricted"])
 
     r = simulate_watching(params, population(n, household=house, age_band=age), watch)
     assert np.array_equal(column(r, "children_restricted"), values)
@@ -732,7 +732,7 @@ def test_red_loans_go_to_business_owners_with_a_recent_party_promotion() -> None
         step(
             state, day, charges([0, 1, 2, 3, 4, 5, 15]) if day == 0 else charges([5]) if day == 6 else None, table=table
         )
-        assert not state.red_loan.member[10:].any()
+        assert not state.kept.sets["red_loan"].member[10:].any()
     held = table.columns["red_loans"]
     assert np.all(held[:window] == 6)  # days 0 .. 9: within the window of day 0
     assert np.all(held[window + 1 : window + 6] == 1)  # only owner 5, detected again on day 6
@@ -752,7 +752,7 @@ def test_red_loan_lasts_window_days() -> None:
     held = []
     for day in range(15):
         step(state, day, charges([0]) if day == 0 else None)
-        held.append(bool(state.red_loan.member[0]))
+        held.append(bool(state.kept.sets["red_loan"].member[0]))
     assert np.flatnonzero(held).tolist() == list(range(window))
 
 
@@ -770,10 +770,10 @@ def test_red_loans_end_to_end() -> None:
     )
 
     def watch(s: State, day: int) -> None:
-        assert np.all(s.pop.occupation[s.red_loan.ids()] == BUSINESS_OWNER)
+        assert np.all(s.pop.occupation[s.kept.sets["red_loan"].ids()] == BUSINESS_OWNER)
 
     r = simulate_watching(params, population(n, occupation=occupation), watch)
     p = 1 - np.exp(-rate * window)
     stock = column(r, "red_loans")
     assert within(stock[-1], n / 2 * p, np.sqrt(n / 2 * p * (1 - p)))
-    assert stock[-1] == r.state.red_loan.size
+    assert stock[-1] == r.state.kept.sets["red_loan"].size

@@ -26,7 +26,7 @@ from scslab.model.ledgers import ScoreIndex
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity
-from scslab.model.state import Calendar, DayCounters, IdSet, Scratch, State
+from scslab.model.state import Calendar, DayCounters, IdSet, Kept, Scratch, State
 from scslab.population.types import Layer, Population
 
 FORMAT = "scslab-checkpoint/1"
@@ -34,7 +34,19 @@ MANIFEST = "__manifest__"
 # The only classes a checkpoint may rebuild (by name); `cp` is compiled again from the scenario.
 CLASSES: dict[str, Any] = {
     cls.__name__: cls
-    for cls in (State, Population, Layer, IdSet, Calendar, ScoreIndex, DayCounters, Scratch, Propensity, MetricTable)
+    for cls in (
+        State,
+        Population,
+        Layer,
+        IdSet,
+        Calendar,
+        ScoreIndex,
+        DayCounters,
+        Scratch,
+        Propensity,
+        MetricTable,
+        Kept,
+    )
 }
 SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)
 

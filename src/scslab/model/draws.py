@@ -2,7 +2,7 @@
 
 Each phase draws through a `Draws` object: its own generator, the key of common random
 numbers (the run's seed, or None) and the day. Model code asks for a draw by its shape
-(`uniform`, `counts`, `occurrences`, `events`, `chosen`) and never branches on the mode, so
+(`uniform`, `counts`, `gamma`, `occurrences`, `events`, `chosen`) and never branches on the mode, so
 a new random mechanism gets common random numbers by construction.
 
 Sequential mode (`crn = false`) takes every draw from the phase's generator in call order,
@@ -18,11 +18,14 @@ an event type to a scenario leaves the draws of the others unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import numpy as np
+from scipy.special import gammaincinv
 
+from scslab.hardware import available_cores
 from scslab.model.params import name_key
 
 __all__ = ["Draws", "Pool", "keyed_uniform", "name_key", "poisson_inverse", "repeat_ranks"]
@@ -37,6 +40,9 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _TO_UNIT = 2.0**-53
 # An event's draws are keyed by its type's name key times this plus its rank that day (capped).
 _RANKS = 1024
+# Sequential Gamma draws are made in chunks of this many, one random stream a chunk (so that
+# threads may share the work).
+DRAW_CHUNK = 1 << 20
 
 T = TypeVar("T")
 Factor = Callable[[np.ndarray], np.ndarray]
@@ -77,6 +83,32 @@ def poisson_inverse(mean: np.ndarray | float, u: np.ndarray) -> np.ndarray:
         # float round-off can leave cdf just below u far in the tail: stop there
         todo = todo[(u[todo] >= cdf[todo]) & (p[todo] > 1e-300)]
     return count
+
+
+def chunked_gammas(
+    rng: np.random.Generator, shape: float, scale: float, size: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """`size` Gamma(shape, scale) draws as float32, drawn in fixed chunks on parallel threads;
+    with `mask`, 0 wherever it is False.
+
+    Chunk k always takes the k-th stream spawned from `rng`, so the draws do not depend on the
+    number of threads.
+    """
+    out = np.empty(size, dtype=np.float32)
+    starts = range(0, size, DRAW_CHUNK)
+    streams = rng.spawn(len(starts))
+
+    def fill(k: int) -> None:
+        lo = starts[k]
+        draws = streams[k].standard_gamma(shape, size=min(DRAW_CHUNK, size - lo), dtype=np.float32)
+        draws *= np.float32(scale)
+        if mask is not None:
+            draws[~mask[lo : lo + DRAW_CHUNK]] = 0.0
+        out[lo : lo + DRAW_CHUNK] = draws
+
+    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
+        list(pool.map(fill, range(len(starts))))
+    return out
 
 
 def repeat_ranks(counts: np.ndarray) -> np.ndarray:
@@ -140,6 +172,24 @@ class Draws:
         counts = np.zeros(np.shape(who), dtype=np.int64)
         counts[some] = positive
         return counts
+
+    def gamma(self, who: np.ndarray, shape: float, scale: float, stream: int, sub: int = 0) -> np.ndarray:
+        """A Gamma(shape, scale) draw (float32) per element of `who`, or, when `who` is a bool mask
+        over all ids, one per id with 0 wherever the mask is False.
+
+        Sequential: standard Gamma draws in chunks of spawned streams (`chunked_gammas`); keyed:
+        the Gamma inverse CDF of each id's uniform.
+        """
+        mask = who if who.dtype == np.bool_ else None
+        if self.crn_seed is None:
+            return chunked_gammas(self.rng, shape, scale, who.size, mask)
+        ids = np.flatnonzero(mask) if mask is not None else who
+        drawn = (gammaincinv(shape, self._keyed(ids, stream, sub)) * scale).astype(np.float32)
+        if mask is None:
+            return drawn
+        out = np.zeros(who.size, dtype=np.float32)
+        out[ids] = drawn
+        return out
 
     def _keyed_counts(
         self, who: np.ndarray, mean: np.ndarray | float, stream: int, sub: np.ndarray | int

@@ -5,22 +5,17 @@ in proportion to them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
-from scipy.special import gammaincinv
 
-from scslab.hardware import available_cores
 from scslab.model.compiled import AHEAD, CHUNK, prefetch
-from scslab.model.draws import PROPENSITY, keyed_uniform, name_key
+from scslab.model.draws import PROPENSITY, Draws, name_key
 from scslab.model.params import Compiled
 from scslab.population.types import Attributes
 from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
 
-# Draws made in chunks of this many, one random stream a chunk (so that threads may share the work).
-DRAW_CHUNK = 1 << 20
 # Citizens per block of the propensity sampler: a candidate's block is found by a search over
 # block sums, then its entry by a walk of at most this many float32 (one cache line).
 PROPENSITY_BLOCK = 16
@@ -74,32 +69,6 @@ def _allowed(names: tuple[str, ...], chosen: Sequence[str]) -> np.ndarray:
     return np.array([name in chosen for name in names])
 
 
-def _gammas(
-    rng: np.random.Generator, shape: float, scale: float, size: int, mask: np.ndarray | None = None
-) -> np.ndarray:
-    """`size` Gamma(shape, scale) draws as float32, drawn in fixed chunks on parallel threads;
-    with `mask`, 0 wherever it is False.
-
-    Chunk k always takes the k-th stream spawned from `rng`, so the draws do not depend on the
-    number of threads.
-    """
-    out = np.empty(size, dtype=np.float32)
-    starts = range(0, size, DRAW_CHUNK)
-    streams = rng.spawn(len(starts))
-
-    def fill(k: int) -> None:
-        lo = starts[k]
-        draws = streams[k].standard_gamma(shape, size=min(DRAW_CHUNK, size - lo), dtype=np.float32)
-        draws *= np.float32(scale)
-        if mask is not None:
-            draws[~mask[lo : lo + DRAW_CHUNK]] = 0.0
-        out[lo : lo + DRAW_CHUNK] = draws
-
-    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        list(pool.map(fill, range(len(starts))))
-    return out
-
-
 def _eligible_mask(cp: Compiled, pop: Attributes, name: str) -> np.ndarray:
     """Whether each citizen may commit event type `name`."""
     rule = cp.p.events[name].eligible
@@ -116,9 +85,10 @@ def _eligible_mask(cp: Compiled, pop: Attributes, name: str) -> np.ndarray:
 def propensities(cp: Compiled, pop: Attributes, rng: np.random.Generator, crn_seed: int | None) -> list[Propensity]:
     """Eligible citizens per event type and their fixed propensities `u_ie ~ Gamma(1/h^2, h^2)`.
 
-    Under common random numbers `u_ie` is the Gamma inverse CDF of a uniform keyed by
-    (seed, citizen, event name), so it does not depend on the other event types.
+    Under common random numbers `u_ie` is drawn from a uniform keyed by (seed, citizen, event
+    name), so it does not depend on the other event types.
     """
+    draws = Draws(rng, crn_seed, day=-1)
     out = []
     masks: dict[tuple[object, ...], np.ndarray] = {}
     ids: dict[tuple[object, ...], np.ndarray] = {}
@@ -134,16 +104,7 @@ def propensities(cp: Compiled, pop: Attributes, rng: np.random.Generator, crn_se
         if h == 0:
             out.append(Propensity.build(eligible, None))
             continue
-        if crn_seed is not None:
-            who = np.flatnonzero(mask) if dense else eligible
-            weights = (
-                gammaincinv(1.0 / h**2, keyed_uniform(crn_seed, -1, who, PROPENSITY, name_key(name))) * h**2
-            ).astype(np.float32)
-            if dense:
-                weights, sparse = np.zeros(pop.size, dtype=np.float32), weights
-                weights[who] = sparse
-        else:
-            weights = _gammas(rng, 1.0 / h**2, h**2, pop.size if dense else eligible.size, mask if dense else None)
+        weights = draws.gamma(mask if dense else eligible, 1.0 / h**2, h**2, PROPENSITY, name_key(name))
         out.append(Propensity.build(eligible, weights))
     return out
 

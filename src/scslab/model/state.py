@@ -7,8 +7,10 @@ from functools import cached_property
 
 import numpy as np
 
+from scslab.model import effects
 from scslab.model.compiled import counting_order, fill_records, keep_members, last_occurrences
 from scslab.model.contacts import active_degrees
+from scslab.model.effects.base import NEVER
 from scslab.model.ledgers import (
     L_ASSOCIATION,
     L_MERIT,
@@ -24,9 +26,7 @@ from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity, propensities
 from scslab.model.recovery import recovery_records, scheduled_bins_a_day, wake_meta, wake_pool, wake_pool_blocks
 from scslab.model.risk import EXPOSURE, RHO, RHO_DAY, initial_risk
-from scslab.population.types import AGE_CHILD, CIVIL_SERVANT, SECTOR_PRIVATE, Population
-
-NEVER = np.iinfo(np.int32).min // 2
+from scslab.population.types import CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
 
 class Scratch:
@@ -145,6 +145,28 @@ class DayCounters:
 
 
 @dataclass
+class Kept:
+    """The state the registered effects keep (`model.effects`), each entry by its declared name."""
+
+    arrays: dict[str, np.ndarray]
+    sets: dict[str, IdSet]
+    tallies: dict[str, int]
+
+
+def kept_state(pop: Population, scratch: Scratch) -> Kept:
+    """Allocate what the registered effects declare, in registry order."""
+    kept = Kept({}, {}, {})
+    for effect in effects.REGISTRY:
+        for a in effect.arrays:
+            if a.name in kept.arrays:
+                raise ValueError(f"effect {effect.key}: array {a.name} is declared twice")
+            kept.arrays[a.name] = a.allocate(pop)
+        kept.sets.update({name: IdSet(pop.size, scratch) for name in effect.id_sets})
+        kept.tallies.update(dict.fromkeys(effect.tallies, 0))
+    return kept
+
+
+@dataclass
 class State:
     """Everything that changes during a run."""
 
@@ -171,13 +193,7 @@ class State:
     listed_day: np.ndarray
     listing_wrongful: np.ndarray  # listed offences charged to the wrong person
     ever_blacklisted: np.ndarray
-    # rewards and sanctions with state
-    red_loan_until: np.ndarray
-    red_loan: IdSet
-    education_affected: np.ndarray  # adults whose household's children are restricted
-    household_restricted: np.ndarray  # per household: affected adults
-    household_children: np.ndarray  # per household: children
-    children_restricted: int
+    kept: Kept  # what the sanction and reward effects keep, as they declare it
     # feedback (section 7): per citizen rho, the day it was written, and
     # A_i = sum_l alpha_l * active degree (columns RHO, RHO_DAY, EXPOSURE, float64)
     risk: np.ndarray
@@ -295,7 +311,6 @@ def initial_state(
     n = pop.size
     start = float(p.score.start)
     start_tier = score_tier(start, cp.tier_bounds, len(cp.tier_names) - 1)
-    n_households = pop.n_households
     district_group = pop.district.astype(np.int64) * 2 + pop.group
     block_order, block_start, block_size = _blocks(district_group, p.population.districts * 2)
     q_order, q_start, _ = _blocks(pop.income_q.astype(np.int64) - 1, 5)
@@ -332,14 +347,7 @@ def initial_state(
         listed_day=np.full(n, NEVER, dtype=np.int32),
         listing_wrongful=np.zeros(n, dtype=bool),
         ever_blacklisted=np.zeros(n, dtype=bool),
-        red_loan_until=np.full(n, NEVER, dtype=np.int32),
-        red_loan=IdSet(n, scratch),
-        education_affected=np.zeros(n, dtype=bool),
-        household_restricted=np.zeros(n_households, dtype=np.int32),
-        household_children=np.bincount(pop.household[pop.age_band == AGE_CHILD], minlength=n_households).astype(
-            np.int32
-        ),
-        children_restricted=0,
+        kept=kept_state(pop, scratch),
         risk=initial_risk(cp, pop),
         rho_sum=p.feedback.rho0 * n,
         firm_score=np.full(pop.n_firms, p.firms.start if p.firms else 0.0),

@@ -1,7 +1,8 @@
 """What a sanction or reward effect declares: one `Effect` per file of this package.
 
 An effect is keyed by the `effect` value of the scenario's sanction or reward rules. It
-declares its per-citizen state (bytes a citizen, read by the memory estimate), its metric
+declares the state it keeps (`Array`s over citizens or households, id sets, tallies: the
+state allocates them, `State.kept`, and the memory estimate reads their bytes), its metric
 rows (spliced into the catalogue), its audit context and severity, and its hooks:
 `income` changes the income (and so the financial stress) of the citizens it reaches, `events` drops events it
 prevents, `act` runs each day in the sanctions phase (after the day's listings), and
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from scslab.model.params import Compiled
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
+    from scslab.population.types import Population
+
+NEVER = np.iinfo(np.int32).min // 2  # a day long past (int32 day columns)
+# An id set (`state.IdSet`): a membership mask and a dense list of int32 ids, a citizen each.
+ID_SET_BYTES = np.dtype(np.bool_).itemsize + np.dtype(np.int32).itemsize
 
 Act = Callable[["State", "Charges", "Draws", int], None]
 Start = Callable[["State"], None]
@@ -48,6 +54,29 @@ def severe(right: str) -> Severity:
     return lambda size: ("severe", f"restricts {right}")
 
 
+@dataclass(frozen=True)
+class Array:
+    """One array an effect keeps, over citizens or households: filled with `fill`, or built from
+    the population by `build` (then cast to `dtype`)."""
+
+    name: str  # its key in `State.kept.arrays` (unique over the registry)
+    dtype: type[np.generic]
+    over: Literal["citizens", "households"] = "citizens"
+    fill: float = 0
+    build: Callable[[Population], np.ndarray] | None = None
+
+    @property
+    def itemsize(self) -> int:
+        """The bytes of one entry."""
+        return np.dtype(self.dtype).itemsize
+
+    def allocate(self, pop: Population) -> np.ndarray:
+        """The array at the start of a run over `pop`."""
+        if self.build is not None:
+            return self.build(pop).astype(self.dtype)
+        return np.full(pop.size if self.over == "citizens" else pop.n_households, self.fill, dtype=self.dtype)
+
+
 @dataclass(frozen=True, eq=False)
 class Effect:
     """One sanction or reward effect, declared once."""
@@ -58,8 +87,9 @@ class Effect:
     context: str = ""  # where the effect is applied (the audit's context); rewards: ""
     audit_note: str = ""  # what else the audit says of every rule with this effect
     severity: Severity = unrated  # ("severe" or "moderate", why) from the rule's size
-    bytes_per_citizen: float = 0.0  # the state it keeps a citizen
-    bytes_per_household: float = 0.0  # the state it keeps a household
+    arrays: tuple[Array, ...] = ()  # the arrays it keeps
+    id_sets: tuple[str, ...] = ()  # the sets of citizen ids it keeps (`State.kept.sets`)
+    tallies: tuple[str, ...] = ()  # the integers it keeps (`State.kept.tallies`), 0 at the start
     metrics: tuple[Metric, ...] = ()  # its rows of the metric catalogue (counted flows are its counters)
     income: Income | None = None  # adds its term to the income multiplier of `ids` (loans)
     income_loss: Callable[[Compiled], float] | None = None  # the largest share of income it takes
@@ -68,6 +98,16 @@ class Effect:
     start: Start | None = None  # what holds from the start
     read: dict[str, Callable[[State], float]] = field(default_factory=dict)  # its stocks' values
     holds: Holds | None = None  # which of `ids` hold the reward now (the breakdowns' "rewarded")
+
+    @property
+    def bytes_per_citizen(self) -> float:
+        """The bytes its citizen arrays and id sets keep a citizen."""
+        return sum(a.itemsize for a in self.arrays if a.over == "citizens") + ID_SET_BYTES * len(self.id_sets)
+
+    @property
+    def bytes_per_household(self) -> float:
+        """The bytes its household arrays keep a household."""
+        return sum(a.itemsize for a in self.arrays if a.over == "households")
 
 
 def reached(key: str) -> Holds:

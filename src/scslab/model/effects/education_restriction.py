@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scslab.model.catalogue import Metric
-from scslab.model.effects.base import Effect, changed_today, severe
+from scslab.model.effects.base import Array, Effect, changed_today, severe
 from scslab.model.params import applies
-from scslab.population.types import AGE_CHILD
+from scslab.population.types import AGE_CHILD, Population
+
+HOUSEHOLDS = ("household_restricted", "household_children")  # its household arrays
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
@@ -28,19 +30,26 @@ def education(state: State, ids: np.ndarray | None = None) -> None:
         return
     ids = changed_today(state) if ids is None else ids
     ids = ids[state.pop.age_band[ids] != AGE_CHILD]
+    kept = state.kept
+    affected, restricted, children = (kept.arrays[name] for name in ("education_affected", *HOUSEHOLDS))
     now = applies(rules, ids, state.blacklist.member, state.tier)
-    flip = now != state.education_affected[ids]
+    flip = now != affected[ids]
     ids, now = ids[flip], now[flip]
     if ids.size == 0:
         return
-    state.education_affected[ids] = now
+    affected[ids] = now
     house = state.pop.household[ids]
     uh = state.scratch.distinct(house.astype(np.int64))
-    before = state.household_restricted[uh] > 0
-    np.add.at(state.household_restricted, house, np.where(now, 1, -1))
-    after = state.household_restricted[uh] > 0
-    state.children_restricted += int(state.household_children[uh][after & ~before].sum())
-    state.children_restricted -= int(state.household_children[uh][before & ~after].sum())
+    before = restricted[uh] > 0
+    np.add.at(restricted, house, np.where(now, 1, -1))
+    after = restricted[uh] > 0
+    kept.tallies["children_restricted"] += int(children[uh][after & ~before].sum())
+    kept.tallies["children_restricted"] -= int(children[uh][before & ~after].sum())
+
+
+def children_of(pop: Population) -> np.ndarray:
+    """The children of each household."""
+    return np.bincount(pop.household[pop.age_band == AGE_CHILD], minlength=pop.n_households)
 
 
 def daily(state: State, charges: Charges, draws: Draws, day: int) -> None:
@@ -60,8 +69,12 @@ EFFECT = Effect(
     context="education",
     severity=severe("children's education"),
     audit_note="it falls on the children of the sanctioned person, who did nothing",
-    bytes_per_citizen=1,  # whether an adult's household is restricted through them (bool)
-    bytes_per_household=2 * 4,  # the household's restricted adults and its children (int32 each)
+    arrays=(
+        Array("education_affected", np.bool_),  # adults through whom their household's children are restricted
+        Array("household_restricted", np.int32, over="households"),  # its affected adults
+        Array("household_children", np.int32, over="households", build=children_of),  # its children
+    ),
+    tallies=("children_restricted",),  # children with an affected adult in their household
     metrics=(
         Metric(
             "children_restricted",
@@ -75,5 +88,5 @@ EFFECT = Effect(
     ),
     act=daily,
     start=initial,
-    read={"children_restricted": lambda state: state.children_restricted},
+    read={"children_restricted": lambda state: state.kept.tallies["children_restricted"]},
 )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from scslab.model.catalogue import Metric
-from scslab.model.effects.base import Effect
+from scslab.model.effects.base import NEVER, Array, Effect
 from scslab.population.types import BUSINESS_OWNER
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
-    from scslab.model.state import State
+    from scslab.model.state import IdSet, State
     from scslab.model.surveillance import Charges
 
 
@@ -23,18 +25,25 @@ def red_loans(state: State, charges: Charges, draws: Draws, day: int) -> None:
     hit = state.cp.events.party_promotion[charges.event]
     ids = charges.target[hit]
     ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]
-    state.red_loan_until[ids] = day + window  # held on days day .. day + window - 1
-    state.red_loan.add(ids)
-    held = state.red_loan.ids()
-    expired = held[state.red_loan_until[held] <= day]
-    state.red_loan.discard(expired)
+    until, loans = state.kept.arrays["red_loan_until"], state.kept.sets["red_loan"]
+    until[ids] = day + window  # held on days day .. day + window - 1
+    loans.add(ids)
+    held = loans.ids()
+    loans.discard(held[until[held] <= day])
+
+
+def holders(state: State, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` hold a red loan now."""
+    loans: IdSet = state.kept.sets["red_loan"]
+    return loans.member[ids]
 
 
 EFFECT = Effect(
     key="red_loan",
     role="reward",
     description="Business owners with a detected party-promotion event in the last `window_days` hold a loan.",
-    bytes_per_citizen=4 + (1 + 4),  # the loan's end (int32) and the holders' id set (a mask and an int32 list)
+    arrays=(Array("red_loan_until", np.int32, fill=NEVER),),  # the day each citizen's loan ends
+    id_sets=("red_loan",),  # the holders
     metrics=(
         Metric(
             "red_loans",
@@ -47,6 +56,6 @@ EFFECT = Effect(
         ),
     ),
     act=red_loans,
-    read={"red_loans": lambda state: state.red_loan.size},
-    holds=lambda state, ids: state.red_loan.member[ids],
+    read={"red_loans": lambda state: state.kept.sets["red_loan"].size},
+    holds=holders,
 )

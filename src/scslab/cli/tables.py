@@ -1,0 +1,59 @@
+"""The rich tables the commands print: headline figures, time per phase, the audit's findings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+
+def headline_table(result: object) -> Table:
+    """The headline figures as a rich table."""
+    from scslab.model.metrics import catalogue
+    from scslab.results import Result
+
+    assert isinstance(result, Result)
+    s = result.summary
+    table = Table(
+        title=f"{s['scenario']} · seed {s['seed']} · {s['days']} days · "
+        f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})"
+    )
+    table.add_column("figure")
+    table.add_column("simulated", justify="right")
+    table.add_column("scaled to real population", justify="right")
+    metrics = catalogue()
+    for row in result.headline().itertuples(index=False):
+        m = metrics[row.metric]
+        table.add_row(row.figure, m.format.format(row.simulated), m.format.format(row.scaled) if m.scales else "")
+    return table
+
+
+def profile_table(profile: dict[str, float], days: int) -> Table:
+    """Time per phase, in total and per simulated day."""
+    total = sum(profile.values())
+    table = Table(title="Time per phase")
+    for col in ("phase", "seconds", "ms per day", "share"):
+        table.add_column(col, justify="left" if col == "phase" else "right")
+    for phase, seconds in profile.items():
+        per_day = "" if phase == "population" else f"{1000 * seconds / days:.2f}"
+        table.add_row(phase, f"{seconds:.3f}", per_day, f"{seconds / total:.0%}" if total else "")
+    table.add_row("total", f"{total:.3f}", "", "")
+    return table
+
+
+def audit_table(report: object) -> Table:
+    """One row per rule: (a) a score over time, (i) context, (ii) proportion, and the verdict."""
+    from scslab.audit import AuditReport
+
+    assert isinstance(report, AuditReport)
+    table = Table(title=f"{report.scenario} · {report.article}")
+    for col in ("rule", "sanction", "(a) score", "(i) unrelated data", "(ii) disproportionate", "meets it"):
+        table.add_column(col, no_wrap=col in ("rule", "(a) score", "meets it"))
+    for f in report.findings:
+        table.add_row(
+            f.rule,
+            f"{f.effect}\n{f.trigger}",
+            "yes" if f.scores_over_time else "no",
+            f"{len(f.unrelated)} of {len(f.data)} records" if f.unrelated else "no",
+            f"{len(f.disproportionate)} reason(s)" if f.disproportionate else "no",
+            "[bold red]yes[/]" if f.prohibited else "[green]no[/]",
+        )
+    return table
