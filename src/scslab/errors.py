@@ -15,3 +15,7 @@ class ScenarioError(ScslabError):
 
 class ResourceError(ScslabError):
     """A run that would not fit this machine (memory, disk)."""
+
+
+class WriteError(ScslabError):
+    """A file or folder that could not be written (disk full, read-only, permissions, I/O error)."""

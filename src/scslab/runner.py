@@ -1,40 +1,59 @@
 """Runs that survive being killed: checkpoints, `--resume`, `--check`, and SIGINT/SIGTERM.
 
 A run with checkpoints keeps its work in a hidden sibling of its run directory,
-`.NAME.checkpoint/` (the resolved scenario, `run.json`, `state.npz`), and writes the run
-directory itself only at the end, atomically. `--resume` accepts either folder.
+`.NAME.checkpoint/` (workdir.py), and writes the run directory itself only at the end,
+atomically. `--resume` accepts either folder. Every run holds the lock on its output
+(`.NAME.lock`, lock.py) from `begin` to its end, so two runs never write one output.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from scslab import engine
-from scslab.atomic import fsync_dir, write_text
+from scslab.atomic import fsync_dir, write_error, write_text
 from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
+from scslab.lock import OutputLock
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
+from scslab.preflight import check_output
 from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
 from scslab.signals import SIGNAL_NAMES, Stopped
+from scslab.version import __version__
+from scslab.workdir import (
+    COMPLETE_FILE,
+    JOB_FILE,
+    SCENARIO_FILE,
+    STATE_FILE,
+    WORK_SUFFIX,
+    JobRecord,
+    clean_leftovers,
+    identity,
+    is_work_dir,
+    read_record,
+    read_scenario_text,
+    remove_work,
+    target_of,
+    text_hash,
+    work_dir,
+)  # fmt: skip
 
-WORK_SUFFIX = ".checkpoint"
-STATE_FILE = "state.npz"
-JOB_FILE = "run.json"
-SCENARIO_FILE = "scenario.toml"
+__all__ = ["WORK_SUFFIX", "Job", "StopOnSignals", "Stopped", "begin", "finish", "resume", "simulate",
+           "work_dir"]  # fmt: skip
+CHECKPOINT_BYTES_PER_CITIZEN = 400  # a checkpoint is about 470 bytes per citizen (docs/reliability.md)
+PEOPLE_BYTES_PER_CITIZEN = 16
 
 
 class StopOnSignals:
@@ -101,7 +120,10 @@ class StopOnSignals:
 
 @dataclass
 class Job:
-    """A run to do or to finish: scenario, seed, output directory and options."""
+    """A run to do or to finish: scenario, seed, output directory and options.
+
+    From `begin` (or `resume`) to the end of `simulate` (if it fails) or of `finish`, the job holds
+    the lock on its output directory."""
 
     scenario: Scenario
     seed: int
@@ -110,57 +132,137 @@ class Job:
     check: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # save_run's people, with_baseline, report
     last_checkpoint: int | None = None  # day of the newest checkpoint on disk
+    scenario_sha256: str = ""  # of the resolved scenario.toml the run started with
+    lock: OutputLock | None = field(default=None, repr=False)
+    created: list[Path] = field(default_factory=list, repr=False)  # folders begin() made, to undo on a refusal
 
     @property
     def work(self) -> Path:
         return work_dir(self.target)
 
+    def identity(self) -> dict[str, Any]:
+        """What its checkpoints carry to identify it."""
+        sha = self.scenario_sha256 or text_hash(self.scenario.to_toml())
+        return identity(sha, self.seed, self.scenario.params.population.size)
 
-def work_dir(target: Path) -> Path:
-    """Where a checkpointed run keeps its work until it is complete."""
-    return target.with_name(f".{target.name}{WORK_SUFFIX}")
+    def release(self) -> None:
+        """Let go of the output's lock (a no-op when not held)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def undo(self) -> None:
+        """Remove what `begin` created (work folder, then, once the lock is let go, parent folders left empty)."""
+        created, self.created = self.created, []
+        if self.lock is not None and self.work in created:
+            remove_work(self.work)
+        self.release()
+        for path in reversed(created):
+            if path != self.work:
+                with suppress(OSError):
+                    path.rmdir()  # only if still empty
 
 
 def begin(job: Job) -> None:
-    """Create the work folder of a new checkpointed run, with everything `--resume` needs."""
-    if job.target.exists():
-        raise ScslabError(f"{job.target}: output directory already exists (allowed: a new directory)")
+    """Check the output path, take its lock and, for a run with checkpoints, create its work folder with
+    everything `--resume` needs. A refusal leaves nothing behind."""
+    check_output(job.target, need_bytes=disk_estimate(job))
+    job.created = _make_parents(job.target.parent)
     try:
-        job.work.mkdir(parents=True)
-    except FileExistsError:
-        raise ScslabError(
-            f"{job.work}: a run with checkpoints is already there (allowed: scslab run --resume {job.target})"
-        ) from None
-    write_text(job.work / SCENARIO_FILE, job.scenario.to_toml(), durable=True)
-    record = {"seed": job.seed, "origin": job.scenario.origin, "target": job.target.name, "every": job.every,
-              "check": job.check, "options": job.options}  # fmt: skip
-    write_text(job.work / JOB_FILE, json.dumps(record, indent=2) + "\n", durable=True)
-    fsync_dir(job.work.parent)
+        job.lock = OutputLock(job.target).acquire()
+        if job.target.exists():
+            raise ScslabError(f"{job.target}: output directory already exists (allowed: a new directory)")
+        if job.work.exists():
+            raise ScslabError(
+                f"{job.work}: a stopped run with checkpoints is there (allowed: scslab run --resume "
+                f"{job.target} to finish it, or remove {job.work} first)"
+            )
+        clean_leftovers(job.target)
+        if job.every:
+            text = job.scenario.to_toml()
+            job.scenario_sha256 = text_hash(text)
+            job.work.mkdir()
+            job.created.append(job.work)
+            write_text(job.work / SCENARIO_FILE, text, durable=True)
+            record = JobRecord(job.seed, job.scenario.origin, job.target.name, job.every, job.check,
+                               job.options, job.scenario_sha256, __version__)  # fmt: skip
+            write_text(job.work / JOB_FILE, record.to_json(), durable=True)
+            fsync_dir(job.work.parent)
+    except BaseException as exc:
+        job.undo()
+        if isinstance(exc, OSError):
+            raise write_error(job.work, exc) from None
+        raise
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and the folders above it that are missing; the ones created, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+    except OSError as exc:
+        raise write_error(missing[0], exc) from None
+    return list(reversed(missing))
+
+
+def disk_estimate(job: Job) -> int:
+    """A low estimate of the bytes a run writes at its peak: two checkpoints during a write, people.parquet."""
+    n = job.scenario.params.population.size
+    return (2 * CHECKPOINT_BYTES_PER_CITIZEN * n if job.every else 0) + (PEOPLE_BYTES_PER_CITIZEN * n if
+            job.options.get("people") else 0)  # fmt: skip
 
 
 def resume(run_dir: Path) -> tuple[Job, engine.Midway | None]:
-    """The job saved for `run_dir` (the run directory or its work folder) and its last checkpoint."""
-    work = run_dir if run_dir.name.endswith(WORK_SUFFIX) and run_dir.name.startswith(".") else work_dir(run_dir)
+    """The job saved for `run_dir` (the run directory or its work folder) and its last checkpoint, checked
+    against each other; the job holds the output's lock."""
+    work = run_dir if is_work_dir(run_dir) else work_dir(run_dir)
+    target = target_of(work)
     if not (work / JOB_FILE).is_file():
-        if run_dir.is_dir() and (run_dir / "summary.json").is_file():
-            raise ScslabError(f"{run_dir}: this run is already complete (allowed: a run stopped before its end)")
-        raise ScslabError(f"{run_dir}: no checkpointed run here (allowed: a run started with --checkpoint-every)")
+        _not_resumable(target)
+    lock = OutputLock(target).acquire()
     try:
-        record = json.loads((work / JOB_FILE).read_text(encoding="utf-8"))
-        seed, origin, name = int(record["seed"]), str(record["origin"]), str(record["target"])
-        every, check, options = int(record["every"]), bool(record["check"]), dict(record["options"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ScslabError(f"{work / JOB_FILE}: damaged ({type(exc).__name__})") from None
-    scenario = dataclasses.replace(load_scenario(work / SCENARIO_FILE), origin=origin)
-    target = work.with_name(name)
-    if target.exists():
-        shutil.rmtree(work, ignore_errors=True)
+        return _resume_locked(work, target, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _not_resumable(target: Path) -> None:
+    if target.is_dir() and (target / "summary.json").is_file():
         raise ScslabError(f"{target}: this run is already complete (allowed: a run stopped before its end)")
-    job = Job(scenario, seed, target, every, check, options)
+    raise ScslabError(f"{target}: no checkpointed run here (allowed: a run started with --checkpoint-every)")
+
+
+def _resume_locked(work: Path, target: Path, lock: OutputLock) -> tuple[Job, engine.Midway | None]:
+    if not (work / JOB_FILE).is_file():  # another process completed it while we waited for nothing
+        _not_resumable(target)
+    clean_leftovers(target)
+    if target.exists():
+        if (work / COMPLETE_FILE).is_file():  # killed between publishing the run directory and dropping this
+            remove_work(work)
+            raise ScslabError(f"{target}: this run is already complete (allowed: a run stopped before its end)")
+        raise ScslabError(
+            f"{target}: a directory is there beside the checkpoint {work} that should become it "
+            f"(allowed: move one of them away)"
+        )
+    (work / COMPLETE_FILE).unlink(missing_ok=True)
+    record = read_record(work)
+    read_scenario_text(work, record)
+    scenario = dataclasses.replace(load_scenario(work / SCENARIO_FILE), origin=record.origin)
+    job = Job(scenario, record.seed, target, record.every, record.check, dict(record.options),
+              scenario_sha256=record.scenario_sha256, lock=lock)  # fmt: skip
+    check_output(target)
     state_file = work / STATE_FILE
     if not state_file.exists():
         return job, None
-    progress = load_checkpoint(state_file, compile_params(scenario.params))
+    expect = {"version": __version__, **job.identity()}
+    progress = load_checkpoint(state_file, compile_params(scenario.params), expect=expect)
+    if progress.day > scenario.params.days:
+        raise ScslabError(f"{state_file}: checkpoint of day {progress.day}, past the run's {scenario.params.days}")
     job.last_checkpoint = progress.day
     return job, progress
 
@@ -172,31 +274,66 @@ def simulate(
     on_day: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Run (or go on with) `job`: check invariants and write checkpoints after the days asked for; a signal
-    stops the day loop between days."""
+    stops the day loop between days. A job not begun is begun here. If the run does not get to its end,
+    the lock is let go, and a work folder this process created with no checkpoint yet is removed."""
+    if job.lock is None:
+        begin(job)
     sc = job.scenario
-    at = progress or engine.start(sc.params, job.seed, sc.origin)
-    checker = Checker(at.state) if job.check else None
     days = sc.params.days
+    meta = job.identity()
 
     def after_day(at: engine.Midway) -> None:
         if checker is not None:
             checker(at.state, at.table, at.day - 1)
         if job.every and (at.day % job.every == 0 or at.day == days):
             with guard.deferred():
-                save_checkpoint(job.work / STATE_FILE, at, {"seed": job.seed, "scenario": sc.name})
+                save_checkpoint(job.work / STATE_FILE, at, meta)
                 job.last_checkpoint = at.day
         guard.check()
 
-    with guard.polled():
-        run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
-    return Result.from_run(sc, job.seed, run)
+    try:
+        at = progress or engine.start(sc.params, job.seed, sc.origin)
+        checker = Checker(at.state) if job.check else None
+        with guard.polled():
+            run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
+        return Result.from_run(sc, job.seed, run)
+    except BaseException as exc:
+        _stop(job)
+        if isinstance(exc, ScslabError) and job.last_checkpoint is not None:
+            raise type(exc)(f"{exc}; {_kept(job)}") from None
+        raise
+
+
+def _stop(job: Job) -> None:
+    """A run that ends before its results: keep a checkpoint if there is one, else undo `begin`."""
+    if job.last_checkpoint is None:
+        job.undo()  # only what begin() created: a resumed job's work folder is kept
+    job.release()
+
+
+def _kept(job: Job) -> str:
+    return f"the checkpoint of day {job.last_checkpoint} is kept (resume with: scslab run --resume {job.target})"
 
 
 def finish(job: Job, result: Result) -> Path:
-    """Write the run directory (atomically; with the baseline run first if asked), then drop the work folder."""
+    """Write the run directory (atomically; with the baseline run first if asked), then drop the work
+    folder; let go of the lock."""
     options = dict(job.options)
     baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
-    path = save_run(result, job.target, baseline=baseline, **options)
-    if job.every:
-        shutil.rmtree(job.work, ignore_errors=True)
-    return path
+    try:
+        if job.every:
+            write_text(job.work / COMPLETE_FILE, job.target.name + "\n", durable=True)
+        try:
+            path = save_run(result, job.target, baseline=baseline, **options)
+        except BaseException as exc:
+            if job.every and not job.target.exists():  # else the run directory is out, whole: keep the mark
+                (job.work / COMPLETE_FILE).unlink(missing_ok=True)
+                if isinstance(exc, ScslabError) and job.last_checkpoint is not None:
+                    raise type(exc)(f"{exc}; {_kept(job)}") from None
+            raise
+        if job.every:
+            remove_work(job.work)
+            fsync_dir(job.work.parent)
+        return path
+    finally:
+        job.release()

@@ -208,6 +208,14 @@ class Catalog:
         with self.connect(write=True) as con:
             con.execute("UPDATE experiments SET finished_at = ? WHERE experiment_id = ?", [utc_now(), experiment_id])
 
+    def remove_experiment(self, experiment_id: str) -> None:
+        """Delete an experiment's rows (its metrics, runs and itself), in one transaction."""
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            for table in ("metrics", "runs", "experiments"):
+                con.execute(f"DELETE FROM {table} WHERE experiment_id = ?", [experiment_id])
+            con.execute("COMMIT")
+
     def add_runs(self, rows: Sequence[RunRow]) -> None:
         """Record finished runs and their metrics, in one transaction."""
         if not rows:

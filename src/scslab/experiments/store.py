@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from scslab.atomic import write_json
+from scslab.atomic import write_json, write_text
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog, RunRow, utc_now
 from scslab.experiments.executors import BaseScenario, Executor, RunOutput, Task, Work, execute
@@ -80,12 +80,58 @@ def task_json(task: Task) -> dict[str, Any]:
 
 
 def read_run(path: Path) -> tuple[Task, dict[str, Any]]:
-    """The task and summary of a complete run directory."""
-    meta = json.loads((path / "task.json").read_text())
-    task = Task(
-        meta["index"], meta["seed"], tuple((k, v) for k, v in meta["overrides"]), meta["point"], meta["replicate"]
-    )
-    return task, json.loads((path / "summary.json").read_text())
+    """The task and summary of a complete run directory; a damaged one is one line naming it."""
+    try:
+        meta = json.loads((path / "task.json").read_text(encoding="utf-8"))
+        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+        ints = ("index", "seed", "point", "replicate")
+        if not isinstance(meta, dict) or not all(type(meta.get(k)) is int for k in ints):
+            raise ValueError("task.json: index, seed, point, replicate must be integers")
+        pairs = meta.get("overrides")
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
+        ):
+            raise ValueError("task.json: overrides must be [key, value] pairs")
+        _check_summary(summary)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ScslabError(
+            f"{path}: damaged run ({' '.join(str(exc).split())[:120]}) "
+            f"(allowed: remove this folder, then --resume runs it again)"
+        ) from None
+    task = Task(meta["index"], meta["seed"], tuple((k, v) for k, v in pairs), meta["point"], meta["replicate"])
+    return task, summary
+
+
+def _check_summary(summary: Any) -> None:
+    """A run's summary.json holds what the catalogue row is made of."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("figures"), dict):
+        raise ValueError("summary.json: no figures")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in summary["figures"].values()):
+        raise ValueError("summary.json: a figure that is not a number")
+    kinds: dict[str, Any] = {"scenario": str, "population_size": int, "days": int, "scale": (int, float)}
+    if not all(isinstance(summary.get(k), kind) for k, kind in kinds.items()):
+        raise ValueError("summary.json: scenario, population_size, days or scale missing or of another type")
+
+
+MANIFEST_KINDS: dict[str, Any] = {
+    "experiment_id": str, "kind": str, "scenario": str, "origin": (str, type(None)), "n_runs": int, "spec": dict,
+    "spec_hash": str, "scslab_version": str, "created_at": str, "tasks": (list, type(None)),
+}  # fmt: skip
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """An experiment's experiment.json, each field of the type the writer gives it."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+        for key, kind in MANIFEST_KINDS.items():
+            if not isinstance(stored.get(key), kind):
+                raise ValueError(f"{key} missing or of another type")
+        dt.datetime.fromisoformat(stored["created_at"])
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ScslabError(f"{path}: damaged ({' '.join(str(exc).split())[:120]})") from None
+    return stored
 
 
 @dataclass
@@ -100,6 +146,7 @@ class Experiment:
     n_runs: int
     executed: int = 0
     failures: list[tuple[Task, str]] = field(default_factory=list)
+    created: bool = False  # made by this call: a refusal removes it (folder and catalogue rows)
     _lock: IO[bytes] | None = field(default=None, repr=False)
     _pending: list[RunRow] = field(default_factory=list, repr=False)
     _flushed: float = field(default_factory=time.monotonic, repr=False)
@@ -139,29 +186,51 @@ class Experiment:
             )
         exp = cls(experiment_id, kind, directory, Catalog(root), base, n_runs)
         if resume:
-            stored = json.loads(manifest.read_text())
-            if stored["spec_hash"] != digest:
-                raise ScslabError(
-                    f"--resume: experiment {experiment_id} was made with other arguments "
-                    f"(allowed: the command that started it)"
-                )
-            exp.catalog.add_experiment(exp._catalog_row(stored))
+            exp._take_lock()
+            try:
+                exp._reopen(digest)
+            except BaseException:
+                exp._unlock()
+                raise
         else:
             exp._create(scenario, spec, digest, tasks)
-        exp._take_lock()
         try:
             exp._reconcile()
-        except BaseException:
-            exp.close()
+        except BaseException as exc:
+            exp.__exit__(type(exc), exc, None)
             raise
         return exp
 
+    def _reopen(self, digest: str) -> None:
+        """Check a stopped experiment's manifest and folder against this command, and record it again."""
+        stored = read_manifest(self.directory / "experiment.json")
+        if not (self.directory / "runs").is_dir():
+            raise ScslabError(f"{self.directory / 'runs'}: missing (the experiment folder is damaged)")
+        if stored["spec_hash"] != digest:
+            raise ScslabError(
+                f"--resume: experiment {self.experiment_id} was made with other arguments "
+                f"(allowed: the command that started it)"
+            )
+        self.catalog.add_experiment(self._catalog_row(stored))
+
     def _create(self, scenario: Scenario, spec: dict[str, Any], digest: str, tasks: Sequence[Task] | None) -> None:
-        """Write the manifest and record the experiment in the catalogue."""
+        """Make the folder and take its lock, write the manifest and record the experiment in the catalogue;
+        from here on a refusal removes both (`discard`)."""
         try:
-            (self.directory / "runs").mkdir(parents=True)
+            self.directory.mkdir(parents=True)
         except FileExistsError:
             raise ScslabError(f"{self.directory}: experiment {self.experiment_id} already exists") from None
+        self.created = True
+        try:
+            self._take_lock()
+            (self.directory / "runs").mkdir()
+            self._write_manifest(scenario, spec, digest, tasks)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _write_manifest(self, scenario: Scenario, spec: dict[str, Any], digest: str,
+                        tasks: Sequence[Task] | None) -> None:  # fmt: skip
         manifest = {
             "experiment_id": self.experiment_id, "kind": self.kind, "scenario": scenario.name,
             "origin": scenario.origin, "n_runs": self.n_runs,
@@ -169,7 +238,7 @@ class Experiment:
             "scslab_version": __version__, "created_at": utc_now().isoformat(),
             "tasks": None if tasks is None else [task_json(t) for t in tasks],
         }  # fmt: skip
-        (self.directory / "scenario.toml").write_text(self.base.toml, encoding="utf-8")
+        write_text(self.directory / "scenario.toml", self.base.toml)
         write_json(self.directory / "experiment.json", manifest)
         self.catalog.add_experiment(self._catalog_row(manifest))
 
@@ -296,10 +365,13 @@ class Experiment:
             if not self.failures and self.complete_runs() >= self.n_runs:
                 self.catalog.finish_experiment(self.experiment_id)
         finally:
-            if self._lock is not None:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-                self._lock.close()
-                self._lock = None
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
     def complete_runs(self) -> int:
         return sum(1 for p in (self.directory / "runs").iterdir() if p.is_dir() and p.name.isdigit())
@@ -307,8 +379,23 @@ class Experiment:
     def __enter__(self) -> Experiment:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Close; but an experiment this call created and a bad input then refused leaves nothing behind."""
+        refused = isinstance(exc, ScslabError) and not isinstance(exc, RunsFailedError)
+        if self.created and refused:
+            self.discard()
+        else:
+            self.close()
+
+    def discard(self) -> None:
+        """Remove the experiment: its catalogue rows, then its folder; then let go of its lock."""
+        try:
+            self._pending = []
+            if self.catalog.path.exists():
+                self.catalog.remove_experiment(self.experiment_id)
+            shutil.rmtree(self.directory, ignore_errors=True)
+        finally:
+            self._unlock()
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write one of the experiment's result files."""

@@ -120,7 +120,6 @@ class Calendar:
         return out
 
 
-@dataclass
 class DayCounters:
     """The day's flows, reset every morning: per event type, and by name (the counted flows of
     the metric catalogue, and `exits`: citizens taken off the blacklist today)."""
