@@ -22,6 +22,7 @@ from scslab.atomic import write_file
 from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.model.ledgers import ScoreIndex
+from scslab.model.listings import ListingLog
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity
@@ -33,7 +34,19 @@ MANIFEST = "__manifest__"
 # The only classes a checkpoint may rebuild (by name); `cp` is compiled again from the scenario.
 CLASSES: dict[str, Any] = {
     cls.__name__: cls
-    for cls in (State, Population, Layer, IdSet, Calendar, ScoreIndex, DayCounters, Scratch, Propensity, MetricTable)
+    for cls in (
+        State,
+        Population,
+        Layer,
+        IdSet,
+        Calendar,
+        ScoreIndex,
+        DayCounters,
+        Scratch,
+        Propensity,
+        MetricTable,
+        ListingLog,
+    )
 }
 SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)
 

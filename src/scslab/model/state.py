@@ -20,6 +20,7 @@ from scslab.model.ledgers import (
     ScoringArrays,
     score_tier,
 )
+from scslab.model.listings import ListingLog
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity, propensities
 from scslab.model.recovery import recovery_records, scheduled_bins_a_day, wake_meta, wake_pool, wake_pool_blocks
@@ -171,6 +172,7 @@ class State:
     listed_day: np.ndarray
     listing_wrongful: np.ndarray  # listed offences charged to the wrong person
     ever_blacklisted: np.ndarray
+    listings: ListingLog  # every listing episode, from entry to exit
     # rewards and sanctions with state
     red_loan_until: np.ndarray
     red_loan: IdSet
@@ -332,6 +334,7 @@ def initial_state(
         listed_day=np.full(n, NEVER, dtype=np.int32),
         listing_wrongful=np.zeros(n, dtype=bool),
         ever_blacklisted=np.zeros(n, dtype=bool),
+        listings=ListingLog(n),
         red_loan_until=np.full(n, NEVER, dtype=np.int32),
         red_loan=IdSet(n, scratch),
         education_affected=np.zeros(n, dtype=bool),
