@@ -77,6 +77,8 @@ def test_episodes_add_up_to_the_daily_stocks(preset: str, crn: bool, tmp_path: P
     listed, wrongful = stocks(listings, len(ts))
     assert np.array_equal(listed, ts["blacklisted"].to_numpy())
     assert np.array_equal(wrongful, ts["blacklisted_wrongful"].to_numpy())
+    # the status at entry, read from the cause, is the day end's (no listing changes on its first day)
+    assert not any(int(e) in c for e, c in zip(listings["entry_day"], listings["wrongful_changes"], strict=True))
     new = np.bincount(listings["entry_day"].to_numpy(dtype=np.int64), minlength=len(ts))
     assert np.array_equal(new, ts["listings_new"].to_numpy())
     won = listings["exit_reason"] == "appeal_won"

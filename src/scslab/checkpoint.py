@@ -29,7 +29,7 @@ from scslab.model.propensity import Propensity
 from scslab.model.state import Calendar, DayCounters, IdSet, Scratch, State
 from scslab.population.types import Layer, Population
 
-FORMAT = "scslab-checkpoint/1"
+FORMAT = "scslab-checkpoint/2"  # 2: the state holds the listing log
 MANIFEST = "__manifest__"
 # The only classes a checkpoint may rebuild (by name); `cp` is compiled again from the scenario.
 CLASSES: dict[str, Any] = {

@@ -108,11 +108,12 @@ class ListingLog:
         """Note the wrongfulness of the listings of `ids` (every listed citizen) at the end of `day`."""
         at = self.open[ids]
         changed = at[self.wrongful_last[at] != wrongful]
-        self._room(0, changed.size)
-        self.change_episode[self.changes : self.changes + changed.size] = changed
-        self.change_day[self.changes : self.changes + changed.size] = day
-        self.changes += changed.size
-        self.wrongful_last[at] = wrongful
+        if changed.size:
+            self._room(0, changed.size)
+            self.change_episode[self.changes : self.changes + changed.size] = changed
+            self.change_day[self.changes : self.changes + changed.size] = day
+            self.changes += changed.size
+            self.wrongful_last[changed] ^= True
         self.wrongful_listed = int(np.count_nonzero(wrongful))
 
     def table(self) -> pa.Table:

@@ -33,7 +33,7 @@ def enlist(state: State, ids: np.ndarray, cause: np.ndarray, charged_wrongly: np
     ids = new
     state.listed_day[ids] = day
     state.ever_blacklisted[ids] = True
-    state.listings.opened(ids, state.cause[ids], wrongful(state, ids), day)
+    state.listings.opened(ids, state.cause[ids], wrongful_at_entry(state, ids), day)
     state.counters.add("listings_new", ids.size)
     state.changed.append(ids)
     return ids
@@ -51,12 +51,9 @@ def delist(state: State, ids: np.ndarray, reason: np.ndarray | int, day: int) ->
     state.changed.append(ids)
 
 
-def exit_reasons(cause: np.ndarray) -> np.ndarray:
-    """Why listings with `cause` that are due to leave end: a score back at the threshold, a term
-    served, or the represented firm off its blacklist."""
-    return np.select(
-        [cause <= ASSOCIATION, cause == LISTED_OFFENCE], [SCORE_RECOVERED, TERM_ENDED], FIRM_DELISTED
-    ).astype(np.int8)
+# Why a listing of each cause that is due to leave ends: a score back at the threshold (the score
+# causes), a term served, or the represented firm off its blacklist.
+EXIT_REASON = np.array([SCORE_RECOVERED] * (ASSOCIATION + 1) + [TERM_ENDED, FIRM_DELISTED], dtype=np.int8)
 
 
 def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
@@ -83,6 +80,15 @@ def wrongful(state: State, ids: np.ndarray) -> np.ndarray:
         ASSOCIATION,
         LISTED_OFFENCE,
     )
+
+
+def wrongful_at_entry(state: State, ids: np.ndarray) -> np.ndarray:
+    """`wrongful` for listings of `ids` made just now, read from their causes: a score listing is
+    wrongful exactly when its cause is not own conduct (both compare the counterfactual with the
+    threshold), a listed offence when charged to the wrong person, joint punishment never."""
+    cause = state.cause[ids]
+    charged_wrongly = (cause == LISTED_OFFENCE) & state.listing_wrongful[ids]
+    return (cause == MISATTRIBUTION) | (cause == ASSOCIATION) | charged_wrongly
 
 
 def listed_offences(state: State, charges: Charges, day: int) -> None:
@@ -154,7 +160,8 @@ def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
         ASSOCIATION,
         LISTED_OFFENCE,
     )
-    delist(state, ids[leave], exit_reasons(state.cause[ids[leave]]), day)
+    gone = ids[leave]
+    delist(state, gone, EXIT_REASON[state.cause[gone]], day)
     ids = ids[~leave]
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
