@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scslab import engine
@@ -220,7 +221,11 @@ class Result:
     @cached_property
     def listings(self) -> pd.DataFrame:
         """One row per listing episode (listings.parquet; docs/model.md, "The listing log")."""
-        return listings.frame(self.state.listings.table())
+        return listings.frame(self.listings_table())
+
+    def listings_table(self) -> pa.Table:
+        """listings.parquet's table (`model.listings.SCHEMA`)."""
+        return self.state.listings.table()
 
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
@@ -237,7 +242,7 @@ class Result:
         """Write the run's files into an existing `directory`."""
         self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
         self.breakdowns.to_parquet(directory / "breakdowns.parquet", index=False)
-        pq.write_table(self.state.listings.table(), directory / "listings.parquet")
+        pq.write_table(self.listings_table(), directory / "listings.parquet")
         (directory / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
         (directory / "scenario.toml").write_text(self.scenario.to_toml())
         if people:

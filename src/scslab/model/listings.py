@@ -3,7 +3,8 @@
 The sanctions phase opens an episode when it lists a citizen and closes it, with the reason,
 when it takes them off; the metrics phase notes each day's end, when a listing's
 wrongfulness is read (it can change while listed: section 6's table). Records live in
-preallocated arrays that double when full, so the cost follows the listings.
+preallocated arrays that double when full, so the cost follows the listings (zeroed past the
+records in use, so that two runs' logs are equal bit for bit).
 """
 
 from __future__ import annotations
@@ -45,18 +46,18 @@ class ListingLog:
     def __init__(self, n: int, capacity: int = FIRST_CAPACITY) -> None:
         self.open = np.full(n, -1, dtype=np.int32)
         self.episodes = 0
-        self.citizen = np.empty(capacity, dtype=np.int32)
-        self.entry_day = np.empty(capacity, dtype=np.int32)
-        self.cause = np.empty(capacity, dtype=np.int8)
-        self.offence_day = np.empty(capacity, dtype=np.int32)
-        self.wrongful_at_entry = np.empty(capacity, dtype=bool)
-        self.wrongful_last = np.empty(capacity, dtype=bool)  # at the last day end (or at entry)
-        self.exit_day = np.empty(capacity, dtype=np.int32)
-        self.exit_reason = np.empty(capacity, dtype=np.int8)
-        self.wrongful_at_exit = np.empty(capacity, dtype=bool)
+        self.citizen = np.zeros(capacity, dtype=np.int32)
+        self.entry_day = np.zeros(capacity, dtype=np.int32)
+        self.cause = np.zeros(capacity, dtype=np.int8)
+        self.offence_day = np.zeros(capacity, dtype=np.int32)
+        self.wrongful_at_entry = np.zeros(capacity, dtype=bool)
+        self.wrongful_last = np.zeros(capacity, dtype=bool)  # at the last day end (or at entry)
+        self.exit_day = np.zeros(capacity, dtype=np.int32)
+        self.exit_reason = np.zeros(capacity, dtype=np.int8)
+        self.wrongful_at_exit = np.zeros(capacity, dtype=bool)
         self.changes = 0
-        self.change_episode = np.empty(capacity, dtype=np.int32)
-        self.change_day = np.empty(capacity, dtype=np.int32)
+        self.change_episode = np.zeros(capacity, dtype=np.int32)
+        self.change_day = np.zeros(capacity, dtype=np.int32)
         self.wrongful_listed = 0  # listings wrongful at the last day end
 
     def _room(self, episodes: int, changes: int) -> None:
@@ -72,7 +73,7 @@ class ListingLog:
                 capacity *= 2
             for name in names:
                 old = getattr(self, name)
-                new = np.empty(capacity, dtype=old.dtype)
+                new = np.zeros(capacity, dtype=old.dtype)
                 new[:used] = old[:used]
                 setattr(self, name, new)
 
