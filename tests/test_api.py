@@ -15,7 +15,7 @@ from scslab.errors import ScslabError
 from scslab.scenario import Scenario
 
 SMALL = {"population.size": 3000, "days": 40}
-TABLES = ("timeseries.parquet", "breakdowns.parquet", "people.parquet", "scenario.toml")
+TABLES = ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "people.parquet", "scenario.toml")
 TIMINGS = ("wall_seconds", "profile_seconds")  # the only fields of summary.json allowed to differ
 
 

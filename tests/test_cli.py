@@ -26,6 +26,7 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     assert names == {
         "timeseries.parquet",
         "breakdowns.parquet",
+        "listings.parquet",
         "summary.json",
         "scenario.toml",
         "people.parquet",

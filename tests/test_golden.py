@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).parent / "data" / "golden.json"
 PRESETS = ("beijing-2020", "judgment-defaulters", "rights-respecting")
 MODES = {"sequential": False, "crn": True}
 SIZE, DAYS, SEED = 5_000, 60, 3
-TABLES = ("timeseries", "breakdowns", "people")
+TABLES = ("timeseries", "breakdowns", "people", "listings")
 
 
 def table_hashes(preset: str, crn: bool, directory: Path) -> dict[str, str]:

@@ -33,7 +33,7 @@ from scslab.scenario.loader import MAX_FILE_BYTES, PRESETS_DIR
 SCSLAB = [sys.executable, "-m", "scslab.cli"]
 SMALL = {"population.size": 3000, "days": 40}
 PRESETS = sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
-OUTPUTS = ("timeseries.parquet", "breakdowns.parquet", "people.parquet", "scenario.toml")
+OUTPUTS = ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "people.parquet", "scenario.toml")
 TIMINGS = ("wall_seconds", "profile_seconds")  # the only fields of summary.json allowed to differ
 
 

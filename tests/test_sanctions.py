@@ -17,6 +17,7 @@ from scslab.model import sanctions, scoring
 from scslab.model.behaviour import behaviour
 from scslab.model.effects import education_restriction, public_job_exclusion, travel_ban
 from scslab.model.ledgers import L_SCORE
+from scslab.model.listings import APPEAL_WON
 from scslab.model.metrics import MetricTable
 from scslab.model.params import (
     ASSOCIATION,
@@ -642,7 +643,7 @@ def test_education_restriction_counts_children_of_sanctioned_adults() -> None:
         new_day(state)
         ids = np.asarray(add or [], dtype=np.int64)
         sanctions.enlist(state, ids, np.full(ids.size, OWN_CONDUCT, dtype=np.int8), np.zeros(ids.size, bool), 0)
-        sanctions.delist(state, np.asarray(remove or [], dtype=np.int64))
+        sanctions.delist(state, np.asarray(remove or [], dtype=np.int64), APPEAL_WON, 0)
         education_restriction.education(state)
         return state.kept.tallies["children_restricted"]
 

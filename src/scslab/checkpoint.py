@@ -26,6 +26,7 @@ from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.inputs import require_regular
 from scslab.model.ledgers import ScoreIndex
+from scslab.model.listings import ListingLog
 from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity
@@ -33,7 +34,7 @@ from scslab.model.state import Calendar, DayCounters, IdSet, Kept, Scratch, Stat
 from scslab.population.types import Layer, Population
 from scslab.version import __version__
 
-FORMAT = "scslab-checkpoint/2"
+FORMAT = "scslab-checkpoint/2"  # 2: every byte checked (archive.py); the state holds the listing log
 __all__ = ["MANIFEST", "load_checkpoint", "read_meta", "same_state", "save_checkpoint"]
 # The only classes a checkpoint may rebuild (by name); `cp` is compiled again from the scenario.
 CLASSES: dict[str, Any] = {
@@ -50,6 +51,7 @@ CLASSES: dict[str, Any] = {
         Propensity,
         MetricTable,
         Kept,
+        ListingLog,
     )
 }
 SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)

@@ -12,8 +12,9 @@ from scslab.scenario.schema import Eligible, ScenarioParams
 # effect declares its bytes a citizen and a household, `model.effects`): the ledgers record
 # (5 float64), the feedback record (3 float64), the tier, three int32 columns (last negative
 # charge, listing day, the scratch stamp), two id sets (a mask and an int32 list each), three
-# bool or int8 columns, and three int32 lookups (represented firm, the two orders).
-STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 3 * 4 + 2 * (1 + 4) + 3 * 1 + 3 * 4
+# bool or int8 columns, three int32 lookups (represented firm, the two orders), and the listing
+# log's open episode (int32; its records grow with the listings, a few bytes each).
+STATE_BYTES = 5 * 8 + 3 * 8 + 1 + 3 * 4 + 2 * (1 + 4) + 3 * 1 + 3 * 4 + 4
 # Scheduled recovery (when recovery is on): the recovery record (four int32 a citizen) and the
 # wake pool (an int32 a citizen, in blocks of 64 with two links each).
 SCHEDULE_BYTES = 4 * 4 + 4 * 66 / 64

@@ -1,4 +1,5 @@
-"""A run's results: the daily time series, the end-of-run breakdowns, the summary, the people."""
+"""A run's results: the daily time series, the end-of-run breakdowns, the summary, the listing
+episodes, the people."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scslab import engine
 from scslab.atomic import new_directory
 from scslab.engine import DayCallback, Run
-from scslab.model import effects
+from scslab.model import effects, listings
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
 from scslab.model.scoring import counterfactual
@@ -215,6 +218,15 @@ class Result:
             }
         )
 
+    @cached_property
+    def listings(self) -> pd.DataFrame:
+        """One row per listing episode (listings.parquet; docs/model.md, "The listing log")."""
+        return listings.frame(self.listings_table())
+
+    def listings_table(self) -> pa.Table:
+        """listings.parquet's table (`model.listings.SCHEMA`)."""
+        return self.state.listings.table()
+
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
         f = self.summary["figures"]
@@ -230,6 +242,7 @@ class Result:
         """Write the run's files into an existing `directory`."""
         self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
         self.breakdowns.to_parquet(directory / "breakdowns.parquet", index=False)
+        pq.write_table(self.listings_table(), directory / "listings.parquet")
         (directory / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
         (directory / "scenario.toml").write_text(self.scenario.to_toml())
         if people:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from scslab.errors import ScslabError
 from scslab.results import simulate
@@ -54,12 +55,13 @@ class BaseScenario:
 
 @dataclass
 class RunOutput:
-    """What a worker sends back: the run's daily table, breakdowns and summary."""
+    """What a worker sends back: the run's daily table, breakdowns, summary and listing episodes."""
 
     index: int
     timeseries: pd.DataFrame
     breakdowns: pd.DataFrame
     summary: dict[str, Any]
+    listings: pa.Table  # listings.parquet's table (`model.listings.SCHEMA`)
 
 
 @dataclass
@@ -90,7 +92,7 @@ def execute(task: Task, base: BaseScenario) -> RunOutput:
     if task.overrides:
         scenario = scenario.with_overrides(dict(task.overrides))
     result = simulate(scenario, task.seed)
-    return RunOutput(task.index, result.timeseries, result.breakdowns, result.summary)
+    return RunOutput(task.index, result.timeseries, result.breakdowns, result.summary, result.listings_table())
 
 
 def _failure(task: Task, exc: BaseException) -> Outcome:

@@ -5,7 +5,7 @@ Layout under the root (default `runs/`):
     catalog.duckdb                     the run catalogue (catalog.py)
     experiments/ID/experiment.json     the manifest: kind, spec, planned runs
     experiments/ID/scenario.toml       the base scenario, resolved
-    experiments/ID/runs/000042/        one complete run: timeseries.parquet, breakdowns.parquet,
+    experiments/ID/runs/000042/        one complete run: timeseries.parquet, breakdowns.parquet, listings.parquet,
                                        summary.json, task.json (the directory appears whole or not at all)
 
 A run is complete when its directory exists; `--resume` runs only the others.
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from scslab.atomic import write_json, write_text
 from scslab.errors import ScslabError
@@ -319,6 +320,7 @@ class Experiment:
         try:
             output.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             output.breakdowns.to_parquet(tmp / "breakdowns.parquet", index=False)
+            pq.write_table(output.listings, tmp / "listings.parquet")
             write_json(tmp / "summary.json", output.summary)
             write_json(tmp / "task.json", task_json(task))
             os.replace(tmp, target)

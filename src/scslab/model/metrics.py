@@ -26,7 +26,7 @@ QUANTILE_LEVELS = np.array(list(QUANTILES.values()))
 READ: dict[str, Callable[[State], float]] = {
     "score_mean": lambda state: state.index.total / state.n,
     "blacklisted": lambda state: state.blacklist.size,
-    "blacklisted_wrongful": lambda state: int(wrongful(state, state.blacklist.ids()).sum()),
+    "blacklisted_wrongful": lambda state: state.listings.wrongful_listed,
     "political_events": lambda state: int(state.counters.events[state.cp.events.political].sum()),
     "firms_blacklisted": lambda state: int(state.firm_blacklisted.sum()),
     "rho_mean": lambda state: state.rho_sum / state.n,
@@ -82,6 +82,7 @@ def record(state: State, table: MetricTable, day: int) -> None:
     c = state.counters
     idx = state.index
     listed = state.blacklist.ids()
+    state.listings.day_end(listed, wrongful(state, listed), day)  # (the day's wrongful stock, read below)
     by_cause = np.bincount(state.cause[listed], minlength=len(CAUSES))
     for group, values in (
         ("quantiles", idx.quantiles(QUANTILE_LEVELS, day)),

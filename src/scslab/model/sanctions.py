@@ -7,6 +7,7 @@ import numpy as np
 from scslab.model import effects, firms
 from scslab.model.blacklist import due_to_leave, score_causes, wrongful_listings
 from scslab.model.draws import APPEAL, APPEAL_SUCCESS, Draws
+from scslab.model.listings import APPEAL_WON, FIRM_DELISTED, SCORE_RECOVERED, TERM_ENDED
 from scslab.model.params import (
     ASSOCIATION,
     JOINT_PUNISHMENT,
@@ -19,32 +20,40 @@ from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
 
 
-def enlist(state: State, ids: np.ndarray, cause: np.ndarray, wrongful: np.ndarray, day: int) -> np.ndarray:
-    """Put `ids` on the blacklist with their causes; return those newly listed."""
+def enlist(state: State, ids: np.ndarray, cause: np.ndarray, charged_wrongly: np.ndarray, day: int) -> np.ndarray:
+    """Put `ids` on the blacklist with their causes (`charged_wrongly`: a listed offence charged to
+    the wrong person); return those newly listed."""
     fresh = ~state.blacklist.member[ids]
-    ids, cause, wrongful = ids[fresh], cause[fresh], wrongful[fresh]
+    ids, cause, charged_wrongly = ids[fresh], cause[fresh], charged_wrongly[fresh]
     if ids.size == 0:
         return ids
     new = state.blacklist.add(ids)
     state.cause[ids] = cause  # a repeated id takes its last cause
-    state.listing_wrongful[ids] = wrongful
+    state.listing_wrongful[ids] = charged_wrongly
     ids = new
     state.listed_day[ids] = day
     state.ever_blacklisted[ids] = True
+    state.listings.opened(ids, state.cause[ids], wrongful_at_entry(state, ids), day)
     state.counters.add("listings_new", ids.size)
     state.changed.append(ids)
     return ids
 
 
-def delist(state: State, ids: np.ndarray) -> None:
-    """Take `ids` off the blacklist."""
+def delist(state: State, ids: np.ndarray, reason: np.ndarray | int, day: int) -> None:
+    """Take `ids` (distinct, listed) off the blacklist, for `reason` (`listings.EXIT_REASONS` codes)."""
     if ids.size == 0:
         return
-    state.counters.add("exits", int(state.blacklist.member[ids].sum()))
+    state.counters.add("exits", ids.size)
+    state.listings.closed(ids, reason, wrongful(state, ids), day)
     state.blacklist.discard(ids)
     state.cause[ids] = -1
     state.listing_wrongful[ids] = False
     state.changed.append(ids)
+
+
+# Why a listing of each cause that is due to leave ends: a score back at the threshold (the score
+# causes), a term served, or the represented firm off its blacklist.
+EXIT_REASON = np.array([SCORE_RECOVERED] * (ASSOCIATION + 1) + [TERM_ENDED, FIRM_DELISTED], dtype=np.int8)
 
 
 def score_cause(state: State, ids: np.ndarray) -> np.ndarray:
@@ -73,6 +82,15 @@ def wrongful(state: State, ids: np.ndarray) -> np.ndarray:
     )
 
 
+def wrongful_at_entry(state: State, ids: np.ndarray) -> np.ndarray:
+    """`wrongful` for listings of `ids` made just now, read from their causes: a score listing is
+    wrongful exactly when its cause is not own conduct (both compare the counterfactual with the
+    threshold), a listed offence when charged to the wrong person, joint punishment never."""
+    cause = state.cause[ids]
+    charged_wrongly = (cause == LISTED_OFFENCE) & state.listing_wrongful[ids]
+    return (cause == MISATTRIBUTION) | (cause == ASSOCIATION) | charged_wrongly
+
+
 def listed_offences(state: State, charges: Charges, day: int) -> None:
     """A detected `blacklist_on_detection` event lists the attributed person for `term_days`."""
     hit = state.cp.events.listed[charges.event]
@@ -83,6 +101,7 @@ def listed_offences(state: State, charges: Charges, day: int) -> None:
     # a listed offence turns an existing listing into a term listing from today
     conv = ids[already]
     state.cause[conv] = LISTED_OFFENCE
+    state.listings.offence(conv, day)
     state.listed_day[conv] = day
     state.listing_wrongful[conv] = False
     np.logical_or.at(state.listing_wrongful, ids[already], mis[already])
@@ -141,7 +160,8 @@ def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
         ASSOCIATION,
         LISTED_OFFENCE,
     )
-    delist(state, ids[leave])
+    gone = ids[leave]
+    delist(state, gone, EXIT_REASON[state.cause[gone]], day)
     ids = ids[~leave]
     ap = state.cp.p.appeal
     if ap.rate <= 0 or ids.size == 0:
@@ -150,7 +170,7 @@ def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
     success_p = np.where(wrongful(state, appealing), ap.success_wrongful, ap.success_rightful)
     won = appealing[draws.uniform(appealing, APPEAL_SUCCESS) < success_p]
     state.counters.add("appeals_won", won.size)
-    delist(state, won)
+    delist(state, won, APPEAL_WON, day)
     settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
     state.misattributed[won] = 0.0
     refresh_scores(state, won, day)

@@ -22,6 +22,7 @@ from scslab.model.ledgers import (
     ScoringArrays,
     score_tier,
 )
+from scslab.model.listings import ListingLog
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity, propensities
 from scslab.model.recovery import recovery_records, scheduled_bins_a_day, wake_meta, wake_pool, wake_pool_blocks
@@ -193,6 +194,7 @@ class State:
     listing_wrongful: np.ndarray  # listed offences charged to the wrong person
     ever_blacklisted: np.ndarray
     kept: Kept  # what the sanction and reward effects keep, as they declare it
+    listings: ListingLog  # every listing episode, from entry to exit
     # feedback (section 7): per citizen rho, the day it was written, and
     # A_i = sum_l alpha_l * active degree (columns RHO, RHO_DAY, EXPOSURE, float64)
     risk: np.ndarray
@@ -347,6 +349,7 @@ def initial_state(
         listing_wrongful=np.zeros(n, dtype=bool),
         ever_blacklisted=np.zeros(n, dtype=bool),
         kept=kept_state(pop, scratch),
+        listings=ListingLog(n),
         risk=initial_risk(cp, pop),
         rho_sum=p.feedback.rho0 * n,
         firm_score=np.full(pop.n_firms, p.firms.start if p.firms else 0.0),
