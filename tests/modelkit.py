@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from scslab import engine
-from scslab.engine import Run, run, start_day
-from scslab.model import feedback, sanctions, scoring
+from scslab.engine import Run, run
 from scslab.model.draws import Draws
-from scslab.model.metrics import MetricTable, record
+from scslab.model.metrics import MetricTable
 from scslab.model.params import compile_params
 from scslab.model.state import State, initial_state
 from scslab.model.surveillance import Charges
@@ -124,29 +123,15 @@ def step(
     rng: np.random.Generator | None = None,
     table: MetricTable | None = None,
 ) -> None:
-    """One day of the engine's loop with `todays` charges in place of behaviour and surveillance."""
+    """The engine's day (`engine.one_day`) with `todays` charges in place of behaviour and surveillance;
+    every phase draws from `rng`, and the day's row goes to `table` (a scratch one if not given)."""
     rng = rng or np.random.default_rng(day)
-    todays = todays or charges()
-    start_day(state)
-    scoring.scoring(state, todays, day)
-    sanctions.sanctions(state, todays, draws(state, rng, day), day)
-    feedback.feedback(state, draws(state, rng, day), day)
-    if table is not None:
-        record(state, table, day)
+    phase_draws = {name: draws(state, rng, day) for name in engine.STREAMS}
+    engine.one_day(state, phase_draws, day, table or MetricTable(state.cp, day + 1), todays or charges())
 
 
 def simulate_watching(
     params: ScenarioParams, pop: Population, watch: Callable[[State, int], None], seed: int = 1
 ) -> Run:
     """Run the engine, calling `watch(state, day)` after each day's metrics are recorded."""
-    original = engine.record
-
-    def spy(state: State, table: MetricTable, day: int) -> None:
-        original(state, table, day)
-        watch(state, day)
-
-    engine.record = spy
-    try:
-        return run(params, seed, population=pop)
-    finally:
-        engine.record = original
+    return run(params, seed, population=pop, after_day=lambda at: watch(at.state, at.day - 1))
