@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from scslab import engine
 from scslab.engine import Run, run
@@ -85,6 +86,12 @@ def scenario(n: int, days: int, **sections: Any) -> ScenarioParams:
     return ScenarioParams.model_validate(base)
 
 
+def offence(**fields: Any) -> dict[str, Any]:
+    """An event type's table: rate 0 (it never happens unless given), -10 points, seen by the
+    cameras; `fields` add to or override these."""
+    return {"rate": 0.0, "points": -10.0, "source": "cameras"} | fields
+
+
 def simulate(params: ScenarioParams, pop: Population, seed: int = 1) -> Run:
     """Run the engine on a hand-made population."""
     return run(params, seed, population=pop)
@@ -93,6 +100,28 @@ def simulate(params: ScenarioParams, pop: Population, seed: int = 1) -> Run:
 def column(r: Run, name: str) -> np.ndarray:
     """One daily metric column."""
     return r.table.columns[name][: r.table.days_done]
+
+
+# --- Statistics: how far an observed figure may stray from its law ----------------------------
+
+
+def within(observed: float, expected: float, se: float, k: float = 5.0) -> bool:
+    """`observed` is within `k` standard errors `se` of `expected`."""
+    return abs(observed - expected) < k * se
+
+
+def gof(counts: np.ndarray, dist: stats.rv_discrete) -> float:
+    """p-value of a chi-square goodness-of-fit test of integer `counts` against a discrete law."""
+    top = int(dist.ppf(0.9999))
+    observed = np.bincount(np.minimum(counts, top), minlength=top + 1)
+    expected = dist.pmf(np.arange(top + 1)) * counts.size
+    expected[-1] += dist.sf(top) * counts.size
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    if exp[-1] < 5:
+        obs, exp = obs[:-1], exp[:-1]
+    return float(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
 
 
 # --- Unit-level helpers: a state built by hand, days driven with hand-made charges ---------------

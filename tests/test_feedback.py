@@ -6,7 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelkit import build_state, charges, column, draws, population, scenario, simulate, simulate_watching, step
+from modelkit import (
+    build_state,
+    charges,
+    column,
+    draws,
+    offence,
+    population,
+    scenario,
+    simulate,
+    simulate_watching,
+    step,
+    within,
+)
 from scslab.engine import start_day
 from scslab.model import feedback, sanctions, scoring
 from scslab.model.behaviour import behaviour, perceived_risk
@@ -25,15 +37,6 @@ def exposure(state: State, ids: np.ndarray) -> np.ndarray:
         if alpha > 0:
             total += alpha * state.active_degree[name][ids]
     return total
-
-
-def offence(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"rate": 0.0, "points": -10.0, "source": "cameras"}
-    return base | kw
-
-
-def within(observed: float, expected: float, se: float, k: float = 5.0) -> bool:
-    return abs(observed - expected) < k * se
 
 
 def ring(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:

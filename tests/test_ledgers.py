@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from modelkit import column, population, scenario, simulate
+from modelkit import column, gof, offence, population, scenario, simulate
 from scslab.model.ledgers import (
     L_ASSOCIATION,
     L_MERIT,
@@ -29,29 +29,12 @@ from scslab.population.types import CIVIL_SERVANT, EMPLOYEE
 N = 20_000
 
 
-def offence(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"rate": 0.002, "points": -5.0, "source": "cameras"}
-    return base | kw
-
-
-def gof(counts: np.ndarray, dist: stats.rv_discrete) -> float:
-    """p-value of a chi-square goodness-of-fit test of integer `counts` against a discrete law."""
-    top = int(dist.ppf(0.9999))
-    observed = np.bincount(np.minimum(counts, top), minlength=top + 1)
-    expected = dist.pmf(np.arange(top + 1)) * counts.size
-    expected[-1] += dist.sf(top) * counts.size
-    keep = expected >= 5
-    obs = np.append(observed[keep], observed[~keep].sum())
-    exp = np.append(expected[keep], expected[~keep].sum())
-    if exp[-1] < 5:
-        obs, exp = obs[:-1], exp[:-1]
-    return float(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
-
-
 def test_own_ledger_is_points_times_poisson() -> None:
     """One offence, h = 0, coverage c, no recovery: own = points * Poisson(rate * c * days)."""
     days, rate, c = 200, 0.004, 0.5
-    params = scenario(N, days, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate)})
+    params = scenario(
+        N, days, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate, points=-5.0)}
+    )
     r = simulate(params, population(N))
     counts = np.rint(r.state.own / -5.0).astype(np.int64)
     m = rate * c * days
@@ -65,7 +48,7 @@ def test_own_ledger_is_points_times_poisson() -> None:
 def test_heterogeneity_inflates_variance() -> None:
     """With u ~ Gamma(1/h^2, h^2) the count's variance is m + m^2 h^2 (negative binomial)."""
     days, rate, h = 100, 0.02, 1.0
-    params = scenario(N, days, events={"jaywalking": offence(rate=rate, heterogeneity=h)})
+    params = scenario(N, days, events={"jaywalking": offence(rate=rate, points=-5.0, heterogeneity=h)})
     r = simulate(params, population(N))
     counts = np.rint(-r.state.own / 5.0).astype(np.int64)
     m = rate * days
@@ -86,7 +69,7 @@ def test_coverage_ramp_is_linear() -> None:
         N,
         days,
         sources={"cameras": {"coverage": 0.2, "coverage_end": 0.6, "ramp_days": 100}},
-        events={"jaywalking": offence(rate=rate)},
+        events={"jaywalking": offence(rate=rate, points=-5.0)},
     )
     r = simulate(params, population(N))
     detected = column(r, "detected_jaywalking").sum()
@@ -100,7 +83,10 @@ def test_delay_drops_the_last_days() -> None:
     """A delay of d days drops the last d days of charges."""
     days, rate, d = 100, 0.01, 30
     params = scenario(
-        N, days, sources={"cameras": {"coverage": 1.0, "delay": d}}, events={"jaywalking": offence(rate=rate)}
+        N,
+        days,
+        sources={"cameras": {"coverage": 1.0, "delay": d}},
+        events={"jaywalking": offence(rate=rate, points=-5.0)},
     )
     r = simulate(params, population(N))
     charged = -r.state.own.sum() / 5.0
@@ -113,7 +99,10 @@ def test_share_thins_records() -> None:
     """Only a share of observed records reaches the scoring authority."""
     days, rate, share = 100, 0.01, 0.3
     params = scenario(
-        N, days, sources={"cameras": {"coverage": 1.0, "share": share}}, events={"jaywalking": offence(rate=rate)}
+        N,
+        days,
+        sources={"cameras": {"coverage": 1.0, "share": share}},
+        events={"jaywalking": offence(rate=rate, points=-5.0)},
     )
     r = simulate(params, population(N))
     charged = -r.state.own.sum() / 5.0
@@ -129,7 +118,7 @@ def test_civil_servant_multiplier_caps_at_one() -> None:
         N,
         days,
         sources={"cameras": {"coverage": 0.4, "civil_servant_multiplier": 3.0}},
-        events={"jaywalking": offence(rate=rate)},
+        events={"jaywalking": offence(rate=rate, points=-5.0)},
     )
     r = simulate(params, population(N, occupation=occ))
     cs = -r.state.own[: N // 2].sum() / 5.0
@@ -147,7 +136,7 @@ def test_misattribution_moves_charges_without_changing_total() -> None:
         N,
         days,
         sources={"cameras": {"coverage": 1.0, "misattribution": mu, "minority_error_ratio": ratio}},
-        events={"jaywalking": offence(rate=rate)},
+        events={"jaywalking": offence(rate=rate, points=-5.0)},
     )
     r = simulate(params, population(N, group=group, district=np.arange(N) % 4))
     s = r.state
@@ -171,7 +160,7 @@ def test_misattribution_stays_in_district_and_group() -> None:
         N,
         days,
         sources={"cameras": {"coverage": 1.0, "misattribution": 0.5}},
-        events={"jaywalking": offence(rate=0.02, eligible={"occupations": ["civil_servant"]})},
+        events={"jaywalking": offence(rate=0.02, points=-5.0, eligible={"occupations": ["civil_servant"]})},
     )
     r = simulate(params, population(N, occupation=occ, district=district))
     assert r.state.misattributed[N // 2 :].sum() == 0
@@ -217,7 +206,7 @@ def test_same_seed_same_outputs(seed: int) -> None:
     params = scenario(
         2_000,
         60,
-        events={"jaywalking": offence(rate=0.05, heterogeneity=1.0)},
+        events={"jaywalking": offence(rate=0.05, points=-5.0, heterogeneity=1.0)},
         recovery={"clean_days": 5, "per_day": 1.0},
         blacklist={"threshold": 790},
     )

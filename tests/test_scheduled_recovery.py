@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from modelkit import build_state, charges, population, scenario, step
+from modelkit import build_state, charges, offence, population, scenario, step
 from scslab.model import scoring
 from scslab.model.ledgers import L_MISATTRIBUTED, L_OWN, L_SCORE
 from scslab.model.metrics import MetricTable
@@ -36,10 +36,6 @@ from scslab.model.state import initial_state
 N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
 S0, LOW, HIGH = 800.0, 350.0, 950.0
 BOUNDS = np.array([900.0, 800.0, 650.0, 350.0])  # tiers A, B, C, D (lower bounds)
-
-
-def offence(points: float) -> dict[str, object]:
-    return {"rate": 0.0, "points": points, "source": "cameras"}
 
 
 def day0_charges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +73,7 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
     params = scenario(
         N,
         DAYS,
-        events={"minor": offence(-1.0), "major": offence(-50.0), "bonus": offence(100.0)},
+        events={"minor": offence(points=-1.0), "major": offence(points=-50.0), "bonus": offence(points=100.0)},
         recovery={"clean_days": CLEAN, "per_day": per_day},
         blacklist={"threshold": THRESHOLD, "min_days": MIN_DAYS},
     )
@@ -151,7 +147,7 @@ def test_checking_does_not_change_a_scheduled_run() -> None:
     params = scenario(
         50,
         40,
-        events={"minor": offence(-7.0)},
+        events={"minor": offence(points=-7.0)},
         recovery={"clean_days": 2, "per_day": 1.0},
     )
     state = initial_state(compile_params(params), population(50), np.random.default_rng(1))
