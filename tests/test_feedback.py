@@ -177,6 +177,16 @@ def check_mask(state: State) -> None:
         assert np.array_equal(state.active_degree[name], np.bincount(rows[layer.active], minlength=state.n)), name
 
 
+def cut_ties_for(state: State, days: int, rng: np.random.Generator) -> int:
+    """Run tie cutting alone on days 0 .. days - 1: the ties cut in all."""
+    cut = 0
+    for day in range(days):
+        start_day(state)
+        feedback.cut_ties(state, draws(state, rng, day))
+        cut += state.counters["ties_cut"]
+    return cut
+
+
 def test_tie_cutting_rate() -> None:
     """1,000 listed citizens with 3,000 friend ties (alpha 0.2) and 2,000 family ties (alpha 0) to
     unlisted ones, r = 0.05 a day. Over T = 20 days each friend tie survives with probability
@@ -195,12 +205,7 @@ def test_tie_cutting_rate() -> None:
     state = build_state(params, pop)
     listed = np.arange(1_000)
     enlist(state, listed)
-    rng = np.random.default_rng(9)
-    cut = 0
-    for day in range(days):
-        start_day(state)
-        feedback.cut_ties(state, draws(state, rng, day))
-        cut += state.counters["ties_cut"]
+    cut = cut_ties_for(state, days, np.random.default_rng(9))
     p = 1 - (1 - r) ** days
     assert within(cut, n_friend_ties * p, np.sqrt(n_friend_ties * p * (1 - p)))
     assert active_ties(state, "friends") == n_friend_ties + 1_000 - cut
@@ -232,12 +237,7 @@ def test_tie_between_two_listed_citizens_is_cut_at_rate_r() -> None:
     pop = population(n, edges={"friends": (np.arange(0, n, 2), np.arange(1, n, 2))})
     state = build_state(params, pop)
     enlist(state, np.arange(n))
-    rng = np.random.default_rng(10)
-    cut = 0
-    for day in range(days):
-        start_day(state)
-        feedback.cut_ties(state, draws(state, rng, day))
-        cut += state.counters["ties_cut"]
+    cut = cut_ties_for(state, days, np.random.default_rng(10))
     p = 1 - (1 - r) ** days
     assert within(cut, 2_000 * p, np.sqrt(2_000 * p * (1 - p)))
 
