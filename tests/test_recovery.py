@@ -33,7 +33,6 @@ from scslab.model.recovery import (
     wake_pool,
     wake_pool_blocks,
 )
-from scslab.model.state import initial_state
 from scslab.scenario import load_scenario
 
 N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
@@ -201,7 +200,7 @@ def test_checking_does_not_change_a_scheduled_run() -> None:
         events={"minor": offence(points=-7.0)},
         recovery={"clean_days": 2, "per_day": 1.0},
     )
-    state = initial_state(compile_params(params), population(50), np.random.default_rng(1))
+    state = build_state(params, population(50))
     step(state, 0, charges(np.arange(50), 0))
     for day in range(1, 6):
         step(state, day)
