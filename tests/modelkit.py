@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from scslab import engine
-from scslab.engine import Run, run, start_day
-from scslab.model import feedback, sanctions, scoring
+from scslab.engine import Run, run
 from scslab.model.draws import Draws
-from scslab.model.metrics import MetricTable, record
+from scslab.model.metrics import MetricTable
 from scslab.model.params import compile_params
 from scslab.model.state import State, initial_state
 from scslab.model.surveillance import Charges
@@ -86,6 +86,12 @@ def scenario(n: int, days: int, **sections: Any) -> ScenarioParams:
     return ScenarioParams.model_validate(base)
 
 
+def offence(**fields: Any) -> dict[str, Any]:
+    """An event type's table: rate 0 (it never happens unless given), -10 points, seen by the
+    cameras; `fields` add to or override these."""
+    return {"rate": 0.0, "points": -10.0, "source": "cameras"} | fields
+
+
 def simulate(params: ScenarioParams, pop: Population, seed: int = 1) -> Run:
     """Run the engine on a hand-made population."""
     return run(params, seed, population=pop)
@@ -94,6 +100,28 @@ def simulate(params: ScenarioParams, pop: Population, seed: int = 1) -> Run:
 def column(r: Run, name: str) -> np.ndarray:
     """One daily metric column."""
     return r.table.columns[name][: r.table.days_done]
+
+
+# --- Statistics: how far an observed figure may stray from its law ----------------------------
+
+
+def within(observed: float, expected: float, se: float, k: float = 5.0) -> bool:
+    """`observed` is within `k` standard errors `se` of `expected`."""
+    return abs(observed - expected) < k * se
+
+
+def gof(counts: np.ndarray, dist: stats.rv_discrete) -> float:
+    """p-value of a chi-square goodness-of-fit test of integer `counts` against a discrete law."""
+    top = int(dist.ppf(0.9999))
+    observed = np.bincount(np.minimum(counts, top), minlength=top + 1)
+    expected = dist.pmf(np.arange(top + 1)) * counts.size
+    expected[-1] += dist.sf(top) * counts.size
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    if exp[-1] < 5:
+        obs, exp = obs[:-1], exp[:-1]
+    return float(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
 
 
 # --- Unit-level helpers: a state built by hand, days driven with hand-made charges ---------------
@@ -124,29 +152,15 @@ def step(
     rng: np.random.Generator | None = None,
     table: MetricTable | None = None,
 ) -> None:
-    """One day of the engine's loop with `todays` charges in place of behaviour and surveillance."""
+    """The engine's day (`engine.one_day`) with `todays` charges in place of behaviour and surveillance;
+    every phase draws from `rng`, and the day's row goes to `table` (a scratch one if not given)."""
     rng = rng or np.random.default_rng(day)
-    todays = todays or charges()
-    start_day(state)
-    scoring.scoring(state, todays, day)
-    sanctions.sanctions(state, todays, draws(state, rng, day), day)
-    feedback.feedback(state, draws(state, rng, day), day)
-    if table is not None:
-        record(state, table, day)
+    phase_draws = {name: draws(state, rng, day) for name in engine.STREAMS}
+    engine.one_day(state, phase_draws, day, table or MetricTable(state.cp, day + 1), todays or charges())
 
 
 def simulate_watching(
     params: ScenarioParams, pop: Population, watch: Callable[[State, int], None], seed: int = 1
 ) -> Run:
     """Run the engine, calling `watch(state, day)` after each day's metrics are recorded."""
-    original = engine.record
-
-    def spy(state: State, table: MetricTable, day: int) -> None:
-        original(state, table, day)
-        watch(state, day)
-
-    engine.record = spy
-    try:
-        return run(params, seed, population=pop)
-    finally:
-        engine.record = original
+    return run(params, seed, population=pop, after_day=lambda at: watch(at.state, at.day - 1))

@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 
 import scslab
+from runkit import small
 from scslab import api
 from scslab.errors import ScslabError
-from scslab.scenario import Scenario
 
-SMALL = {"population.size": 3000, "days": 40}
 TABLES = ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "people.parquet", "scenario.toml")
 TIMINGS = ("wall_seconds", "profile_seconds")  # the only fields of summary.json allowed to differ
-
-
-def small() -> Scenario:
-    return scslab.load_scenario("beijing-2020").with_overrides(SMALL)
 
 
 class CrashError(Exception):

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from runkit import cli
 from scslab.audit import RULE_OF_THUMB, AuditReport, Finding, audit, event_context, source_context
 from scslab.cli import app
 from scslab.scenario import Scenario, list_presets, load_scenario
-
-SCSLAB = [sys.executable, "-m", "scslab.cli"]
 
 
 def finding(report: AuditReport, rule: str) -> Finding:
@@ -241,7 +238,5 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 
 
 def test_the_installed_command_exits_1_for_beijing(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [*SCSLAB, "audit", "beijing-2020", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    res = cli("audit", "beijing-2020", "--json", cwd=tmp_path, timeout=120)
     assert res.returncode == 1 and json.loads(res.stdout)["passes"] is False

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 import scslab
+from runkit import SMALL, small
 from scslab.experiments import compare, simulate_baseline
 from scslab.report import CHARTS, COMPARE_FILE, REPORT_FILE, save_run, write_compare
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SMALL = {"population.size": 3000, "days": 40}
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -117,14 +117,14 @@ def assert_clean(seen: dict[str, Any], figures: int) -> None:
 
 
 def test_report_renders_every_figure(tmp_path: Path) -> None:
-    scenario = scslab.load_scenario("beijing-2020").with_overrides(SMALL)
+    scenario = small()
     run_dir = save_run(scslab.simulate(scenario, seed=2), tmp_path / "run", baseline=simulate_baseline(scenario, 2))
     seen = open_page(run_dir / REPORT_FILE, tmp_path, "report.png")
     assert_clean(seen, len(CHARTS))
 
 
 def test_compare_renders_every_figure(tmp_path: Path) -> None:
-    a = scslab.load_scenario("beijing-2020").with_overrides(SMALL)
+    a = small()
     b = a.with_overrides({"events.criticism.points": -80})
     out = write_compare(compare(a, b, seeds=2, crn=False), tmp_path / "cmp")
     seen = open_page(out / COMPARE_FILE, tmp_path, "compare.png")
@@ -149,7 +149,7 @@ def test_scenario_text_is_shown_not_run(tmp_path: Path) -> None:
 
 def test_probe_sees_a_broken_page(tmp_path: Path) -> None:
     """The probe is not blind: a page whose drawing code fails reports the error and no figure."""
-    scenario = scslab.load_scenario("beijing-2020").with_overrides(SMALL)
+    scenario = small()
     run_dir = save_run(scslab.simulate(scenario, seed=2), tmp_path / "run")
     broken = tmp_path / "broken.html"
     broken.write_text(

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-SCSLAB = [sys.executable, "-m", "scslab.cli"]
-SMALL = ["--set", "population.size=3000", "--set", "days=40"]
+from runkit import SCSLAB, SMALL, cli, set_options
 
-
-def scslab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SCSLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+SMALL_SET = set_options(SMALL)
 
 
 def test_run_writes_every_output(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = scslab("run", "beijing-2020", *SMALL, "--seed", "3", "--out", str(out), "--save-people", cwd=tmp_path)
+    res = cli("run", "beijing-2020", *SMALL_SET, "--seed", "3", "--out", str(out), "--save-people", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     names = {p.name for p in out.iterdir()}
     assert names == {
@@ -66,15 +62,15 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
 def test_resolved_scenario_reruns_identically(tmp_path: Path) -> None:
     """The written scenario.toml reproduces the run exactly with the same seed."""
     a, b = tmp_path / "a", tmp_path / "b"
-    assert scslab("run", "beijing-2020", *SMALL, "--out", str(a), "--quiet", cwd=tmp_path).returncode == 0
-    res = scslab("run", str(a / "scenario.toml"), "--out", str(b), "--quiet", cwd=tmp_path)
+    assert cli("run", "beijing-2020", *SMALL_SET, "--out", str(a), "--quiet", cwd=tmp_path).returncode == 0
+    res = cli("run", str(a / "scenario.toml"), "--out", str(b), "--quiet", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (a / "timeseries.parquet").read_bytes() == (b / "timeseries.parquet").read_bytes()
     assert pd.read_parquet(a / "timeseries.parquet").equals(pd.read_parquet(b / "timeseries.parquet"))
 
 
 def test_default_out_dir_and_profile(tmp_path: Path) -> None:
-    res = scslab("run", "beijing-2020", *SMALL, "--quiet", "--profile", cwd=tmp_path)
+    res = cli("run", "beijing-2020", *SMALL_SET, "--quiet", "--profile", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and runs[0].name.startswith("beijing-2020-1-")
@@ -83,13 +79,13 @@ def test_default_out_dir_and_profile(tmp_path: Path) -> None:
 
 
 def test_scenarios_lists_presets(tmp_path: Path) -> None:
-    res = scslab("scenarios", cwd=tmp_path)
+    res = cli("scenarios", cwd=tmp_path)
     assert res.returncode == 0 and "beijing-2020" in res.stdout
 
 
 def test_help_lists_the_commands_in_their_order(tmp_path: Path) -> None:
     """The commands of the cli package's modules, in the order they register: runs, experiments, audit."""
-    res = scslab("--help", cwd=tmp_path)
+    res = cli("--help", cwd=tmp_path)
     order = ["run", "scenarios", "report", "compare", "ensemble", "sweep", "sensitivity", "calibrate", "runs", "audit"]
     lines = [line.strip("│ ").split(" ")[0] for line in res.stdout.splitlines()]
     assert res.returncode == 0 and [name for name in lines if name in order] == order
@@ -116,7 +112,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, case: str)
     path = tmp_path / "bad.toml"
     path.write_text(text)
     out = tmp_path / "out"
-    res = scslab("run", str(path), "--out", str(out), cwd=tmp_path)
+    res = cli("run", str(path), "--out", str(out), cwd=tmp_path)
     assert res.returncode == 2, (res.stdout, res.stderr)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, res.stderr
@@ -126,11 +122,11 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, case: str)
 
 
 def test_missing_file_and_bad_set(tmp_path: Path) -> None:
-    res = scslab("run", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    res = cli("run", str(tmp_path / "nope.toml"), cwd=tmp_path)
     assert res.returncode == 2 and "nope.toml" in res.stderr and "Traceback" not in res.stderr
-    res = scslab("run", "beijing-2020", "--set", "events.criticism.rate=-3", cwd=tmp_path)
+    res = cli("run", "beijing-2020", "--set", "events.criticism.rate=-3", cwd=tmp_path)
     assert res.returncode == 2 and "events.criticism.rate" in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    res = scslab("run", "no-such-preset", cwd=tmp_path)
+    res = cli("run", "no-such-preset", cwd=tmp_path)
     assert res.returncode == 2 and "beijing-2020" in res.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -138,13 +134,13 @@ def test_missing_file_and_bad_set(tmp_path: Path) -> None:
 def test_extends_cycle(tmp_path: Path) -> None:
     (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
-    res = scslab("run", str(tmp_path / "a.toml"), cwd=tmp_path)
+    res = cli("run", str(tmp_path / "a.toml"), cwd=tmp_path)
     assert res.returncode == 2 and "cycle" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("args", [["run", "--seed", "-1"], ["run", "--bogus"], ["nosuch"]])
 def test_usage_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
-    res = scslab(*args, cwd=tmp_path)
+    res = cli(*args, cwd=tmp_path)
     assert res.returncode == 2
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr
@@ -153,7 +149,7 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
 
 def test_error_text_in_brackets_is_printed_as_is(tmp_path: Path) -> None:
     """Messages are plain text: brackets in them are not taken for console markup."""
-    res = scslab("run", "beijing-2020", "--set", "score.start=1000", cwd=tmp_path)
+    res = cli("run", "beijing-2020", "--set", "score.start=1000", cwd=tmp_path)
     assert res.returncode == 2 and "[min, max]" in res.stderr
 
 
@@ -164,7 +160,7 @@ def test_a_run_too_large_for_memory_is_refused(tmp_path: Path) -> None:
 
     size = min(2_000_000_000, 2 * available_bytes() // 200)
     out = tmp_path / "run"
-    res = scslab("run", "beijing-2020", "--set", f"population.size={size}", "--out", str(out), cwd=tmp_path)
+    res = cli("run", "beijing-2020", "--set", f"population.size={size}", "--out", str(out), cwd=tmp_path)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr
@@ -185,7 +181,7 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
     overrides = {"population.size": 1_000_000, "days": 30}
     estimate = estimate_peak_bytes(load_scenario("beijing-2020").with_overrides(overrides).params)
     cmd = [*SCSLAB, "run", "beijing-2020", "--quiet", "--no-report", "--out", str(tmp_path / "run")]
-    cmd += [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
+    cmd += set_options(overrides)
     child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
@@ -200,7 +196,7 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_resume_refuses_what_the_run_already_has(tmp_path: Path, extra: list[str], named: str) -> None:
     """`run --resume` keeps the scenario, seed and options the run started with: giving others is a bad input."""
-    res = scslab("run", "--resume", str(tmp_path / "run"), *extra, cwd=tmp_path)
+    res = cli("run", "--resume", str(tmp_path / "run"), *extra, cwd=tmp_path)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert f"--resume: not with {named} " in lines[0] and "Traceback" not in res.stderr
@@ -209,7 +205,7 @@ def test_resume_refuses_what_the_run_already_has(tmp_path: Path, extra: list[str
 def test_version_has_one_source(tmp_path: Path) -> None:
     from scslab.version import __version__
 
-    res = scslab("--version", cwd=tmp_path)
+    res = cli("--version", cwd=tmp_path)
     assert res.returncode == 0 and res.stdout.split() == ["scslab", __version__]
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert 'dynamic = ["version"]' in pyproject and 'path = "src/scslab/version.py"' in pyproject

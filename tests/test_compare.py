@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +12,12 @@ import pytest
 from scipy import stats
 
 import scslab
+from runkit import cli
 from scslab.errors import ScenarioError
 from scslab.experiments.comparison import compare, prepare
 from scslab.report import COMPARE_FILE, compare_html
 from scslab.report.compare import interval
 
-SCSLAB = [sys.executable, "-m", "scslab.cli"]
 TINY = {"population.size": 3000, "days": 30}
 
 
@@ -35,10 +33,6 @@ def crn_available() -> bool:
 
 
 needs_crn = pytest.mark.skipif(not crn_available(), reason="the engine does not run crn = true yet (MODEL.md 9)")
-
-
-def scslab_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SCSLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def base() -> scslab.Scenario:
@@ -100,7 +94,7 @@ def test_crn_shrinks_the_spread_of_a_small_change() -> None:
 
 def test_compare_cli_writes_page_and_figures(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
-    res = scslab_cli(
+    res = cli(
         "compare",
         "beijing-2020",
         "beijing-2020",
@@ -143,7 +137,7 @@ def test_compare_page_lists_what_differs_escaped() -> None:
     ],
 )
 def test_compare_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
-    res = scslab_cli("compare", *args, "--out", str(tmp_path / "cmp"), cwd=tmp_path)
+    res = cli("compare", *args, "--out", str(tmp_path / "cmp"), cwd=tmp_path)
     assert res.returncode == 2, (res.stdout, res.stderr)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from modelkit import column, population, scenario, simulate
+from modelkit import column, gof, offence, population, scenario, simulate
 from scslab.model.draws import keyed_uniform, poisson_inverse
-from test_ledgers import gof, offence
 
 N = 20_000
 
@@ -35,7 +34,7 @@ def test_own_ledger_is_poisson_under_crn() -> None:
     """The section-3 law holds with crn = true as without."""
     days, rate, c = 200, 0.004, 0.5
     params = scenario(
-        N, days, crn=True, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate)}
+        N, days, crn=True, sources={"cameras": {"coverage": c}}, events={"jaywalking": offence(rate=rate, points=-5.0)}
     )
     r = simulate(params, population(N))
     counts = np.rint(r.state.own / -5.0).astype(np.int64)
@@ -44,7 +43,7 @@ def test_own_ledger_is_poisson_under_crn() -> None:
 
 def test_heterogeneity_is_negative_binomial_under_crn() -> None:
     days, rate, h = 100, 0.02, 1.0
-    params = scenario(N, days, crn=True, events={"jaywalking": offence(rate=rate, heterogeneity=h)})
+    params = scenario(N, days, crn=True, events={"jaywalking": offence(rate=rate, points=-5.0, heterogeneity=h)})
     r = simulate(params, population(N))
     counts = np.rint(-r.state.own / 5.0).astype(np.int64)
     m, r_nb = rate * days, 1 / h**2
@@ -71,8 +70,8 @@ def test_draws_are_keyed_by_citizen_and_event_name() -> None:
 def test_crn_shrinks_the_spread_of_a_difference() -> None:
     """The difference between two close scenarios varies far less over seeds with crn."""
     n, days = 5_000, 60
-    events = {"jaywalking": offence(rate=0.02, heterogeneity=1.0)}
-    bumped = {"jaywalking": offence(rate=0.021, heterogeneity=1.0)}
+    events = {"jaywalking": offence(rate=0.02, points=-5.0, heterogeneity=1.0)}
+    bumped = {"jaywalking": offence(rate=0.021, points=-5.0, heterogeneity=1.0)}
 
     def spread(crn: bool) -> float:
         # without crn the two runs of a pair take different seeds: sequential streams promise no

@@ -1,4 +1,4 @@
-"""Feedback (MODEL.md section 7), financial stress, recovery and score bounds (section 5),
+"""Feedback (MODEL.md section 7): perceived risk, deterrence, tie cutting and financial stress,
 against numbers derived by hand."""
 
 from __future__ import annotations
@@ -6,12 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelkit import build_state, charges, column, draws, population, scenario, simulate, simulate_watching, step
+from modelkit import (
+    build_state,
+    charges,
+    column,
+    draws,
+    offence,
+    population,
+    scenario,
+    simulate,
+    simulate_watching,
+    step,
+    within,
+)
 from scslab.engine import start_day
 from scslab.model import feedback, sanctions, scoring
 from scslab.model.behaviour import behaviour, perceived_risk
 from scslab.model.contacts import reverse_slots
-from scslab.model.ledgers import L_ASSOCIATION, L_OWN, L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import OWN_CONDUCT
 from scslab.model.state import State
@@ -25,15 +36,6 @@ def exposure(state: State, ids: np.ndarray) -> np.ndarray:
         if alpha > 0:
             total += alpha * state.active_degree[name][ids]
     return total
-
-
-def offence(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"rate": 0.0, "points": -10.0, "source": "cameras"}
-    return base | kw
-
-
-def within(observed: float, expected: float, se: float, k: float = 5.0) -> bool:
-    return abs(observed - expected) < k * se
 
 
 def ring(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +176,16 @@ def check_mask(state: State) -> None:
         assert np.array_equal(state.active_degree[name], np.bincount(rows[layer.active], minlength=state.n)), name
 
 
+def cut_ties_for(state: State, days: int, rng: np.random.Generator) -> int:
+    """Run tie cutting alone on days 0 .. days - 1: the ties cut in all."""
+    cut = 0
+    for day in range(days):
+        start_day(state)
+        feedback.cut_ties(state, draws(state, rng, day))
+        cut += state.counters["ties_cut"]
+    return cut
+
+
 def test_tie_cutting_rate() -> None:
     """1,000 listed citizens with 3,000 friend ties (alpha 0.2) and 2,000 family ties (alpha 0) to
     unlisted ones, r = 0.05 a day. Over T = 20 days each friend tie survives with probability
@@ -192,12 +204,7 @@ def test_tie_cutting_rate() -> None:
     state = build_state(params, pop)
     listed = np.arange(1_000)
     enlist(state, listed)
-    rng = np.random.default_rng(9)
-    cut = 0
-    for day in range(days):
-        start_day(state)
-        feedback.cut_ties(state, draws(state, rng, day))
-        cut += state.counters["ties_cut"]
+    cut = cut_ties_for(state, days, np.random.default_rng(9))
     p = 1 - (1 - r) ** days
     assert within(cut, n_friend_ties * p, np.sqrt(n_friend_ties * p * (1 - p)))
     assert active_ties(state, "friends") == n_friend_ties + 1_000 - cut
@@ -229,12 +236,7 @@ def test_tie_between_two_listed_citizens_is_cut_at_rate_r() -> None:
     pop = population(n, edges={"friends": (np.arange(0, n, 2), np.arange(1, n, 2))})
     state = build_state(params, pop)
     enlist(state, np.arange(n))
-    rng = np.random.default_rng(10)
-    cut = 0
-    for day in range(days):
-        start_day(state)
-        feedback.cut_ties(state, draws(state, rng, day))
-        cut += state.counters["ties_cut"]
+    cut = cut_ties_for(state, days, np.random.default_rng(10))
     p = 1 - (1 - r) ** days
     assert within(cut, 2_000 * p, np.sqrt(2_000 * p * (1 - p)))
 
@@ -337,104 +339,3 @@ def test_loan_penalty_on_the_blacklist() -> None:
 
 
 # --- Recovery and score bounds (section 5) -------------------------------------------------------
-
-
-def test_recovery_exact() -> None:
-    """own -30 and association -10 charged on day 0; clean_days 10, per_day 2. Nothing comes back
-    through day 9; on the k-th recovery day (day 9 + k) the 40 points of debt are down to 40 - 2k,
-    taken in proportion: own = -30 (40 - 2k) / 40, association = -10 (40 - 2k) / 40. Both are exactly
-    0 after k = 20 (day 29) and stay there. A new charge on day 35 restarts the clock: day 45 is
-    the first day back. Read each day as it stands (`current_ledgers`), without settling the
-    scheduled recovery, so the closed form is checked day by day."""
-    n = 10
-    params = scenario(
-        n,
-        60,
-        events={"fraud": offence(points=-30.0), "criticism": offence(points=-10.0)},
-        association={"events": ["criticism"]},
-        networks={"friends": {"alpha": 1.0}},
-        recovery={"clean_days": 10, "per_day": 2.0},
-    )
-    state = build_state(params, population(n, edges={"friends": (np.array([0]), np.array([1]))}))
-    for day in range(60):
-        todays = charges([0, 1], [0, 1]) if day == 0 else charges([0], 0) if day == 35 else None
-        step(state, day, todays)
-        led = scoring.current_ledgers(state, day)
-        own, association, score = led[:, L_OWN], led[:, L_ASSOCIATION], led[:, L_SCORE]
-        k = 0 if day < 10 else min(day - 9, 20)
-        if day < 35:
-            assert np.isclose(own[0], -30 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
-            assert np.isclose(association[0], -10 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
-            assert np.isclose(score[0], 760 + 2 * k, rtol=1e-12), day
-            # citizen 1: own -10 from its criticism, back 2 a day from day 10, clear on day 14
-            assert np.isclose(own[1], -10 + 2 * min(max(day - 9, 0), 5)), day
-        if 29 <= day < 35:
-            assert own[0] == 0.0 and association[0] == 0.0 and score[0] == 800.0
-        if day >= 35:
-            k = 0 if day < 45 else min(day - 44, 15)
-            assert np.isclose(own[0], -30 + 2 * k), day
-            assert association[0] == 0.0
-    assert own[0] == 0.0 and score[0] == 800.0
-    assert own[1] == 0.0 and association[1] == 0.0  # 1's own debt was paid from day 10
-    assert own[2:].sum() == 0 and association[2:].sum() == 0
-    assert state.index.bins_a_day == 20  # (the scheduled path was the one checked)
-
-
-def test_recovery_needs_a_clean_record() -> None:
-    """A negative charge every 5 days with clean_days 10: the clock never runs out, nothing is regained."""
-    n = 10
-    params = scenario(n, 40, events={"fraud": offence(points=-5.0)}, recovery={"clean_days": 10, "per_day": 2.0})
-    state = build_state(params, population(n))
-    for day in range(40):
-        step(state, day, charges([0]) if day % 5 == 0 else None)
-    assert state.own[0] == -5.0 * 8
-
-
-def test_tiers_follow_the_bounds() -> None:
-    """Tiers A >= 900, B >= 800, C >= 650, D below; lower bounds inclusive."""
-    scores = [950, 900, 899, 850, 800, 799, 700, 650, 649, 400, 350]
-    tiers = [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
-    n = len(scores)
-    params = scenario(n, 3, events={"move": offence(points=1.0)})
-    state = build_state(params, population(n))
-    # one charge of (score - 800) points each, as merit or own
-    state.merit[:] = np.maximum(np.array(scores) - 800.0, 0)
-    state.own[:] = np.minimum(np.array(scores) - 800.0, 0)
-    scoring.refresh_scores(state, np.arange(n))
-    assert state.score.tolist() == scores
-    assert state.tier.tolist() == tiers
-    assert scoring.tier_of(state, np.array(scores, dtype=float)).tolist() == tiers
-    # and the start tier
-    for start, tier in ((850.0, 1), (700.0, 2), (400.0, 3)):
-        s = build_state(scenario(n, 3, score={"start": start}), population(n))
-        assert np.all(s.tier == tier), start
-
-
-def test_score_is_clamped_and_tier_counts_follow() -> None:
-    """Scores are clamped to [350, 950]; tier counts and score_mean follow the clamped scores.
-    Scores on the tier bounds (950, 900, 800, 650, 350) are placed in their tier."""
-    n = 10
-    params = scenario(
-        n,
-        3,
-        events={
-            "crime": offence(points=-1000.0),
-            "award": offence(points=1000.0),
-            "small": offence(points=-150.0),
-            "bonus": offence(points=100.0),
-        },
-    )
-    state = build_state(params, population(n))
-    table = MetricTable(state.cp, 3)
-    step(state, 0, charges([0, 1, 2, 3, 4], [0, 1, 2, 3, 0]), table=table)
-    step(state, 1, charges([4], 1), table=table)
-    # 0: 800 - 1000 -> 350; 1: 800 + 1000 -> 950; 2: 650; 3: 900; 4: -1000 + 1000 -> 800; 5-9: 800
-    assert state.score.tolist() == [350, 950, 650, 900, 800] + [800] * 5
-    assert state.own[0] == -1000 and state.merit[1] == 1000  # the ledgers keep the full points
-    assert state.tier.tolist() == [3, 0, 2, 0, 1] + [1] * 5
-    col = table.columns
-    assert [col[f"tier_{t}"][1] for t in "ABCD"] == [2, 6, 1, 1]
-    assert col["score_mean"][0] == np.mean([350, 950, 650, 900, 350] + [800] * 5)
-    assert col["score_mean"][1] == np.mean([350, 950, 650, 900, 800] + [800] * 5)
-    # sorted: 350, 650, 800 x 6, 900, 950; the q-quantile is the lowest score with a share q at or below it
-    assert (col["score_p10"][1], col["score_p50"][1], col["score_p90"][1]) == (350, 800, 900)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +10,16 @@ import pandas as pd
 import pytest
 
 import scslab
+from runkit import cli
 from scslab.report import BASELINE_FILE, CHARTS, REPORT_FILE, RunData, build_figures, report_html, save_run
 from scslab.report.html import inert_json, plotly_js
 from scslab.report.tables import headline_rows, number, ratio_rows
 from scslab.results import Result
 from scslab.scenario.schema import CAUSES
 
-SCSLAB = [sys.executable, "-m", "scslab.cli"]
 # A threshold just under the starting score lists people within days, so every figure has something to show.
 LIVELY = {"population.size": 4000, "days": 60, "blacklist.threshold": 790}
 SMALL_SET = ["--set", "population.size=3000", "--set", "days=30"]
-
-
-def scslab_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SCSLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +92,7 @@ def test_figures_from_the_run_directory_equal_scslab_plot(result: Result, tmp_pa
 
 def test_run_writes_report_with_baseline(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = scslab_cli(
+    res = cli(
         "run", "beijing-2020", *SMALL_SET, "--seed", "4", "--baseline", "--out", str(out), "--quiet", cwd=tmp_path
     )
     assert res.returncode == 0, res.stderr
@@ -136,13 +130,13 @@ def test_report_is_self_contained(result: Result, tmp_path: Path) -> None:
 
 def test_report_command_and_no_report(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = scslab_cli("run", "beijing-2020", *SMALL_SET, "--no-report", "--out", str(out), "--quiet", cwd=tmp_path)
+    res = cli("run", "beijing-2020", *SMALL_SET, "--no-report", "--out", str(out), "--quiet", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert not (out / REPORT_FILE).exists()
-    res = scslab_cli("report", str(out), cwd=tmp_path)
+    res = cli("report", str(out), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "no baseline" in (out / REPORT_FILE).read_text(encoding="utf-8")
-    res = scslab_cli("report", str(out), "--baseline", cwd=tmp_path)
+    res = cli("report", str(out), "--baseline", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (out / BASELINE_FILE).exists()
     assert "their level without surveillance" in (out / REPORT_FILE).read_text(encoding="utf-8")
@@ -166,7 +160,7 @@ def test_report_bad_run_dir_is_one_line(result: Result, tmp_path: Path, case: st
     elif case == "bad_summary":
         (run_dir / "summary.json").write_text(json.dumps({"seed": 1}))
     before = sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None
-    res = scslab_cli("report", str(run_dir), cwd=tmp_path)
+    res = cli("report", str(run_dir), cwd=tmp_path)
     assert res.returncode == 2, (res.stdout, res.stderr)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr, res.stderr

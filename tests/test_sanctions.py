@@ -11,7 +11,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelkit import build_state, charges, column, draws, population, scenario, simulate, simulate_watching, step
+from modelkit import (
+    build_state,
+    charges,
+    column,
+    draws,
+    offence,
+    population,
+    scenario,
+    simulate,
+    simulate_watching,
+    step,
+    within,
+)
 from scslab.engine import start_day
 from scslab.model import sanctions, scoring
 from scslab.model.behaviour import behaviour
@@ -31,20 +43,6 @@ from scslab.model.state import State
 from scslab.population.types import AGE_ADULT, AGE_CHILD, BUSINESS_OWNER, CIVIL_SERVANT, EMPLOYEE, Population
 
 FOREVER = 100_000  # min_days / term_days long enough that nobody leaves by serving time
-
-
-def offence(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"rate": 0.0, "points": -10.0, "source": "cameras"}
-    return base | kw
-
-
-def within(observed: float, expected: float, se: float, k: float = 5.0) -> bool:
-    return abs(observed - expected) < k * se
-
-
-def new_day(state: State) -> None:
-    """Reset the day's scratch lists and counters, as the engine does every morning."""
-    start_day(state)
 
 
 def listed(state: State) -> np.ndarray:
@@ -409,7 +407,7 @@ def test_appeals_decay_the_listed_stock_geometrically() -> None:
     rng = np.random.default_rng(11)
     won = 0
     for day in range(1, days + 1):
-        new_day(state)
+        start_day(state)
         before = state.blacklist.size
         sanctions.exits_and_appeals(state, draws(state, rng, day), day)
         assert before - state.blacklist.size == state.counters["appeals_won"]
@@ -484,7 +482,7 @@ def test_travel_ban_denies_trips_of_the_listed(modes: list[str]) -> None:
     rng = np.random.default_rng(5)
     plane = train = total = 0
     for day in range(days):
-        new_day(state)
+        start_day(state)
         travel_ban.travel(state, draws(state, rng, day), day)
         plane += state.counters["trips_denied_plane"]
         train += state.counters["trips_denied_train"]
@@ -532,7 +530,7 @@ def test_speech_block_suppresses_political_events_of_the_listed() -> None:
     rng = np.random.default_rng(2)
     suppressed, political, other = 0, 0, 0
     for day in range(1, days + 1):
-        new_day(state)
+        start_day(state)
         events = behaviour(state, draws(state, rng, day), day)
         is_political = events.event == 0
         assert not state.blacklist.member[events.actor[is_political]].any()
@@ -613,7 +611,7 @@ def test_promotions_blocked_on_the_blacklist() -> None:
     rng = np.random.default_rng(4)
     granted = blocked = 0
     for day in range(days):
-        new_day(state)
+        start_day(state)
         public_job_exclusion.promotions(state, draws(state, rng, day), day)
         granted += state.counters["promotions_granted"]
         blocked += state.counters["promotions_blocked"]
@@ -640,7 +638,7 @@ def test_education_restriction_counts_children_of_sanctioned_adults() -> None:
     head = np.array([np.flatnonzero(house == h)[0] for h in range(len(kids))])
 
     def change(add: list[int] | None = None, remove: list[int] | None = None) -> int:
-        new_day(state)
+        start_day(state)
         ids = np.asarray(add or [], dtype=np.int64)
         sanctions.enlist(state, ids, np.full(ids.size, OWN_CONDUCT, dtype=np.int8), np.zeros(ids.size, bool), 0)
         sanctions.delist(state, np.asarray(remove or [], dtype=np.int64), APPEAL_WON, 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -20,7 +20,7 @@ from scslab.model.propensity import Propensity, propensities
 from scslab.model.sanctions import initial_effects, sanctions
 from scslab.model.scoring import scoring, settle_all
 from scslab.model.state import State, initial_state
-from scslab.model.surveillance import surveillance
+from scslab.model.surveillance import Charges, surveillance
 from scslab.population import Population, build_population
 from scslab.population.types import Attributes
 from scslab.scenario.schema import ScenarioParams
@@ -114,23 +114,8 @@ def _days(
     """The daily loop from `at.day` to the last day."""
     state, table, rng, profile = at.state, at.table, at.rng, at.profile
     for day in range(at.day, params.days):
-        start_day(state)
         draws = {name: Draws(rng[name], state.crn_seed, day) for name in STREAMS}  # each phase's draws today
-        t0 = time.perf_counter()
-        events = behaviour(state, draws["behaviour"], day)
-        t1 = time.perf_counter()
-        charges = surveillance(state, events, draws["surveillance"], day)
-        t2 = time.perf_counter()
-        scoring(state, charges, day)
-        t3 = time.perf_counter()
-        sanctions(state, charges, draws["sanctions"], day)
-        t4 = time.perf_counter()
-        feedback(state, draws["feedback"], day)
-        t5 = time.perf_counter()
-        record(state, table, day)
-        t6 = time.perf_counter()
-        for name, dt in zip(PHASES[1:], (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
-            profile[name] += dt
+        one_day(state, draws, day, table, profile=profile)
         at.day = day + 1
         at.elapsed = at.elapsed_before + time.perf_counter() - started
         if after_day is not None:
@@ -139,6 +124,46 @@ def _days(
             on_day(day + 1, params.days)
     settle_all(state, params.days - 1)
     return Run(state, table, profile, at.elapsed_before + time.perf_counter() - started)
+
+
+def one_day(
+    state: State,
+    draws: Mapping[str, Draws],
+    day: int,
+    table: MetricTable,
+    charges: Charges | None = None,
+    profile: dict[str, float] | None = None,
+) -> None:
+    """One day of MODEL.md section 2, its row written to `table` and each phase's seconds added to
+    `profile`. Given `charges` (hand-made, in tests) stand in for the day's behaviour and surveillance."""
+    start_day(state)
+    lap = Stopwatch(dict.fromkeys(PHASES, 0.0) if profile is None else profile)
+    if charges is None:
+        events = behaviour(state, draws["behaviour"], day)
+        lap("behaviour")
+        charges = surveillance(state, events, draws["surveillance"], day)
+        lap("surveillance")
+    scoring(state, charges, day)
+    lap("scoring")
+    sanctions(state, charges, draws["sanctions"], day)
+    lap("sanctions")
+    feedback(state, draws["feedback"], day)
+    lap("feedback")
+    record(state, table, day)
+    lap("metrics")
+
+
+class Stopwatch:
+    """Adds the seconds since the last lap to the phase's total in `profile`."""
+
+    def __init__(self, profile: dict[str, float]) -> None:
+        self.profile = profile
+        self.last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.profile[phase] += now - self.last
+        self.last = now
 
 
 def build_with_propensities(

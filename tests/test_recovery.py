@@ -1,8 +1,9 @@
-"""Recovery in closed form (docs/model.md, "Recovery in closed form") against exact arithmetic.
+"""Recovery (MODEL.md section 5; docs/model.md, "Recovery in closed form") against exact arithmetic.
 
-Every debt here is charged on day 0, so each citizen's score on every later day has a closed
+Where every debt is charged on day 0, each citizen's score on every later day has a closed
 form in whole points; the scheduled run must give it day by day: each citizen's ledgers and
-score, the daily quantiles, tier counts, mean, blacklist stock and wrongful count.
+score, the daily quantiles, tier counts, mean, blacklist stock and wrongful count. The wake
+pool that schedules recovery keeps each citizen in their wake day only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from functools import partial
 import numpy as np
 import pytest
 
-from modelkit import build_state, charges, population, scenario, step
+from modelkit import build_state, charges, offence, population, scenario, step
+from scslab import engine
 from scslab.model import scoring
-from scslab.model.ledgers import L_MISATTRIBUTED, L_OWN, L_SCORE
+from scslab.model.ledgers import L_ASSOCIATION, L_MISATTRIBUTED, L_OWN, L_SCORE
 from scslab.model.metrics import MetricTable
 from scslab.model.params import compile_params
 from scslab.model.recovery import (
@@ -31,15 +33,11 @@ from scslab.model.recovery import (
     wake_pool,
     wake_pool_blocks,
 )
-from scslab.model.state import initial_state
+from scslab.scenario import load_scenario
 
 N, DAYS, CLEAN, THRESHOLD, MIN_DAYS = 2_000, 300, 5, 700.0, 30
 S0, LOW, HIGH = 800.0, 350.0, 950.0
 BOUNDS = np.array([900.0, 800.0, 650.0, 350.0])  # tiers A, B, C, D (lower bounds)
-
-
-def offence(points: float) -> dict[str, object]:
-    return {"rate": 0.0, "points": points, "source": "cameras"}
 
 
 def day0_charges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +75,7 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
     params = scenario(
         N,
         DAYS,
-        events={"minor": offence(-1.0), "major": offence(-50.0), "bonus": offence(100.0)},
+        events={"minor": offence(points=-1.0), "major": offence(points=-50.0), "bonus": offence(points=100.0)},
         recovery={"clean_days": CLEAN, "per_day": per_day},
         blacklist={"threshold": THRESHOLD, "min_days": MIN_DAYS},
     )
@@ -122,13 +120,61 @@ def test_scheduled_recovery_matches_exact_arithmetic(per_day: float) -> None:
     assert (moving > 0) == (per_day == 1.0)  # 1 a day leaves the largest debts unpaid; 2.5 a day clears all
 
 
+def test_recovery_exact() -> None:
+    """own -30 and association -10 charged on day 0; clean_days 10, per_day 2. Nothing comes back
+    through day 9; on the k-th recovery day (day 9 + k) the 40 points of debt are down to 40 - 2k,
+    taken in proportion: own = -30 (40 - 2k) / 40, association = -10 (40 - 2k) / 40. Both are exactly
+    0 after k = 20 (day 29) and stay there. A new charge on day 35 restarts the clock: day 45 is
+    the first day back. Read each day as it stands (`current_ledgers`), without settling the
+    scheduled recovery, so the closed form is checked day by day."""
+    n = 10
+    params = scenario(
+        n,
+        60,
+        events={"fraud": offence(points=-30.0), "criticism": offence(points=-10.0)},
+        association={"events": ["criticism"]},
+        networks={"friends": {"alpha": 1.0}},
+        recovery={"clean_days": 10, "per_day": 2.0},
+    )
+    state = build_state(params, population(n, edges={"friends": (np.array([0]), np.array([1]))}))
+    for day in range(60):
+        todays = charges([0, 1], [0, 1]) if day == 0 else charges([0], 0) if day == 35 else None
+        step(state, day, todays)
+        led = scoring.current_ledgers(state, day)
+        own, association, score = led[:, L_OWN], led[:, L_ASSOCIATION], led[:, L_SCORE]
+        k = 0 if day < 10 else min(day - 9, 20)
+        if day < 35:
+            assert np.isclose(own[0], -30 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
+            assert np.isclose(association[0], -10 * (40 - 2 * k) / 40, rtol=1e-12, atol=0), day
+            assert np.isclose(score[0], 760 + 2 * k, rtol=1e-12), day
+            # citizen 1: own -10 from its criticism, back 2 a day from day 10, clear on day 14
+            assert np.isclose(own[1], -10 + 2 * min(max(day - 9, 0), 5)), day
+        if 29 <= day < 35:
+            assert own[0] == 0.0 and association[0] == 0.0 and score[0] == 800.0
+        if day >= 35:
+            k = 0 if day < 45 else min(day - 44, 15)
+            assert np.isclose(own[0], -30 + 2 * k), day
+            assert association[0] == 0.0
+    assert own[0] == 0.0 and score[0] == 800.0
+    assert own[1] == 0.0 and association[1] == 0.0  # 1's own debt was paid from day 10
+    assert own[2:].sum() == 0 and association[2:].sum() == 0
+    assert state.index.bins_a_day == 20  # (the scheduled path was the one checked)
+
+
+def test_recovery_needs_a_clean_record() -> None:
+    """A negative charge every 5 days with clean_days 10: the clock never runs out, nothing is regained."""
+    n = 10
+    params = scenario(n, 40, events={"fraud": offence(points=-5.0)}, recovery={"clean_days": 10, "per_day": 2.0})
+    state = build_state(params, population(n))
+    for day in range(40):
+        step(state, day, charges([0]) if day % 5 == 0 else None)
+    assert state.own[0] == -5.0 * 8
+
+
 def test_scheduled_and_eager_recovery_agree_on_a_preset_run(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same run (same draws) with recovery scheduled and eager: scores are snapped to a grid
     far finer than any points (`ledgers.snap`), so the two give the same table and scores, though
     the one settles k days at once and the other adds them day by day."""
-    import scslab.engine as engine
-    from scslab.scenario import load_scenario
-
     params = load_scenario("beijing-2020").params
     size = params.population.model_copy(update={"size": 20_000})
     params = params.model_copy(update={"days": 200, "population": size})
@@ -151,10 +197,10 @@ def test_checking_does_not_change_a_scheduled_run() -> None:
     params = scenario(
         50,
         40,
-        events={"minor": offence(-7.0)},
+        events={"minor": offence(points=-7.0)},
         recovery={"clean_days": 2, "per_day": 1.0},
     )
-    state = initial_state(compile_params(params), population(50), np.random.default_rng(1))
+    state = build_state(params, population(50))
     step(state, 0, charges(np.arange(50), 0))
     for day in range(1, 6):
         step(state, day)
