@@ -234,7 +234,10 @@ def test_with_overrides_can_add_an_event_and_revalidates() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"events.criticism.rate": -1}, "--set events.criticism.rate: -1 is out of range (allowed: a number >= 0)"),
+        (
+            {"events.criticism.rate": -1},
+            "--set events.criticism.rate: -1 is out of range (allowed: a number in [0, 100])",
+        ),
         ({"population.sise": 5}, "--set population.sise: unknown key, did you mean 'size'? (allowed keys here: size, "),
         ({"events.protest.rate": 0.1}, "--set events.protest.rate: events.protest.points: required key missing"),
         ({"sanctions[9].size": 0.1}, "--set sanctions[9].size: sanctions: has 5 entries (allowed: an index in [0, 4])"),
@@ -319,10 +322,14 @@ BAD_FILES = [
     (
         "negative rate",
         edited("rate = 0.001\n", "rate = -1\n"),
-        "events.criticism.rate: -1 is out of range (allowed: a number >= 0)",
+        "events.criticism.rate: -1 is out of range (allowed: a number in [0, 100])",
     ),
     ("NaN", edited("rate = 0.001\n", "rate = nan\n"), "events.criticism.rate: nan is not a finite number"),
-    ("inf", edited("sigma = 2.0", "sigma = inf"), "stress.sigma: inf is not a finite number (allowed: a number >= 0)"),
+    (
+        "inf",
+        edited("sigma = 2.0", "sigma = inf"),
+        "stress.sigma: inf is not a finite number (allowed: a number in [0, 1000])",
+    ),
     (
         "unknown source",
         edited('source = "internet"\nelasticity = 3.0', 'source = "radar"\nelasticity = 3.0'),
@@ -462,7 +469,7 @@ def test_extends_errors_name_the_file_that_gave_the_value(tmp_path: Path, monkey
     Path("top.toml").write_text('extends = "base.toml"\nname = "top"\n', encoding="utf-8")
     with pytest.raises(ScenarioError) as exc:
         load_scenario("top.toml")
-    assert one_line_error(exc) == "base.toml: events.criticism.rate: -1 is out of range (allowed: a number >= 0)"
+    assert one_line_error(exc) == "base.toml: events.criticism.rate: -1 is out of range (allowed: a number in [0, 100])"
     Path("top.toml").write_text('extends = "base.toml"\n[events.criticism]\nrate = 0.5\nsource = "radar"\n')
     with pytest.raises(ScenarioError) as exc:
         load_scenario("top.toml")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from scslab.errors import ResourceError
 from scslab.hardware import available_bytes
 from scslab.model import effects
 from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
+from scslab.population.build import expected_degrees
 from scslab.scenario.schema import Eligible, ScenarioParams
 
 # Bytes per citizen held by the run state (model/state.py) apart from the effects' own (each
@@ -68,7 +73,7 @@ def estimate_peak_bytes(params: ScenarioParams, people: bool = False) -> int:
         + (PEOPLE_BYTES if people else 0)
     )
     per_citizen = max(estimate_bytes_per_citizen(pop, net), MARGIN * run)
-    return int(FIXED_BYTES + per_citizen * pop.size)
+    return int(FIXED_BYTES + per_citizen * pop.size + sum(d.bytes for d in demands(params)))
 
 
 def effect_bytes(household_size_mean: float) -> float:
@@ -90,14 +95,141 @@ def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
 
 
 def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:
-    """Raise a one-line ResourceError when the run would not fit in available memory."""
+    """Raise a one-line ResourceError when the run would not fit in available memory.
+
+    The error names the key that asks for the most memory: `population.size` when the citizens'
+    own arrays do, else the key of the largest demand (`demands`), with the citizens that would fit.
+    """
     need = estimate_peak_bytes(params, people)
     have = int(available_bytes() * 0.9)
     if need <= have:
         return
-    per_citizen = (need - FIXED_BYTES) / params.population.size
-    fits = max(0, int((have - FIXED_BYTES) / per_citizen))
+    n = params.population.size
+    fixed = FIXED_BYTES + sum(d.bytes for d in demands(params) if not d.per_citizen)
+    per_citizen = (need - fixed) / n
+    fits = max(0, int((have - fixed) / per_citizen)) if have > fixed else 0
+    largest = max(demands(params), key=lambda d: d.bytes, default=None)
+    citizens = need - FIXED_BYTES - sum(d.bytes for d in demands(params))
+    if largest is None or largest.bytes <= citizens:
+        raise ResourceError(
+            f"{source}: population.size: {n:,} citizens need about {need / 2**30:.1f} GiB "
+            f"but {have / 2**30:.1f} GiB is available (allowed here: at most {fits:,} citizens)"
+        )
     raise ResourceError(
-        f"{source}: population.size: {params.population.size:,} citizens need about {need / 2**30:.1f} GiB "
-        f"but {have / 2**30:.1f} GiB is available (allowed here: at most {fits:,} citizens)"
+        f"{source}: {largest.key}: {largest.what} need about {largest.bytes / 2**30:.1f} GiB of the run's "
+        f"{need / 2**30:.1f} GiB but {have / 2**30:.1f} GiB is available "
+        f"(allowed here: a smaller {largest.key}, or at most {fits:,} citizens)"
     )
+
+
+# Memory that follows the scenario's rates, score range, schedule and length rather than the
+# citizens alone (each measured against the run's peak in bench/memory_peaks.py):
+# a day's event at the day's peak: the thinning candidates (positions, ids), the events' actor,
+# type and key (int64 each), the detection's uniforms and masks and the detected copies.
+EVENT_DAY_BYTES = 160
+# A charge waiting for its source's delay (`State.pending`): target and type (int64), the flag.
+PENDING_BYTES = 17
+# A recovery check waiting for its clean days (`State.recovery_due`): an int64 id.
+DUE_BYTES = 8
+# A charge passed on to a contact (association): its id and the touched list.
+CONTACT_BYTES = 24
+# A trip drawn where a travel ban reaches beyond the blacklist: quintile, traveller, uniform, mode.
+TRIP_BYTES = 48
+# The daily table: columns a run keeps (core columns plus two an event type and one a tier,
+# an upper bound), as arrays, as a data frame and while it is converted for Parquet.
+TABLE_COLUMNS = 40
+TABLE_COPIES = 3
+# A day of the run: coverage per source (float64), perceived-risk decay, the wake pool's day.
+DAY_BYTES = 8 + 4 * 4 + 66 * 4
+# Poisson variation of a day's count around its mean: mean + 6 sd (never exceeded in practice).
+POISSON_SDS = 6.0
+# The score histogram and the moving one are int64 over 0.1-point bins (`ledgers.ScoreIndex`).
+BIN_BYTES = 8
+SCORE_BIN = 0.1  # (`model.params.SCORE_BIN`)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Bytes a run allocates because of one key: which key, for what, and whether it grows with the citizens."""
+
+    key: str
+    what: str
+    bytes: float
+    per_citizen: bool
+
+
+def events_a_day(params: ScenarioParams, names: Collection[str] | None = None) -> float:
+    """An upper bound on a day's events of the types `names` (all when None), thinning candidates
+    included, with room for Poisson variation."""
+    n = params.population.size
+    loss = sum(s.size for s in params.sanctions if s.effect == "loan_penalty")
+    stress = max(1.0, 1.0 + params.stress.sigma * min(1.0, loss))
+    mean = sum(
+        n * e.rate * _eligible_share(params, e.eligible) * (stress if e.financial else 1.0)
+        for name, e in params.events.items()
+        if names is None or name in names
+    )
+    return _with_variation(mean)
+
+
+def _with_variation(mean: float) -> float:
+    return mean + POISSON_SDS * math.sqrt(mean)
+
+
+def demands(params: ScenarioParams) -> list[Demand]:
+    """The memory the scenario's rates, score range, recovery schedule, delays and length add."""
+    days = params.days
+    events = events_a_day(params)
+    out = [Demand("events.*.rate", f"{events:,.0f} events a day", EVENT_DAY_BYTES * events, True)]
+    by_delay: dict[int, list[str]] = {}
+    for name, e in params.events.items():
+        by_delay.setdefault(params.sources[e.source].delay, []).append(name)
+    held = sum(events_a_day(params, names) * min(delay, days) for delay, names in by_delay.items())
+    if held:
+        out.append(Demand("sources.*.delay", f"{held:,.0f} charges in flight", PENDING_BYTES * held, True))
+    degrees = expected_degrees(params.population, params.networks)
+    net = params.networks
+    alphas = {"family": net.family.alpha, "work": net.work.alpha, "friends": net.friends.alpha}
+    fanout = sum(degrees[name] for name, alpha in alphas.items() if alpha > 0)
+    negative = [name for name, e in params.events.items() if e.points < 0]
+    contacts = events_a_day(params, set(negative) & set(params.association.events)) * fanout
+    if contacts:
+        out.append(
+            Demand("networks.*.alpha", f"{contacts:,.0f} contacts charged a day", CONTACT_BYTES * contacts, True)
+        )
+    if params.recovery.per_day > 0:
+        charged = events_a_day(params, negative) + contacts
+        due = min(params.recovery.clean_days + 1, days) * min(charged, params.population.size)  # distinct a day
+        out.append(Demand("recovery.clean_days", f"{due:,.0f} recovery checks waiting", DUE_BYTES * due, True))
+    out += _score_demands(params)
+    if any(s.effect == "travel_ban" and s.trigger.strip() != "blacklist" for s in params.sanctions):
+        trips = _with_variation(params.population.size * max(params.travel.rate))
+        out.append(Demand("travel.rate", f"{trips:,.0f} trips a day", TRIP_BYTES * trips, True))
+    if params.firms is not None and params.firms.violation_rate > 0:
+        pop = params.population
+        firms = pop.size * (pop.age_shares.adult + pop.age_shares.senior) / params.networks.work.firm_size_mean + 1
+        violations = _with_variation(firms * params.firms.violation_rate)
+        delay = params.sources[params.firms.source].delay
+        bytes_ = (EVENT_DAY_BYTES + PENDING_BYTES * min(delay, days)) * violations
+        out.append(Demand("firms.violation_rate", f"{violations:,.0f} firm violations a day", bytes_, True))
+    table = days * (TABLE_COPIES * 8 * table_columns(params) + 8 * len(params.sources) + DAY_BYTES)
+    out.append(Demand("days", f"{days:,} days of the daily table", table, False))
+    return out
+
+
+def table_columns(params: ScenarioParams) -> int:
+    """An upper bound on the daily table's columns (`model.metrics.metric_names`)."""
+    return TABLE_COLUMNS + 2 * len(params.events) + len(params.score.tiers)
+
+
+def _score_demands(params: ScenarioParams) -> list[Demand]:
+    """The score histogram, and the moving histogram of scheduled recovery (`ledgers.ScoreIndex`)."""
+    score = params.score
+    bins = math.ceil((score.max - score.min) / SCORE_BIN) + 1
+    out = [Demand("score.max", f"a histogram of {bins:,} bins", 2 * BIN_BYTES * bins, False)]
+    per_day = params.recovery.per_day
+    a_day = per_day / SCORE_BIN
+    if per_day > 0 and abs(a_day - round(a_day)) <= 1e-9:
+        slots = bins + round(a_day) * (params.days + 2)
+        out.append(Demand("recovery.per_day", f"a moving histogram of {slots:,} bins", BIN_BYTES * slots, False))
+    return out

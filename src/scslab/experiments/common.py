@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 from scslab.errors import ScslabError
 from scslab.experiments.executors import Executor, Task, Work, execute, make_executor
 from scslab.experiments.store import Experiment, RunCallback
+from scslab.memory import table_columns
 from scslab.scenario import Scenario, load_scenario
 
 
@@ -33,11 +35,46 @@ def as_scenario(scenario: Scenario | str | Path) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
 
-def check_count(value: int, option: str, least: int = 1) -> int:
-    """`value` if it is at least `least`, else a one-line error."""
+# Runs one experiment may hold (each is a folder of a few files and a catalogue row a metric; the
+# parent keeps a task and a row of figures for each). Sizes beyond it are refused before anything starts.
+MAX_RUNS = 1_000_000
+# A stored run's files besides its daily table (breakdowns, summary, task), rounded up.
+RUN_FILE_BYTES = 64 * 1024
+# What each experiment's size is made of, for the one-line refusal.
+RUN_OPTIONS = {"ensemble": "--seeds", "sweep": "design points x --seeds", "sensitivity": "--n x --seeds",
+               "calibrate": "--trials x --seeds"}  # fmt: skip
+
+
+def check_count(value: int, option: str, least: int = 1, most: int = MAX_RUNS) -> int:
+    """`value` if it lies in [`least`, `most`], else a one-line error."""
     if value < least:
         raise ScslabError(f"{option}: {value} (allowed: at least {least})")
+    if value > most:
+        raise ScslabError(f"{option}: {value:,} (allowed: at most {most:,})")
     return value
+
+
+def check_run_count(n_runs: int, option: str) -> int:
+    """`n_runs` if one experiment can hold that many runs (`MAX_RUNS`), else a one-line error."""
+    if n_runs > MAX_RUNS:
+        raise ScslabError(f"{option}: {n_runs:,} runs (allowed: at most {MAX_RUNS:,} runs in one experiment)")
+    return n_runs
+
+
+def check_disk(n_runs: int, scenario: Scenario, root: str | Path, option: str) -> None:
+    """A one-line error when `n_runs` stored runs of `scenario` would not fit on the disk under `root`."""
+    check_run_count(n_runs, option)
+    per_run = RUN_FILE_BYTES + 8 * scenario.params.days * (table_columns(scenario.params) + 1)
+    need = n_runs * per_run
+    where = Path(root).resolve()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise ScslabError(
+            f"{option}: {n_runs:,} runs need about {need / 2**30:.1f} GiB under {root} but {free / 2**30:.1f} GiB "
+            f"is free (allowed here: at most {free // per_run:,} runs)"
+        )
 
 
 @contextmanager
@@ -60,7 +97,9 @@ def experiment(
     options: Options,
     tasks: Sequence[Task] | None = None,
 ) -> Iterator[Experiment]:
-    """An open experiment, closed (catalogue flushed, lock released) on leaving."""
+    """An open experiment, closed (catalogue flushed, lock released) on leaving; refused in one line
+    before anything is written when its runs would not fit on the disk."""
+    check_disk(n_runs, scenario, options.root, RUN_OPTIONS.get(kind, "runs"))
     exp = Experiment.open(
         kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks
     )
@@ -82,6 +121,7 @@ def run_matrix(
 
 def seed_tasks(points: Sequence[dict[str, Any]], seeds: Sequence[int]) -> list[Task]:
     """One task per (point, replicate): index = point * replicates + replicate, replicate r with seed r."""
+    check_run_count(len(points) * len(seeds), "design points x --seeds")
     return [
         Task(p * len(seeds) + r, seed, tuple(sorted(point.items())), p, r)
         for p, point in enumerate(points)

@@ -12,7 +12,7 @@ import pandas as pd
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
-from scslab.experiments.common import Options, as_scenario, check_count, experiment, using
+from scslab.experiments.common import Options, as_scenario, check_count, check_disk, experiment, using
 from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
@@ -49,6 +49,7 @@ def ensemble(
     sc = as_scenario(scenario)
     chosen = check_metrics(metrics, sc)
     check_count(seeds, "--seeds")
+    check_disk(seeds, sc, opts.root, "--seeds")  # before spawning the seeds
     tasks = [Task(i, s, (), 0, i) for i, s in enumerate(run_seeds(seed, seeds))]
     with experiment("ensemble", sc, {"seed": seed, "seeds": seeds}, seeds, opts, tasks) as exp:
         with using(opts.executor) as executor:

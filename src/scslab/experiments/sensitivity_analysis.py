@@ -20,7 +20,17 @@ import pandas as pd
 
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
-from scslab.experiments.common import Options, as_scenario, check_count, experiment, run_matrix, seed_tasks, using
+from scslab.experiments.common import (
+    Options,
+    as_scenario,
+    check_count,
+    check_disk,
+    check_run_count,
+    experiment,
+    run_matrix,
+    seed_tasks,
+    using,
+)
 from scslab.experiments.design import Param, check_points, design_seed, parse_params, points_from_matrix, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
 from scslab.scenario import Scenario
@@ -64,11 +74,13 @@ def sensitivity(
     if method == "sobol" and n & (n - 1):
         raise ScslabError(f"--n: {n} is not a power of 2 (allowed for sobol: 2, 4, 8, ..., e.g. 64)")
     specs = parse_params(params, sc, need="range")
+    check_run_count(n * (len(specs) + 2) * seeds, "--n x --seeds")  # SALib's samples, before drawing them
     problem = {"num_vars": len(specs), "names": [p.key for p in specs], "bounds": [[p.low, p.high] for p in specs]}
     rng_seed = design_seed(seed)
     samples = sample(method, problem, n, rng_seed)
     points, rows = points_from_matrix(specs, samples)
     check_points(sc, points)
+    check_disk(len(points) * seeds, sc, opts.root, "--n x --seeds")  # before spawning the seeds
     tasks = seed_tasks(points, run_seeds(seed, seeds))
     spec = {"seed": seed, "seeds": seeds, "method": method, "n": n, "params": [asdict(p) for p in specs]}
     with experiment("sensitivity", sc, spec, len(tasks), opts, tasks) as exp:

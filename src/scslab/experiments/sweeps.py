@@ -11,7 +11,17 @@ import pandas as pd
 
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
-from scslab.experiments.common import Options, as_scenario, check_count, experiment, run_matrix, seed_tasks, using
+from scslab.experiments.common import (
+    RUN_OPTIONS,
+    Options,
+    as_scenario,
+    check_count,
+    check_disk,
+    experiment,
+    run_matrix,
+    seed_tasks,
+    using,
+)
 from scslab.experiments.design import Param, design_seed, grid_points, lhs_points, parse_params, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
 from scslab.scenario import Scenario
@@ -55,6 +65,7 @@ def sweep(
         points = grid_points(specs)
     else:
         points = lhs_points(specs, check_count(n, "--n"), design_seed(seed))
+    check_disk(len(points) * seeds, sc, opts.root, RUN_OPTIONS["sweep"])  # before spawning the seeds
     tasks = seed_tasks(points, run_seeds(seed, seeds))
     spec = {"seed": seed, "seeds": seeds, "design": design, "n": len(points), "params": [asdict(p) for p in specs]}
     with experiment("sweep", sc, spec, len(tasks), opts, tasks) as exp:

@@ -15,9 +15,19 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
+# Upper bounds the engine can honour (docs/reliability.md, "Bounds"). Scores, points and thresholds
+# stay within +-POINTS_LIMIT, so that a score range is at most 2 million histogram bins (16 MB) and
+# ledgers summed over a century of charges stay exact in float64; multipliers of points or of
+# rates stay below MULTIPLIER_LIMIT, so that exp() and products stay finite. What a value makes the
+# run allocate beyond these (a day's events, the charges in flight, the moving histogram) is
+# counted by the memory estimate (`scslab.memory`), which refuses runs that would not fit.
+POINTS_LIMIT = 100_000.0
+MULTIPLIER_LIMIT = 1000.0
+RATE_LIMIT = 100.0  # events a person (or a firm) a day
+MAX_TIERS = 100  # tiers are an int8 index
+Points = Annotated[float, Field(ge=-POINTS_LIMIT, le=POINTS_LIMIT, allow_inf_nan=False)]
+Multiplier = Annotated[float, Field(ge=0.0, le=MULTIPLIER_LIMIT, allow_inf_nan=False)]
 
 AGE_BANDS = ("child", "adult", "senior")
 OCCUPATIONS = ("civil_servant", "employee", "business_owner", "student", "retired", "unemployed")
@@ -101,19 +111,19 @@ class Population(Strict):
 
 
 class FamilyLayer(Strict):
-    alpha: NonNegative = 0.0
+    alpha: Multiplier = 0.0
 
 
 class WorkLayer(Strict):
     mean_degree: float = Field(8.0, ge=0.0, le=1000.0, allow_inf_nan=False)
     firm_size_mean: float = Field(17.6, ge=1.0, le=1_000_000.0, allow_inf_nan=False)
-    alpha: NonNegative = 0.0
+    alpha: Multiplier = 0.0
 
 
 class FriendsLayer(Strict):
     mean_degree: float = Field(12.0, ge=0.0, le=1000.0, allow_inf_nan=False)
     same_district: Probability = 0.8
-    alpha: NonNegative = 0.0
+    alpha: Multiplier = 0.0
 
 
 class Networks(Strict):
@@ -123,10 +133,12 @@ class Networks(Strict):
 
 
 class Score(Strict):
-    start: Finite = 800.0
-    min: Finite = 350.0
-    max: Finite = 950.0
-    tiers: dict[Name, Finite] = Field(default_factory=lambda: {"A": 900.0, "B": 800.0, "C": 650.0, "D": 350.0})
+    start: Points = 800.0
+    min: Points = 350.0
+    max: Points = 950.0
+    tiers: dict[Name, Points] = Field(
+        default_factory=lambda: {"A": 900.0, "B": 800.0, "C": 650.0, "D": 350.0}, max_length=MAX_TIERS
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Score:
@@ -188,23 +200,16 @@ class Eligible(Strict):
 
 
 class Event(Strict):
-    rate: NonNegative
+    rate: float = Field(ge=0.0, le=RATE_LIMIT, allow_inf_nan=False)  # a person a day
     heterogeneity: float = Field(0.0, ge=0.0, le=20.0, allow_inf_nan=False)
-    points: Finite
+    points: Points
     source: Name
-    elasticity: NonNegative = 0.0
+    elasticity: Multiplier = 0.0
     eligible: Eligible = Eligible()
     political: bool = False
     financial: bool = False
     party_promotion: bool = False
     blacklist_on_detection: bool = False
-
-    @field_validator("rate")
-    @classmethod
-    def _rate_sane(cls, v: float) -> float:
-        if v > 100.0:
-            raise ValueError(f"{v:g} is out of range (allowed: a number in [0, 100], per person per day)")
-        return v
 
 
 class Association(Strict):
@@ -213,11 +218,11 @@ class Association(Strict):
 
 class Recovery(Strict):
     clean_days: int = Field(180, ge=0, le=100_000)
-    per_day: NonNegative = 0.0
+    per_day: float = Field(0.0, ge=0.0, le=2 * POINTS_LIMIT, allow_inf_nan=False)  # the widest score range
 
 
 class Blacklist(Strict):
-    threshold: Finite | None = None
+    threshold: Points | None = None
     min_days: int = Field(365, ge=0, le=100_000)
     term_days: int = Field(730, ge=0, le=100_000)
 
@@ -249,7 +254,7 @@ class Sanction(Strict):
 class Reward(Strict):
     effect: RewardEffect
     trigger: str | None = None
-    size: NonNegative = 0.0
+    size: Multiplier = 0.0
     window_days: int = Field(365, ge=1, le=100_000)
 
     @field_validator("trigger")
@@ -281,10 +286,10 @@ class Promotion(Strict):
 
 
 class Firms(Strict):
-    start: Finite = 800.0
-    blacklist_threshold: Finite = 600.0
-    violation_rate: NonNegative = 0.0
-    violation_points: Finite = -50.0
+    start: Points = 800.0
+    blacklist_threshold: Points = 600.0
+    violation_rate: float = Field(0.0, ge=0.0, le=RATE_LIMIT, allow_inf_nan=False)  # a firm a day
+    violation_points: Points = -50.0
     source: Name
     firm_to_person: bool = True
     person_to_firm: bool = False
@@ -293,13 +298,13 @@ class Firms(Strict):
 class Feedback(Strict):
     rho0: Probability = 0.1
     eta: Probability = 0.05
-    gamma: NonNegative = 0.2
-    psi: NonNegative = 1.0
+    gamma: Multiplier = 0.2
+    psi: Multiplier = 1.0
     tie_cut_rate: Probability = 0.0
 
 
 class Stress(Strict):
-    sigma: NonNegative = 0.0
+    sigma: Multiplier = 0.0
 
 
 class ScenarioParams(Strict):
