@@ -172,7 +172,9 @@ def test_a_run_too_large_for_memory_is_refused(tmp_path: Path) -> None:
 
 def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
     """The estimate made before allocating is above the peak resident memory a run reaches, and
-    not far above it (beijing-2020 at 1,000,000 citizens for 30 days)."""
+    not far above it (beijing-2020 at 1,000,000 citizens for 30 days): at most 1.8 times, since the
+    fixed part covers a first run that compiles the kernels (tests/test_bounds.py bounds generated
+    scenarios within 2.5 times)."""
     import os
 
     from scslab.api import load_scenario
@@ -186,7 +188,7 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path: Path) -> None:
     _, status, usage = os.wait4(child.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     peak = usage.ru_maxrss * 1024
-    assert peak < estimate < 1.6 * peak, (peak, estimate)
+    assert peak < estimate < 1.8 * peak, (peak, estimate)
 
 
 @pytest.mark.parametrize(
