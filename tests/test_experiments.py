@@ -157,6 +157,8 @@ def test_ensemble_bands_bracket_the_runs(tmp_path: Path, small: scslab.Scenario)
     assert task["seed"] == run_seeds(3, 6)[4]
     direct = scslab.simulate(small, seed=task["seed"])
     pd.testing.assert_frame_equal(direct.timeseries, frames[4])
+    direct.save(tmp_path / "direct")  # its listing episodes too, byte for byte
+    assert (runs[4] / "listings.parquet").read_bytes() == (tmp_path / "direct" / "listings.parquet").read_bytes()
 
 
 def test_same_experiment_twice_gives_identical_rows(tmp_path: Path, small: scslab.Scenario) -> None:
