@@ -1,4 +1,4 @@
-"""The social-scoring audit: each rule against Article 5(1)(c), as DOMAIN.md summarises it."""
+"""The social-scoring audit: each rule against Article 5(1)(c), as docs/sources.md summarises it."""
 
 from __future__ import annotations
 

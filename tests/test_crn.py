@@ -1,4 +1,4 @@
-"""Common random numbers (MODEL.md section 9): same laws as the default mode, draws keyed per citizen."""
+"""Common random numbers (docs/model.md section 9): same laws as the default mode, draws keyed per citizen."""
 
 from __future__ import annotations
 

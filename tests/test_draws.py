@@ -1,4 +1,4 @@
-"""The Draws object (MODEL.md section 9): each draw has its documented law in both randomness
+"""The Draws object (docs/model.md section 9): each draw has its documented law in both randomness
 modes, keyed draws depend only on (seed, day, who, stream, sub), and sequential draws are the
 very generator calls the phases made before there was an object."""
 

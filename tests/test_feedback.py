@@ -1,4 +1,4 @@
-"""Feedback (MODEL.md section 7): perceived risk, deterrence, tie cutting and financial stress,
+"""Feedback (docs/model.md section 7): perceived risk, deterrence, tie cutting and financial stress,
 against numbers derived by hand."""
 
 from __future__ import annotations

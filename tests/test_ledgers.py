@@ -1,5 +1,5 @@
 """The ledgers' per-citizen rules (model/ledgers.py): tier, counterfactual and histogram bin against
-their definitions in MODEL.md section 5, at the edges included."""
+their definitions in docs/model.md section 5, at the edges included."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from scslab.model.params import SCORE_BIN
 
 # The score-to-tier rule and the counterfactual are each defined once, compiled (`ledgers.score_tier`,
 # `ledgers.counterfactual_score`); numpy callers go through their array forms. These check them
-# against the definitions of MODEL.md written with numpy, at the edges included.
+# against the definitions of docs/model.md written with numpy, at the edges included.
 edge_floats = st.floats(min_value=-1000.0, max_value=2000.0, allow_nan=False, allow_infinity=False)
 
 

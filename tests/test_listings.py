@@ -1,5 +1,5 @@
 """The listing log (listings.parquet) against the daily stocks and against episodes derived by hand
-from MODEL.md section 6: entry, cause, wrongfulness and its changes, exit day and reason."""
+from docs/model.md section 6: entry, cause, wrongfulness and its changes, exit day and reason."""
 
 from __future__ import annotations
 

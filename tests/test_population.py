@@ -40,7 +40,7 @@ Z = 5.0  # standard errors allowed
 
 
 def example_params(size: int = N, **pop: object) -> tuple[schema.Population, schema.Networks]:
-    """The [population] and [networks] tables of shared/scenarios/example.toml."""
+    """The [population] and [networks] tables of src/scslab/scenario/example.toml."""
     population = schema.Population(
         size=size,
         real_size=22_000_000,

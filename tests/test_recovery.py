@@ -1,4 +1,4 @@
-"""Recovery (MODEL.md section 5; docs/model.md, "Recovery in closed form") against exact arithmetic.
+"""Recovery (docs/model.md section 5; docs/model.md, "Recovery in closed form") against exact arithmetic.
 
 Where every debt is charged on day 0, each citizen's score on every later day has a closed
 form in whole points; the scheduled run must give it day by day: each citizen's ledgers and

@@ -1,4 +1,4 @@
-"""The blacklist, appeals, and every sanction and reward, against numbers derived by hand from MODEL.md section 6.
+"""The blacklist, appeals, and every sanction and reward, against numbers derived by hand from docs/model.md section 6.
 
 Unit tests build a state by hand and drive single phases with hand-made charges; end-to-end
 tests run the engine on hand-made populations and check exact invariants every day (through

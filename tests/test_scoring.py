@@ -1,4 +1,4 @@
-"""Scoring (MODEL.md section 5): association charges, score bounds and tiers, against numbers
+"""Scoring (docs/model.md section 5): association charges, score bounds and tiers, against numbers
 derived by hand."""
 
 from __future__ import annotations

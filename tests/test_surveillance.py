@@ -1,4 +1,4 @@
-"""Behaviour and surveillance (MODEL.md sections 3-4) against numbers derived by hand: the events
+"""Behaviour and surveillance (docs/model.md sections 3-4) against numbers derived by hand: the events
 drawn, the records that reach the scoring authority (coverage, delay, share, multipliers), and
 misattribution, read from the own and misattributed ledgers."""
 

@@ -1,6 +1,6 @@
 """Presets against reported figures (docs/validation.md), at sizes that run in CI.
 
-Each check states the reported figure, its source in DOMAIN.md, and a tolerance made of two
+Each check states the reported figure, its source in docs/sources.md, and a tolerance made of two
 parts: how closely the figure can be expected to hold (its own vagueness, or the factor the
 issue allows), and the sampling error at the test's size, taken as 4 standard deviations of
 a Poisson count (or of the mean over seeds), so that a correct model fails about once in
@@ -21,7 +21,7 @@ from scslab.results import Result
 from scslab.scenario import Scenario
 
 Z = 4.0  # standard deviations of sampling error allowed
-CHINA_2020 = 1_411_780_000  # 2020 census (DOMAIN.md)
+CHINA_2020 = 1_411_780_000  # 2020 census (docs/sources.md)
 
 
 @cache
@@ -117,7 +117,7 @@ def test_beijing_chilling_effect_as_penney_measured() -> None:
 
 
 def test_no_chilling_where_speech_is_not_scored() -> None:
-    """rights-respecting gives criticism no points, so surveillance cannot deter it (MODEL.md section 7)."""
+    """rights-respecting gives criticism no points, so surveillance cannot deter it (docs/model.md section 7)."""
     seen = political_events("rights-respecting", CHILLING_SIZE, range(1, 3))
     unseen = political_events("rights-respecting", CHILLING_SIZE, range(1, 3), unseen=True)
     # as if the two counts were independent Poisson counts (with one seed they are in fact drawn alike)

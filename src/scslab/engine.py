@@ -1,4 +1,4 @@
-"""The daily loop of MODEL.md section 2: behaviour, surveillance, scoring, sanctions, feedback, metrics."""
+"""The daily loop of docs/model.md section 2: behaviour, surveillance, scoring, sanctions, feedback, metrics."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from scslab.population.types import Attributes
 from scslab.scenario.schema import ScenarioParams
 
 PHASES = ("population", "behaviour", "surveillance", "scoring", "sanctions", "feedback", "metrics")
-# One independent random stream per phase (MODEL.md section 9): a change in one phase
+# One independent random stream per phase (docs/model.md section 9): a change in one phase
 # never shifts another phase's draws. New streams are only ever appended.
 STREAMS = ("population", "propensity", "behaviour", "surveillance", "scoring", "sanctions", "feedback")
 
@@ -134,7 +134,7 @@ def one_day(
     charges: Charges | None = None,
     profile: dict[str, float] | None = None,
 ) -> None:
-    """One day of MODEL.md section 2, its row written to `table` and each phase's seconds added to
+    """One day of docs/model.md section 2, its row written to `table` and each phase's seconds added to
     `profile`. Given `charges` (hand-made, in tests) stand in for the day's behaviour and surveillance."""
     start_day(state)
     lap = Stopwatch(dict.fromkeys(PHASES, 0.0) if profile is None else profile)

@@ -1,6 +1,6 @@
 """The social-scoring audit: a scenario's sanctions against EU AI Act Article 5(1)(c).
 
-DOMAIN.md summarises the prohibition: an AI system that evaluates or classifies people
+docs/sources.md summarises the prohibition: an AI system that evaluates or classifies people
 over a period of time on their social behaviour, where the score leads to detrimental
 treatment (i) in social contexts unrelated to the contexts in which the data was
 collected, or (ii) that is unjustified or disproportionate to the behaviour. The audit
@@ -18,7 +18,7 @@ which blocks listed officials) it asks:
 - (ii) **proportion**: its severity against each offence's gravity, by `RULE_OF_THUMB`.
 
 A rule meets the prohibited pattern when (a) holds and (i) or (ii) does. Rewards are
-listed but not counted: DOMAIN.md's summary speaks of detrimental treatment only.
+listed but not counted: docs/sources.md's summary speaks of detrimental treatment only.
 The contexts and severities are data in `scslab.audit.contexts`.
 """
 
@@ -299,7 +299,7 @@ def misattribution_notes(p: ScenarioParams, data: tuple[DataUse, ...]) -> tuple[
 
 
 def rules(p: ScenarioParams) -> list[RuleSpec]:
-    """Every sanction, and the promotion rule (MODEL.md section 6) if officials are promoted."""
+    """Every sanction, and the promotion rule (docs/model.md section 6) if officials are promoted."""
     out = [
         RuleSpec(f"sanctions[{i}]", s.effect, s.trigger.strip(), (parse_trigger(s.trigger),), s.size)
         for i, s in enumerate(p.sanctions)
@@ -317,19 +317,19 @@ def rules(p: ScenarioParams) -> list[RuleSpec]:
 
 
 def reward_notes(p: ScenarioParams) -> tuple[str, ...]:
-    """Rewards, listed but not counted: DOMAIN.md's summary speaks of detrimental treatment."""
+    """Rewards, listed but not counted: docs/sources.md's summary speaks of detrimental treatment."""
     notes = []
     for i, r in enumerate(p.rewards):
         why = "a party-promotion record in the last window" if r.effect == "red_loan" else (r.trigger or "")
         notes.append(
-            f"rewards[{i}] {r.effect} ({why}): a reward is not detrimental treatment in DOMAIN.md's summary; "
+            f"rewards[{i}] {r.effect} ({why}): a reward is not detrimental treatment in docs/sources.md's summary; "
             "withholding it from the others may still be unfavourable treatment under the Act (docs/audit.md)"
         )
     return tuple(notes)
 
 
 def audit(scenario: Scenario) -> AuditReport:
-    """Audit every sanction of `scenario` against Article 5(1)(c), as DOMAIN.md summarises it."""
+    """Audit every sanction of `scenario` against Article 5(1)(c), as docs/sources.md summarises it."""
     p = scenario.params
     findings = tuple(assess(p, spec) for spec in rules(p))
     # the promotion rule is built in: show it only where some record can block a promotion

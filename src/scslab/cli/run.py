@@ -86,10 +86,17 @@ def run(
 
 
 @app.command()
-def scenarios() -> None:
+def scenarios(
+    example: Annotated[
+        bool, typer.Option("--example", help="Print the commented example scenario (every key) instead.")
+    ] = False,
+) -> None:
     """List the presets."""
-    from scslab.scenario import list_presets
+    from scslab.scenario import example_text, list_presets
 
+    if example:
+        typer.echo(example_text(), nl=False)  # plain text: rich would read [tables] as markup
+        return
     table = Table(title="Presets")
     table.add_column("name")
     table.add_column("description")
@@ -123,7 +130,7 @@ def compare_command(
     seeds: Annotated[int, typer.Option(help="Number of seeds.")] = 10,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 1,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key in both: KEY=VALUE.")] = None,
-    crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (MODEL.md 9).")] = True,
+    crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (docs/model.md section 9).")] = True,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default runs/compare-A-B-TIME).")
     ] = None,

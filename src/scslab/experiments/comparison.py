@@ -1,7 +1,7 @@
 """Two scenarios run over the same seeds, with common random numbers by default (report/compare.py shows them).
 
 With `crn=True` both scenarios make the same random draws for everyone whose rates they
-leave alike (MODEL.md section 9), so the difference of each seed's pair of runs is the
+leave alike (docs/model.md section 9), so the difference of each seed's pair of runs is the
 policy's effect rather than noise.
 """
 

@@ -1,1 +1,1 @@
-"""The model of MODEL.md: parameters, state and the daily phases."""
+"""The model of docs/model.md: parameters, state and the daily phases."""

@@ -1,4 +1,4 @@
-"""Phase 1, behaviour: draw the day's events (MODEL.md section 3).
+"""Phase 1, behaviour: draw the day's events (docs/model.md section 3).
 
 The count of events of type e by citizen i is Poisson with mean
 `rate_e * u_ie * deter_ie * stress_ie * block_ie`. It is drawn by thinning: one Poisson

@@ -1,4 +1,4 @@
-"""The blacklist's compiled checks (MODEL.md section 6): why a low score lists a citizen, whether a
+"""The blacklist's compiled checks (docs/model.md section 6): why a low score lists a citizen, whether a
 listing is wrongful, and whether it ends today. The sanctions phase (`sanctions.py`) calls them.
 """
 

@@ -1,4 +1,4 @@
-"""The metric catalogue: every figure a run reports, one row each (MODEL.md section 8).
+"""The metric catalogue: every figure a run reports, one row each (docs/model.md section 8).
 
 A row gives the figure's name, whether it is a stock (read at the end of a day; the summary
 keeps the last day's value) or a flow (the day's count; the summary keeps the run's sum),

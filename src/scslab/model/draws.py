@@ -1,4 +1,4 @@
-"""Random draws in both randomness modes (MODEL.md section 9).
+"""Random draws in both randomness modes (docs/model.md section 9).
 
 Each phase draws through a `Draws` object: its own generator, the key of common random
 numbers (the run's seed, or None) and the day. Model code asks for a draw by its shape

@@ -1,4 +1,4 @@
-"""Phase 5, feedback: perceived risk and tie cutting (MODEL.md section 7).
+"""Phase 5, feedback: perceived risk and tie cutting (docs/model.md section 7).
 
 `rho_i <- (1 - eta) * rho_i + eta * min(1, pen_i + gamma * n_i)`. Untouched citizens only
 decay, so their `rho` is stored with the day it was last written and decayed on read; the

@@ -1,4 +1,4 @@
-"""Corporate credit (MODEL.md section 6): firms' scores, violations, and the firm blacklist.
+"""Corporate credit (docs/model.md section 6): firms' scores, violations, and the firm blacklist.
 
 Firms' violations are seen by the regulator source (`firms.source`: its coverage, share and
 delay; no misattribution). A firm recovers like a citizen (`recovery.per_day` after

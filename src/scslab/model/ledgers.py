@@ -1,4 +1,4 @@
-"""The ledgers (MODEL.md section 4) and the clamped score (section 5): each citizen's record, the
+"""The ledgers (docs/model.md section 4) and the clamped score (section 5): each citizen's record, the
 per-citizen arithmetic on it, and the score index that aggregates the scores.
 
 `State.ledgers` is one record of five float64 a citizen (read together, so kept together): the

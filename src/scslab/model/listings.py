@@ -1,4 +1,4 @@
-"""The listing log (MODEL.md section 6): one record per listing episode, from entry to exit.
+"""The listing log (docs/model.md section 6): one record per listing episode, from entry to exit.
 
 The sanctions phase opens an episode when it lists a citizen and closes it, with the reason,
 when it takes them off; the metrics phase notes each day's end, when a listing's

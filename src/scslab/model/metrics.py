@@ -1,4 +1,4 @@
-"""Phase 6, metrics: the day's row of every column of the metric catalogue (MODEL.md section 8).
+"""Phase 6, metrics: the day's row of every column of the metric catalogue (docs/model.md section 8).
 
 Stocks are read at the end of the day; flows are the day's counts. Every column is allocated
 for all days before the run starts. The rows are `model.catalogue.CORE` with the effects'

@@ -1,5 +1,5 @@
 """The scoring phase's kernels: charges posted to the ledgers, and scores, tiers and the score
-index refreshed from them (MODEL.md sections 4 and 5), with scheduled recovery settled and planned
+index refreshed from them (docs/model.md sections 4 and 5), with scheduled recovery settled and planned
 in the same pass.
 
 They take the run's `ScoringArrays` (`State.scoring_arrays`) as one argument.

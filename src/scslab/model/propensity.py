@@ -1,4 +1,4 @@
-"""Fixed propensities `u_ie` (MODEL.md section 3) and the sampler that places the day's candidates
+"""Fixed propensities `u_ie` (docs/model.md section 3) and the sampler that places the day's candidates
 in proportion to them.
 """
 

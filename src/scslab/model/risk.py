@@ -1,4 +1,4 @@
-"""Perceived risk and deterrence (MODEL.md sections 3 and 7): each citizen's risk record and the
+"""Perceived risk and deterrence (docs/model.md sections 3 and 7): each citizen's risk record and the
 kernels that decay, raise and read it.
 
 `State.risk` is one record of three float64 a citizen: `rho_i` as last written (RHO), the day it

@@ -1,4 +1,4 @@
-"""Phase 4, sanctions and rewards: the blacklist, appeals, and every effect (MODEL.md section 6)."""
+"""Phase 4, sanctions and rewards: the blacklist, appeals, and every effect (docs/model.md section 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phase 3, scoring: ledgers, association penalties, recovery and bounds (MODEL.md section 5).
+"""Phase 3, scoring: ledgers, association penalties, recovery and bounds (docs/model.md section 5).
 
 `score_i = S0 + own_i + misattributed_i + association_i + merit_i`, clamped. Only the
 citizens whose ledgers moved today are recomputed; the score index (sum, tiers,

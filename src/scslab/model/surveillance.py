@@ -1,4 +1,4 @@
-"""Phase 2, surveillance: detect events, attribute them, and deliver records (MODEL.md section 4).
+"""Phase 2, surveillance: detect events, attribute them, and deliver records (docs/model.md section 4).
 
 An event is observed by its source with probability `c_s(t)` (times the civil-servant
 multiplier, capped at 1), charged to a wrong person of the actor's district and group with

@@ -1,6 +1,6 @@
-"""Scenarios: TOML files and presets turned into validated parameters (MODEL.md, appendix)."""
+"""Scenarios: TOML files and presets turned into validated parameters (docs/model.md, appendix)."""
 
-from scslab.scenario.loader import Scenario, list_presets, load_scenario, parse_set_option
+from scslab.scenario.loader import Scenario, example_text, list_presets, load_scenario, parse_set_option
 from scslab.scenario.schema import ScenarioParams
 
-__all__ = ["Scenario", "ScenarioParams", "list_presets", "load_scenario", "parse_set_option"]
+__all__ = ["Scenario", "ScenarioParams", "example_text", "list_presets", "load_scenario", "parse_set_option"]

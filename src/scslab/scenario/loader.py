@@ -27,6 +27,7 @@ from scslab.scenario.messages import explain
 from scslab.scenario.schema import ScenarioParams
 
 PRESETS_DIR = Path(__file__).with_name("presets")
+EXAMPLE_FILE = Path(__file__).with_name("example.toml")  # every key, with comments
 MAX_EXTENDS = 32
 MAX_NESTING = 32  # tables and arrays; v1 scenarios use at most 4
 MAX_FILE_BYTES = 1 << 20  # a scenario is a few kilobytes; anything past 1 MiB is refused unread
@@ -107,6 +108,11 @@ def load_scenario(name_or_path: str | Path, trusted: Sequence[str | Path] = ()) 
 def list_presets() -> list[tuple[str, str]]:
     """(name, description) of each preset shipped with scslab, sorted by name."""
     return [(name, load_scenario(name).params.description) for name in _preset_names()]
+
+
+def example_text() -> str:
+    """The commented example scenario: every key of the v1 format (`scslab scenarios --example`)."""
+    return EXAMPLE_FILE.read_text(encoding="utf-8")
 
 
 def parse_set_option(text: str) -> tuple[str, Any]:

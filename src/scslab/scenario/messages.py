@@ -81,7 +81,7 @@ def explain(error: ErrorDetails) -> tuple[KeyPath, str]:
         what = _WHAT[kind].format(value=show(value))
     else:
         what = f"{show(value)}: {error['msg']}"
-    return loc, f"{what} (allowed: {allowed or 'see scenarios/example.toml'})"
+    return loc, f"{what} (allowed: {allowed or 'see the example: scslab scenarios --example'})"
 
 
 def describe(loc: KeyPath) -> str | None:

@@ -1,9 +1,10 @@
 """The v1 scenario schema: TOML tables turned into frozen, typed, validated parameters.
 
-Every key of `shared/scenarios/example.toml` has a field here. Unknown keys are errors
-(`extra="forbid"`); ranges are declared on the fields so that the error names the
-allowed range. Cross-field rules (an event's source must exist, a trigger must name a
-tier) are model validators on `ScenarioParams`.
+Every field here is a key of the commented example, `example.toml` beside this module
+(`scslab scenarios --example` prints it). Unknown keys are errors (`extra="forbid"`); ranges
+are declared on the fields so that the error names the allowed range. Cross-field rules (an
+event's source must exist, a trigger must name a tier) are model validators on
+`ScenarioParams`.
 """
 
 from __future__ import annotations

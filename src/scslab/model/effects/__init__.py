@@ -1,4 +1,4 @@
-"""Sanction and reward effects: one file each, one line each in the registry (MODEL.md section 6).
+"""Sanction and reward effects: one file each, one line each in the registry (docs/model.md section 6).
 
 REGISTRY is in a fixed order: the daily hooks run in it (so random draws keep their order),
 the effects' flows and stocks take their columns in it, and the audit lists them in it.

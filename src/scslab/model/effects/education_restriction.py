@@ -1,5 +1,5 @@
 """Education restriction: children lose priority admission while an adult of their household is
-sanctioned (MODEL.md section 6)."""
+sanctioned (docs/model.md section 6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Public job exclusion and promotions: civil servants' promotions, blocked off the top tiers,
-on the blacklist, or under this sanction (MODEL.md section 6)."""
+on the blacklist, or under this sanction (docs/model.md section 6)."""
 
 from __future__ import annotations
 

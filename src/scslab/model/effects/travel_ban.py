@@ -1,4 +1,4 @@
-"""Travel ban: trips wanted by banned citizens are denied, by plane or train (MODEL.md section 6)."""
+"""Travel ban: trips wanted by banned citizens are denied, by plane or train (docs/model.md section 6)."""
 
 from __future__ import annotations
 
