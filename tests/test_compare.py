@@ -32,7 +32,7 @@ def crn_available() -> bool:
     return True
 
 
-needs_crn = pytest.mark.skipif(not crn_available(), reason="the engine does not run crn = true yet (docs/model.md section 9)")
+needs_crn = pytest.mark.skipif(not crn_available(), reason="the engine does not run crn = true yet (docs/model.md 9)")
 
 
 def base() -> scslab.Scenario:

@@ -79,8 +79,15 @@ def test_every_key_of_the_schema_is_set_in_the_example() -> None:
     every = schema_keys(ScenarioParams)
     assert every - shown == set(), "keys of the schema that the example does not set"
     assert shown <= every
-    nested = {"population.age_shares.child", "sources.NAME.misattribution", "events.NAME.eligible.party_member",
-              "sanctions[].modes", "rewards[].window_days", "networks.friends.same_district", "firms.person_to_firm"}
+    nested = {
+        "population.age_shares.child",
+        "sources.NAME.misattribution",
+        "events.NAME.eligible.party_member",
+        "sanctions[].modes",
+        "rewards[].window_days",
+        "networks.friends.same_district",
+        "firms.person_to_firm",
+    }
     assert nested <= every  # the walk reached every kind of nested table
 
 

@@ -181,7 +181,8 @@ def test_preset_doc_gives_every_parameter_with_its_value_and_source(preset: str)
         written, source = rows[key]
         parsed = tomllib.loads(f"v = {written}")["v"]
         assert (parsed.isoformat() if isinstance(parsed, dt.date) else parsed) == value, key
-        assert any(word in source for word in ("docs/sources.md", "assumption", "default", "docs/model.md", "calibrated")), key
+        words = ("docs/sources.md", "assumption", "default", "docs/model.md", "calibrated")
+        assert any(word in source for word in words), key
 
 
 def test_a_path_or_a_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

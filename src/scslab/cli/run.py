@@ -130,7 +130,7 @@ def compare_command(
     seeds: Annotated[int, typer.Option(help="Number of seeds.")] = 10,
     first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 1,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key in both: KEY=VALUE.")] = None,
-    crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (docs/model.md section 9).")] = True,
+    crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (docs/model.md, 9).")] = True,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output directory (default runs/compare-A-B-TIME).")
     ] = None,
