@@ -385,6 +385,7 @@ def test_calibration_resumes_with_the_same_trials(tmp_path: Path, small: scslab.
 def test_the_targets_example_in_the_docs_loads(tmp_path: Path) -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
     (block,) = re.findall(r"```toml\n(.*?)```", docs.read_text(), flags=re.S)
+    assert block in (docs.parents[1] / "examples" / "targets.toml").read_text()  # the file the docs name
     (tmp_path / "targets.toml").write_text(block)
     targets, params = load_targets(tmp_path / "targets.toml", scslab.load_scenario("beijing-2020"))
     assert [t.label for t in targets] == ["blacklisted", "trips_denied@180"] and targets[0].real
