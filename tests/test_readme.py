@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import tomllib
 from pathlib import Path
 
 import typer
@@ -18,8 +19,8 @@ from scslab.scenario import list_presets
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # Appended to each command that takes --set: 2,000 citizens instead of a preset's hundreds of
-# thousands. 200 days, not fewer, because examples/targets.toml names day 180.
-SMALL = ["--set", "population.size=2000", "--set", "days=200"]
+# thousands, for 20 days (or up to the last day that a targets file names: `small`).
+SMALL = {"population.size": 2000, "days": 20}
 # Commands of README.md that this test does not run, and why.
 NOT_RUN = {
     "make run": "the default scenario at full size (220,000 citizens, 365 days) after installing "
@@ -48,6 +49,17 @@ def scslab_args(command: str) -> list[str] | None:
     """The arguments after `scslab` (or `.venv/bin/scslab`), or None for another program."""
     words = shlex.split(command)
     return words[1:] if Path(words[0]).name == "scslab" else None
+
+
+def small(words: list[str], root: Path) -> list[str]:
+    """The --set options that make the command `words` small; none if it takes no --set."""
+    if not takes_set(words[0]):
+        return []
+    sizes = dict(SMALL)
+    if "--targets" in words:  # a target on day d needs a run of d + 1 days
+        targets = tomllib.loads((root / words[words.index("--targets") + 1]).read_text(encoding="utf-8"))
+        sizes["days"] = max([sizes["days"], *(t["day"] + 1 for t in targets["targets"] if "day" in t)])
+    return [arg for key, value in sizes.items() for arg in ("--set", f"{key}={value}")]
 
 
 def takes_set(name: str) -> bool:
@@ -80,8 +92,7 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
             continue
         for variant in variants(command):
             words = scslab_args(variant) or []
-            small = SMALL if takes_set(words[0]) else []
-            done = cli(*words, *small, cwd=tmp_path, timeout=900)
+            done = cli(*words, *small(words, tmp_path), cwd=tmp_path, timeout=900)
             if done.returncode not in {0, *DOCUMENTED_EXIT.get(words[0], set())}:
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
                 failures.append(f"{variant} (exit {done.returncode}): {' / '.join(tail)}")
