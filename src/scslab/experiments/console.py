@@ -18,6 +18,7 @@ from scslab.experiments.catalog import Catalog
 from scslab.experiments.common import Options
 from scslab.experiments.executors import DaskExecutor, make_executor
 from scslab.experiments.metrics import HEADLINE_METRICS
+from scslab.preflight import check_folder, check_output
 from scslab.progress_bars import runs_bar
 from scslab.scenario import Scenario, load_scenario, parse_set_option
 from scslab.signals import Stopped
@@ -37,17 +38,25 @@ def session(
     experiment_id: str | None,
     resume: bool,
     quiet: bool,
+    directory: Path | None = None,
+    trusted: Sequence[Path] = (),
 ) -> Iterator[tuple[Scenario, Options]]:
-    """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar)."""
-    sc = load_scenario(scenario)
+    """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar);
+    the folders it writes are checked first."""
+    sc = load_scenario(scenario, trusted)
     if sets:
         sc = sc.with_overrides(dict(parse_set_option(item) for item in sets))
+    check_folder(root, "--root")
+    if directory is not None and not resume:
+        if directory.exists():
+            raise ScslabError(f"--out {directory}: already exists (allowed: a new folder, or --resume to finish it)")
+        check_output(directory)
     ex = make_executor(executor, workers, scheduler)
     try:
         with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
             if isinstance(ex, DaskExecutor) and scheduler:
                 ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
-            yield sc, Options(ex, root, experiment_id, resume, progress)
+            yield sc, Options(ex, root, experiment_id, resume, progress, directory=directory)
     except Stopped as stop:
         stop.hint = STOP_HINT
         raise
@@ -107,7 +116,7 @@ def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int =
         frame, cut = catalog.user_query(sql, limit)
         return frame, f"query: the first {limit:,} rows; more were cut (allowed: a larger --limit)" if cut else "query"
     if experiment is None:
-        return catalog.experiments(), f"experiments in {catalog.path}"
+        return catalog.experiments(), f"experiments and single runs in {catalog.path}"
     runs = catalog.query(
         "SELECT run_index, point, replicate, seed, params, wall_seconds FROM runs WHERE experiment_id = ? "
         "ORDER BY run_index",

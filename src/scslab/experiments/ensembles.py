@@ -40,7 +40,7 @@ def ensemble(
     scenario: Scenario | str | Path,
     seeds: int = 100,
     *,
-    seed: int = 0,
+    seed: int = 1,
     metrics: Sequence[str] = HEADLINE_METRICS,
     options: Options | None = None,
 ) -> EnsembleResult:
