@@ -6,11 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from click.core import ParameterSource
-
 from scslab.cli.common import (
     DEFAULT_SEED,
     CsvOpt,
@@ -70,9 +68,8 @@ def run(
     show = not quiet and how is Format.TABLE and sys.stderr.isatty()
     try:
         if resume is not None:
-            given = [p.opts[0] if p.opts[0].startswith("-") else "SCENARIO" for p in ctx.command.params
-                     if p.name not in ("resume", "quiet", "profile", "as_json", "as_csv")
-                     and ctx.get_parameter_source(p.name or "") is ParameterSource.COMMANDLINE]  # fmt: skip
+            given = [flag_name(p) for p in ctx.command.params
+                     if p.name not in ("resume", "quiet", "profile", "as_json", "as_csv") and given_here(ctx, p.name)]
             if given:
                 raise ScslabError(
                     f"--resume: not with {', '.join(given)} (allowed: --resume RUN_DIR with --quiet, --profile, "
@@ -102,6 +99,20 @@ def run(
     emit(sheets, how, out, target, notes=notes, extra=extra, show_tables=not quiet)
     if quiet and profile and how is Format.TABLE:
         out.print(fitted(sheets[-1], out))
+
+
+def given_here(ctx: typer.Context, name: str | None) -> bool:
+    """Whether the command line gave the parameter `name` (not its default)."""
+    source = ctx.get_parameter_source(name or "")
+    return source is not None and source.name == "COMMANDLINE"  # by name: typer bundles its own click
+
+
+def flag_name(param: Any) -> str:
+    """A parameter as the command line spells it: --flag, --on/--off, or the argument's name."""
+    if not param.opts[0].startswith("-"):
+        return str(param.name).upper()
+    secondary = getattr(param, "secondary_opts", None)
+    return f"{param.opts[0]}/{secondary[0]}" if secondary else str(param.opts[0])
 
 
 @app.command()

@@ -109,7 +109,7 @@ def fitted(sheet: Sheet, console: Console) -> Table | Group:
     """`sheet` as a rich table that fits `console`'s width, or as one block per row when it cannot."""
     view, rows = sheet.terminal()
     cells = [[_text(c) for c in row] for row in rows]
-    widths = column_widths(view, cells, console)
+    widths = column_widths(view, rows, console)
     if widths is None:
         return vertical(sheet.title, [title for title, _ in view], rows, sheet.caption, console.width)
     table = Table(title=sheet.title, caption=sheet.caption or None)
@@ -120,12 +120,13 @@ def fitted(sheet: Sheet, console: Console) -> Table | Group:
     return table
 
 
-def column_widths(view: Sequence[tuple[str, bool]], cells: Sequence[Sequence[Text]],
+def column_widths(view: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str | Text]],
                   console: Console) -> list[int] | None:  # fmt: skip
     """Each column's width so that the table fits the console and no word is cut (None: it cannot fit).
 
     A column starts at its longest word (if that cannot fit, a text column's at most FOLD_AT), and the room
     left goes to the columns in proportion to what their longest line still lacks."""
+    cells = [[_text(c) for c in row] for row in rows]
     measures = [[Text(title).__rich_measure__(console, console.options),
                  *(row[i].__rich_measure__(console, console.options) for row in cells)]
                 for i, (title, _) in enumerate(view)]  # fmt: skip
