@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from scslab.cli.common import (
     DEFAULT_SEED,
     CsvOpt,

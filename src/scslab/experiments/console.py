@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from rich.table import Table
 
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
@@ -63,13 +63,16 @@ def session(
 
 
 def cell(value: Any) -> str:
-    """A table cell: counts with separators, other numbers with 4 significant digits, NaN as a dash."""
+    """A table cell: counts with separators, other numbers with 4 significant digits (never in scientific
+    notation), NaN as a dash."""
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() or abs(value) >= 1e3:
             return f"{value:,.0f}"
-        return f"{value:,.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+        if abs(value) >= 1e-3 or value == 0:
+            return f"{value:,.4g}"
+        return str(np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-"))
     if isinstance(value, dict):
         return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
     if value is None or value is pd.NaT:
@@ -94,19 +97,6 @@ def intervals_view(intervals: pd.DataFrame) -> pd.DataFrame:
             "mean, real population": intervals["mean_real"],
         }
     )
-
-
-def frame_table(frame: pd.DataFrame, title: str, max_rows: int = MAX_ROWS) -> Table:
-    """A DataFrame as a rich table (the first `max_rows` rows)."""
-    table = Table(title=title)
-    for i, col in enumerate(frame.columns):
-        numeric = pd.api.types.is_numeric_dtype(frame[col])
-        table.add_column(str(col), justify="right" if numeric else "left", no_wrap=i == 0)
-    for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*(cell(v) for v in row))
-    if len(frame) > max_rows:
-        table.caption = f"first {max_rows} of {len(frame):,} rows"
-    return table
 
 
 def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS) -> tuple[pd.DataFrame, str]:
