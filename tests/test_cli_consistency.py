@@ -68,6 +68,14 @@ def test_every_command_has_help_and_every_option_says_what_it_does() -> None:
                 assert param.help, (name, param.opts)
 
 
+def test_help_fits_80_columns(tmp_path: Path) -> None:
+    for args in ([], *([name] for name in COMMANDS)):
+        res = scslab80(*args, "-h", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        long = [line for line in res.stdout.splitlines() if len(line) > 80]
+        assert not long and "…" not in res.stdout, (args, long)
+
+
 def test_version() -> None:
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0 and res.output.strip() == f"scslab {__version__}"

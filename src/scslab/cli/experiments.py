@@ -93,7 +93,8 @@ EXPERIMENT_OPTIONS = (  # the scenario argument first, then the options after ea
     _option("workers", WorkersOpt, None),
     _option("root", RootOpt, Path("runs")),
     _option("out", Annotated[Path | None, typer.Option(
-        "--out", help="The experiment's folder (default ROOT/experiments/ID; then ID is its name).")], None),
+        "--out", help="The experiment's folder (default ROOT/experiments/ID); its name is the id unless --id "
+        "gives one.")], None),
     _option("id_", Annotated[str | None, typer.Option(
         "--id", help="The experiment's id (default: KIND-SCENARIO-HASH).")], None),
     _option("resume", Annotated[bool, typer.Option(

@@ -39,8 +39,8 @@ def run(
     set_: SetOpt = None,
     seed: SeedOpt = DEFAULT_SEED,
     out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="The output folder (default runs/NAME-SEED-TIME); the run is recorded in the catalogue "
-        "of the folder above it.")] = None,
+        "--out", help="The output folder (default: runs/ and the scenario's name, seed and time); the run is "
+        "recorded in the catalogue of the folder above it.")] = None,
     save_people: Annotated[bool, typer.Option("--save-people", help="Also write people.parquet.")] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -152,7 +152,7 @@ def compare_command(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key in both: KEY=VALUE.")] = None,
     crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (MODEL.md 9).")] = True,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="The output folder (default runs/compare-A-B-TIME).")
+        Path | None, typer.Option("--out", help="The output folder (default: runs/compare-, A, B and the time).")
     ] = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
