@@ -145,7 +145,8 @@ def ensemble_command(
     sheet = frame_sheet(res.intervals, "intervals", title)
     view = frame_sheet(intervals_view(res.intervals), "intervals", title)
     sheet.view, sheet.text = view.view, view.text
-    args.emit([sheet], res.directory, "bands and intervals in", {"experiment_id": res.experiment_id})
+    extra = {"experiment_id": res.experiment_id, "runs": res.runs, "executed": res.executed}
+    args.emit([sheet], res.directory, "bands and intervals in", extra)
 
 
 @experiment_command("sweep")
