@@ -305,3 +305,23 @@ def test_compare_gives_the_same_figures_on_any_number_of_workers() -> None:
     pd.testing.assert_frame_equal(inline.figures, pooled.figures)
     pd.testing.assert_frame_equal(inline.timeseries, pooled.timeseries)
     assert inline.seeds == pooled.seeds == (1, 2)
+
+
+def test_an_experiments_out_is_its_folder_and_its_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out DIR holds the experiment (the catalogue stays in --root); DIR's name is its id, so two folders of
+    one name under one root are refused in one line rather than mixed in the catalogue."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["ensemble", "beijing-2020", "--seeds", "2", *TINY, "--workers", "0", "--root", "cat", "--json"]
+    res = runner.invoke(app, [*args, "--out", "a/x"])
+    assert res.exit_code == 0, res.output
+    parsed = json.loads(res.stdout)
+    assert parsed["path"] == "a/x" and parsed["experiment_id"] == "x" and (tmp_path / "a/x/bands.parquet").exists()
+    assert not (tmp_path / "cat" / "experiments").exists() and (tmp_path / "cat" / "catalog.duckdb").exists()
+    seeds = sorted(json.loads((p / "task.json").read_text())["seed"] for p in (tmp_path / "a/x/runs").iterdir())
+    assert seeds == [1, 2]  # --seed 1, the default: seeds 1 and 2
+    res = runner.invoke(app, [*args, "--out", "b/x"])
+    assert res.exit_code == 2 and "--id x" in res.stderr and "already has it" in res.stderr, res.output
+    assert not (tmp_path / "b").exists()
+    res = runner.invoke(app, [*args, "--out", "a/x", "--resume"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["executed"] == 0, res.output

@@ -44,7 +44,7 @@ def ensemble(
     metrics: Sequence[str] = HEADLINE_METRICS,
     options: Options | None = None,
 ) -> EnsembleResult:
-    """Run `scenario` with `seeds` seeds spawned from `seed`; write bands.parquet and intervals.parquet."""
+    """Run `scenario` with seeds `seed` .. `seed + seeds - 1`; write bands.parquet and intervals.parquet."""
     opts = options or Options()
     sc = as_scenario(scenario)
     chosen = check_metrics(metrics, sc)
