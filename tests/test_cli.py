@@ -72,8 +72,9 @@ def test_resolved_scenario_reruns_identically(tmp_path: Path) -> None:
 def test_default_out_dir_and_profile(tmp_path: Path) -> None:
     res = cli("run", "beijing-2020", *SMALL_SET, "--quiet", "--profile", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    runs = list((tmp_path / "runs").iterdir())
+    runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     assert len(runs) == 1 and runs[0].name.startswith("beijing-2020-1-")
+    assert (tmp_path / "runs" / "catalog.duckdb").is_file()  # the run is in the catalogue of runs/
     for phase in ("population", "behaviour", "surveillance", "scoring", "sanctions", "feedback", "metrics"):
         assert phase in res.stdout
 

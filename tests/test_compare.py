@@ -133,7 +133,7 @@ def test_compare_page_lists_what_differs_escaped() -> None:
         (["beijing-2020", "no-such-preset"], "no-such-preset"),
         (["beijing-2020", "beijing-2020", "--set", "population.size=-4"], "population.size"),
         (["beijing-2020", "beijing-2020", "--seeds", "0"], "--seeds: 0"),
-        (["beijing-2020", "beijing-2020", "--first-seed", "-1"], "--first-seed: -1"),
+        (["beijing-2020", "beijing-2020", "--seed", "-1"], "--seed"),
     ],
 )
 def test_compare_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:

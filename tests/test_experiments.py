@@ -75,13 +75,13 @@ def run_rows(root: Path, experiment_id: str) -> pd.DataFrame:
 # Seeds and designs.
 
 
-def test_run_seeds_come_from_one_seed_sequence() -> None:
-    seeds = run_seeds(7, 5)
-    children = np.random.SeedSequence(7).spawn(5)
-    assert seeds == [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
-    assert len(set(seeds)) == 5 and all(0 <= s < 2**63 for s in seeds)
-    assert run_seeds(7, 3) == seeds[:3]  # a longer experiment extends a shorter one
-    assert run_seeds(8, 5) != seeds
+def test_run_seeds_start_at_the_experiment_seed() -> None:
+    """--seed S is the first run seed, as on every command: replicate r runs with seed S + r."""
+    assert run_seeds(7, 5) == [7, 8, 9, 10, 11]
+    assert run_seeds(7, 3) == run_seeds(7, 5)[:3]  # a longer experiment extends a shorter one
+    assert run_seeds(2**63 - 2, 2) == [2**63 - 2, 2**63 - 1]
+    with pytest.raises(ScslabError, match="--seed"):
+        run_seeds(2**63 - 2, 3)
 
 
 def test_param_specs(small: scslab.Scenario) -> None:
@@ -328,7 +328,7 @@ def test_calibration_recovers_a_known_rate(tmp_path: Path, small: scslab.Scenari
     # 10% asked of the fit (at 2,000 citizens it is 7%, and a fit may land 10% off by chance)
     small = small.with_overrides({"population.size": 20_000})
     true_rate = 0.004
-    seed = run_seeds(0, 1)[0]  # the seed of replicate 0 in every trial
+    seed = run_seeds(1, 1)[0]  # the seed of replicate 0 in every trial (the default --seed)
     target = scslab.simulate(small.with_overrides({"events.jaywalking.rate": true_rate}), seed=seed)
     value = target.summary["figures"]["events_jaywalking"]
     res = calibrate(
@@ -429,7 +429,7 @@ def cli(*args: str) -> Result:
 
 def test_commands_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    small = ["--set", "population.size=2000", "--set", "days=20", "--workers", "0", "--quiet"]
+    small = ["--set", "population.size=2000", "--set", "days=20", "--workers", "0"]
     res = cli("ensemble", "beijing-2020", "--seeds", "3", *small, "--id", "ens")
     assert res.exit_code == 0, res.output
     assert "ens: 3 runs" in res.stdout and (tmp_path / "runs/experiments/ens/bands.parquet").exists()
@@ -438,7 +438,7 @@ def test_commands_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert len(pd.read_parquet(tmp_path / "runs/experiments/sw/points.parquet")) == 3
     (tmp_path / "t.toml").write_text('[[targets]]\nmetric = "political_events"\nvalue = 10\ntolerance = 2\n')
     res = cli("calibrate", "beijing-2020", "--targets", "t.toml", "--param", "events.criticism.rate=0.0001:0.002",
-              "--trials", "4", "--out", "fitted.toml", *small)  # fmt: skip
+              "--trials", "4", "--fitted", "fitted.toml", *small)  # fmt: skip
     assert res.exit_code == 0, res.output
     fitted = scslab.load_scenario(tmp_path / "fitted.toml")
     assert fitted.params.population.size == 2000 and fitted.params.days == 20

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -392,9 +393,9 @@ def test_a_signal_to_an_experiment_is_one_line_and_leaves_no_worker(tmp_path: Pa
     assert "resource_tracker" not in stderr and "leaked" not in stderr
     done = len(list(runs.iterdir()))
     assert 1 <= done < 12
-    finish = subprocess.run([*args, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finish = subprocess.run([*args, "--resume", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finish.returncode == 0, finish.stderr
-    assert f"12 runs ({12 - done} now)" in finish.stdout
+    assert json.loads(finish.stdout)["runs"] == 12 and json.loads(finish.stdout)["executed"] == 12 - done
 
 
 def catches_sigterm(pid: int) -> bool:

@@ -16,6 +16,7 @@ from scslab import runner
 from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
+from scslab.experiments.catalog import Catalog
 from scslab.experiments.comparison import compare
 from scslab.memory import check_memory
 from scslab.progress_bars import day_bar
@@ -73,12 +74,14 @@ def run(
     checkpoint_every: int = 0,
     check: bool = False,
     progress: ShowProgress = False,
+    catalog: str | Path | None = None,
 ) -> Result:
     """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
     `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
     `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
-    `check` checks the model's invariants after every day.
+    `check` checks the model's invariants after every day; `catalog`, a folder, records the finished run in
+    its run catalogue (`scslab run` gives the folder above `out`), which is checked before the run starts.
     """
     sc = _scenario(scenario)
     target = Path(out) if out is not None else default_dir(sc, seed)
@@ -88,11 +91,13 @@ def run(
         raise ScslabError(f"checkpoint_every: {checkpoint_every} (allowed: 0 for none, or a number of days)")
     if people:
         check_memory(sc.params, sc.origin, people=True)
+    if catalog is not None:
+        Catalog(catalog).check()
     options = {"people": people, "with_baseline": baseline, "report": report}
     job = runner.Job(sc, seed, target, checkpoint_every, check, options)
     if checkpoint_every:
         runner.begin(job)
-    return _go_on(job, None, progress)
+    return _go_on(job, None, progress, catalog)
 
 
 def run_folder(run_dir: str | Path) -> Path:
@@ -103,15 +108,18 @@ def run_folder(run_dir: str | Path) -> Path:
     return path
 
 
-def resume(run_dir: str | Path, progress: ShowProgress = False) -> Result:
+def resume(run_dir: str | Path, progress: ShowProgress = False, catalog: str | Path | None = None) -> Result:
     """Finish a run that `run` (with `checkpoint_every`) started and that stopped: from its last checkpoint, with
-    its scenario, seed and options; `run_dir` is its folder or its work folder."""
+    its scenario, seed and options; `run_dir` is its folder or its work folder. `catalog` as for `run`."""
+    if catalog is not None:
+        Catalog(catalog).check()
     job, at = runner.resume(Path(run_dir))
-    return _go_on(job, at, progress)
+    return _go_on(job, at, progress, catalog)
 
 
-def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress) -> Result:
-    """Run `job` from `at` (None: day 0) and write its folder; SIGINT and SIGTERM stop it between days."""
+def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress, catalog: str | Path | None) -> Result:
+    """Run `job` from `at` (None: day 0) and write its folder, then record it in `catalog` (a folder, if given);
+    SIGINT and SIGTERM stop it between days."""
     sc = job.scenario
     with runner.StopOnSignals() as guard:
         try:
@@ -121,6 +129,11 @@ def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress) -> Result
                 runner.finish(job, result)
         except runner.Stopped as stop:
             raise Interrupted(stop.signum, job.target, job.last_checkpoint) from None
+    if catalog is not None:
+        try:
+            Catalog(catalog).add_single_run(job.target, result.summary, sc.origin)
+        except ScslabError as exc:
+            raise ScslabError(f"{job.target}: the run is complete but not in the catalogue: {exc}") from None
     return result
 
 

@@ -58,6 +58,20 @@ def check_output(target: Path, need_bytes: int = 0) -> None:
             )
 
 
+def check_folder(folder: Path, option: str) -> None:
+    """A one-line error if `folder` (an experiment's --root or --out, which may exist) could not be written."""
+    if not folder.exists():
+        check_output(folder)
+        return
+    if not folder.is_dir():
+        raise WriteError(f"{option} {folder}: is a file (allowed: a folder)")
+    fstype = filesystem_type(folder)
+    if fstype in PSEUDO_FILESYSTEMS:
+        raise WriteError(f"{option} {folder}: on a {fstype} pseudo-filesystem (allowed: a folder on a disk)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(f"{option} {folder}: not writable (allowed: a folder this user can write)")
+
+
 def _limit(folder: Path, name: str, default: int) -> int:
     try:
         return int(os.pathconf(folder, name))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from scslab.cli.common import ScenarioArg, SetOpt, app, fail, out, with_sets
-from scslab.cli.tables import audit_table
+from scslab.cli.common import CsvOpt, ScenarioArg, SetOpt, TrustOpt, app, fail, load, out, output_format
+from scslab.cli.tables import Format, as_csv, audit_table, fitted
 from scslab.errors import ScslabError
 
 
@@ -15,22 +15,27 @@ from scslab.errors import ScslabError
 def audit(
     scenario: ScenarioArg,
     set_: SetOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as one JSON object instead.")] = False,
+    csv: CsvOpt = False,
+    allow_extends: TrustOpt = None,
 ) -> None:
     """Audit a scenario's sanctions against EU AI Act Article 5(1)(c); exit 1 if any rule meets it."""
-    from scslab.api import load_scenario
     from scslab.audit import audit as audit_scenario
 
+    how = output_format(as_json, csv)
     try:
-        sc = with_sets(load_scenario(scenario), set_)
+        sc = load(scenario, set_, allow_extends)
     except ScslabError as exc:
         fail(str(exc))
         return
     report = audit_scenario(sc)
-    if as_json:
+    if how is Format.JSON:
         typer.echo(report.to_json())
         raise typer.Exit(0 if report.passes else 1)
-    out.print(audit_table(report))
+    if how is Format.CSV:
+        typer.echo(as_csv(audit_table(report)), nl=False)
+        raise typer.Exit(0 if report.passes else 1)
+    out.print(fitted(audit_table(report), out))
     for f in report.findings:
         verdict = "[bold red]meets the pattern[/]" if f.prohibited else "[green]does not meet it[/]"
         out.print(f"\n[bold]{f.rule}[/] {f.effect} ({f.trigger}), in {f.context}, {f.severity}: {verdict}")

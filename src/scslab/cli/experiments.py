@@ -12,8 +12,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scslab.cli.common import MetricOpt, ParamOpt, RootOpt, ScenarioArg, SeedsOpt, SetOpt, app, fail, out
+from scslab.cli.common import (
+    DEFAULT_SEED,
+    CsvOpt,
+    JsonOpt,
+    MetricOpt,
+    ParamOpt,
+    QuietOpt,
+    RootOpt,
+    ScenarioArg,
+    SeedOpt,
+    SeedsOpt,
+    SetOpt,
+    TrustOpt,
+    WorkersOpt,
+    app,
+    fail,
+    out,
+    output_format,
+)
+from scslab.cli.tables import Format, Sheet, cell, emit, frame_sheet, number
 from scslab.errors import ScslabError
+
+MAX_ROWS = 60  # rows a table shows in the terminal (--json and --csv give all of them)
 
 if TYPE_CHECKING:
     from scslab.experiments.common import Options
@@ -31,9 +52,13 @@ class ExperimentArgs:
     scheduler: str | None
     workers: int | None
     root: Path
+    out: Path | None
     id_: str | None
     resume: bool
     quiet: bool
+    as_json: bool
+    as_csv: bool
+    allow_extends: list[Path] | None
 
     @contextmanager
     def session(self) -> Iterator[tuple[Scenario, Options]]:
@@ -41,8 +66,17 @@ class ExperimentArgs:
         from scslab.experiments.console import session
 
         with session(self.scenario, self.set_, self.executor, self.scheduler, self.workers, self.root, self.id_,
-                     self.resume, self.quiet) as opened:  # fmt: skip
+                     self.resume, self.quiet or self.how is not Format.TABLE, self.out,
+                     self.allow_extends or ()) as opened:  # fmt: skip
             yield opened
+
+    @property
+    def how(self) -> Format:
+        return output_format(self.as_json, self.as_csv)
+
+    def emit(self, sheets: list[Sheet], path: Path, path_line: str, extra: dict[str, Any] | None = None) -> None:
+        """Print the experiment's tables (or JSON, or CSV) and where its files are."""
+        emit(sheets, self.how, out, path, path_line, extra=extra, show_tables=not self.quiet)
 
 
 def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -52,19 +86,23 @@ def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) 
 EXPERIMENT_OPTIONS = (  # the scenario argument first, then the options after each command's own
     _option("scenario", ScenarioArg),
     _option("set_", SetOpt, None),
-    _option("seed", Annotated[int, typer.Option(
-        "--seed", min=0, help="Experiment seed: every run's seed is spawned from it.")], 0),
+    _option("seed", SeedOpt, DEFAULT_SEED),
     _option("executor", Annotated[str, typer.Option("--executor", help="local (a process pool) or dask.")], "local"),
     _option("scheduler", Annotated[str | None, typer.Option(
         "--scheduler", help="A dask scheduler, tcp://HOST:PORT (default: a LocalCluster).")], None),
-    _option("workers", Annotated[int | None, typer.Option(
-        "--workers", help="Workers (default: the cores; 0: in this process, local only).")], None),
+    _option("workers", WorkersOpt, None),
     _option("root", RootOpt, Path("runs")),
+    _option("out", Annotated[Path | None, typer.Option(
+        "--out", help="The experiment's folder (default ROOT/experiments/ID); its name is the id unless --id "
+        "gives one.")], None),
     _option("id_", Annotated[str | None, typer.Option(
         "--id", help="The experiment's id (default: KIND-SCENARIO-HASH).")], None),
     _option("resume", Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted experiment: run only what is missing.")], False),
-    _option("quiet", Annotated[bool, typer.Option("--quiet", help="No progress bar.")], False),
+    _option("quiet", QuietOpt, False),
+    _option("as_json", JsonOpt, False),
+    _option("as_csv", CsvOpt, False),
+    _option("allow_extends", TrustOpt, None),
 )  # fmt: skip
 
 
@@ -94,17 +132,21 @@ def experiment_command(name: str) -> Callable[[Callable[..., None]], Callable[..
 
 @experiment_command("ensemble")
 def ensemble_command(
-    args: ExperimentArgs, seeds: Annotated[int, typer.Option(help="Number of runs (seeds).")] = 100,
+    args: ExperimentArgs, seeds: Annotated[int, typer.Option("--seeds", help="Number of runs (seeds).")] = 100,
     metric: MetricOpt = None,
 ) -> None:  # fmt: skip
     """Many seeds of one scenario: daily 10/50/90% bands and the headline metrics with their intervals."""
     from scslab.experiments import HEADLINE_METRICS, ensemble
-    from scslab.experiments.console import frame_table, intervals_view
+    from scslab.experiments.console import intervals_view
 
     with args.session() as (sc, opts):
         res = ensemble(sc, seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS, options=opts)
-    out.print(frame_table(intervals_view(res.intervals), f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"))
-    out.print(f"bands and intervals in [bold]{res.directory}[/]")
+    title = f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"
+    sheet = frame_sheet(res.intervals, "intervals", title)
+    view = frame_sheet(intervals_view(res.intervals), "intervals", title)
+    sheet.view, sheet.text = view.view, view.text
+    extra = {"experiment_id": res.experiment_id, "runs": res.runs, "executed": res.executed}
+    args.emit([sheet], res.directory, "bands and intervals in", extra)
 
 
 @experiment_command("sweep")
@@ -115,14 +157,16 @@ def sweep_command(
 ) -> None:  # fmt: skip
     """Each headline metric against each parameter, over a grid or a Latin hypercube."""
     from scslab.experiments import HEADLINE_METRICS, sweep
-    from scslab.experiments.console import frame_table
 
     with args.session() as (sc, opts):
         res = sweep(sc, param, design=design, n=n, seeds=seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS,
                     options=opts)  # fmt: skip
-    out.print(frame_table(res.points, f"{res.experiment_id}: mean over {seeds} seed(s) per point"))
-    out.print(frame_table(res.correlations, "Spearman rank correlation of each metric with each parameter"))
-    out.print(f"points.parquet and correlations.parquet in [bold]{res.directory}[/]")
+    sheets = [
+        frame_sheet(res.points, "points", f"{res.experiment_id}: mean over {seeds} seed(s) per point", MAX_ROWS),
+        frame_sheet(res.correlations, "correlations", "Spearman rank correlation of each metric with each parameter"),
+    ]
+    args.emit(sheets, res.directory, "points.parquet and correlations.parquet in",
+              {"experiment_id": res.experiment_id})  # fmt: skip
 
 
 @experiment_command("sensitivity")
@@ -133,13 +177,13 @@ def sensitivity_command(
 ) -> None:  # fmt: skip
     """Which parameter matters for each metric: Sobol S1 and ST, or Morris mu* and sigma, with 95% intervals."""
     from scslab.experiments import HEADLINE_METRICS, sensitivity
-    from scslab.experiments.console import frame_table
 
     with args.session() as (sc, opts):
         res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=args.seed,
                           metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
-    out.print(frame_table(res.indices, f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"))
-    out.print(f"indices.parquet in [bold]{res.directory}[/]")
+    title = f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"
+    args.emit([frame_sheet(res.indices, "indices", title, MAX_ROWS)], res.directory, "indices.parquet in",
+              {"experiment_id": res.experiment_id})  # fmt: skip
 
 
 @experiment_command("calibrate")
@@ -148,35 +192,51 @@ def calibrate_command(
     param: Annotated[list[str] | None, typer.Option("--param", help="KEY=LOW:HIGH to fit (repeatable).")] = None,
     trials: Annotated[int, typer.Option(help="Optuna trials.")] = 50, seeds: SeedsOpt = 1,
     batch: Annotated[int, typer.Option(help="Trials run at once (the fit depends on it, not on workers).")] = 4,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="The fitted scenario file (default: in the experiment).")
+    fitted: Annotated[Path | None, typer.Option(
+        "--fitted", help="Where to write the fitted scenario file (default: fitted.toml in the experiment's folder).")
     ] = None,
 ) -> None:  # fmt: skip
     """Fit parameters to target figures (optuna TPE) and write the fitted scenario, which extends the original."""
     from scslab.experiments import calibrate
-    from scslab.experiments.console import frame_table
 
     with args.session() as (sc, opts):
         res = calibrate(sc, targets, param or [], trials=trials, seeds=seeds, batch=batch, seed=args.seed,
-                        out=out_file, options=opts)  # fmt: skip
-    out.print(frame_table(res.targets, f"{res.experiment_id}: best of {trials} trials, loss {res.best_loss:.4g}"))
-    out.print("fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in res.best.items()))
-    out.print(f"fitted scenario in [bold]{res.fitted_path}[/]")
+                        out=fitted, options=opts)  # fmt: skip
+    title = f"{res.experiment_id}: best of {trials} trials, loss {number(res.best_loss)}"
+    best = {k: float(v) for k, v in res.best.items()}
+    args.emit([frame_sheet(res.targets, "targets", title)], res.fitted_path, "fitted scenario in",
+              {"experiment_id": res.experiment_id, "experiment": str(res.directory), "best": best,
+               "best_loss": res.best_loss}, )  # fmt: skip
+    if args.how is Format.TABLE and not args.quiet:
+        out.print("fitted: " + ", ".join(f"{k} = {number(v, 6)}" for k, v in best.items()), highlight=False)
 
 
 @app.command("runs")
 def runs_command(
-    root: RootOpt = Path("runs"),
-    experiment: Annotated[str | None, typer.Option("--experiment", help="List this experiment's runs.")] = None,
+    root: Annotated[Path, typer.Option(
+        "--root", help="The catalogue's folder (catalog.duckdb): an experiment's --root, or the folder above a run's "
+        "--out.")] = Path("runs"),
+    experiment: Annotated[str | None, typer.Option(
+        "--experiment", help="List this experiment's runs (a single run's id is its folder name).")] = None,
     sql: Annotated[str | None, typer.Option("--sql", help="A read-only SQL query on the catalogue.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Rows to show at most.")] = 60,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """The run catalogue: experiments, one experiment's runs, or an SQL query's result."""
-    from scslab.experiments.console import frame_table, runs_frame
+    """The run catalogue: experiments and single runs, one experiment's runs, or an SQL query's result."""
+    from scslab.experiments.console import runs_frame
 
+    how = output_format(as_json, as_csv)
     try:
         frame, title = runs_frame(root, experiment, sql, limit)
     except ScslabError as exc:
         fail(str(exc))
         return
-    out.print(frame_table(frame, title, limit))
+    sheet = frame_sheet(frame, "rows", title, limit)
+    if experiment is None and sql is None:  # the terminal's listing: the columns that tell them apart
+        sheet.view = [("id", False), ("kind", False), ("scenario", False), ("runs", True), ("created (UTC)", False),
+                      ("finished", False)]  # fmt: skip
+        sheet.text = [[r["experiment_id"], r["kind"], r["scenario"], f"{r['runs_done']:,}/{r['n_runs']:,}",
+                       cell(r["created_at"]), "yes" if cell(r["finished_at"]) != "—" else "no"]
+                      for r in sheet.records[:limit]]  # fmt: skip
+    emit([sheet], how, out)

@@ -6,28 +6,45 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from scslab.cli.common import SetOpt, app, fail, out, stop_now, with_sets
-from scslab.cli.tables import headline_table, profile_table
+from scslab.cli.common import (
+    DEFAULT_SEED,
+    CsvOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    TrustOpt,
+    WorkersOpt,
+    app,
+    fail,
+    load,
+    out,
+    output_format,
+    stop_now,
+)
+from scslab.cli.tables import Format, Sheet, emit, fitted, frame_sheet, headline_table, profile_table
 from scslab.errors import ScslabError
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     scenario: Annotated[
         str | None, typer.Argument(help="A preset name or a scenario file.", show_default="beijing-2020")
     ] = None,
     set_: SetOpt = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.", show_default="1")] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Output directory (default runs/NAME-SEED-TIME).")
-    ] = None,
+    seed: SeedOpt = DEFAULT_SEED,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="The output folder (default: runs/ and the scenario's name, seed and time); the run is "
+        "recorded in the catalogue of the folder above it.")] = None,
     save_people: Annotated[bool, typer.Option("--save-people", help="Also write people.parquet.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no tables.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     profile: Annotated[bool, typer.Option("--profile", help="Print the time spent in each phase.")] = False,
     report: Annotated[
         bool | None, typer.Option("--report/--no-report", help="Also write report.html.", show_default="report")
@@ -41,35 +58,32 @@ def run(
     resume: Annotated[
         Path | None, typer.Option("--resume", metavar="RUN_DIR", help="Go on with a run stopped after a checkpoint.")
     ] = None,
-    check: Annotated[bool, typer.Option("--check", help="Check the model's invariants after every day.")] = False,
-    allow_extends: Annotated[
-        list[Path] | None, typer.Option("--allow-extends", metavar="DIR", help="Let `extends` read files in DIR.")
-    ] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check the model's invariants after every day (a broken one stops the run).")] = False,
+    allow_extends: TrustOpt = None,
 ) -> None:
     """Run a scenario and write its results."""
     from scslab import api
 
-    show = not quiet and sys.stderr.isatty()
+    how = output_format(as_json, as_csv)
+    show = not quiet and how is Format.TABLE and sys.stderr.isatty()
     try:
         if resume is not None:
-            given = {"SCENARIO": scenario is not None, "--set": bool(set_), "--seed": seed is not None,
-                     "--out": out_dir is not None, "--save-people": save_people,
-                     "--report/--no-report": report is not None, "--baseline": baseline,
-                     "--checkpoint-every": checkpoint_every > 0, "--check": check,
-                     "--allow-extends": bool(allow_extends)}  # fmt: skip
-            if extra := [name for name, on in given.items() if on]:
+            given = [flag_name(p) for p in ctx.command.params
+                     if p.name not in ("resume", "quiet", "profile", "as_json", "as_csv") and given_here(ctx, p.name)]
+            if given:
                 raise ScslabError(
-                    f"--resume: not with {', '.join(extra)} (allowed: --resume RUN_DIR with --quiet or --profile; "
-                    f"the run goes on with the scenario, seed and options it was started with)"
+                    f"--resume: not with {', '.join(given)} (allowed: --resume RUN_DIR with --quiet, --profile, "
+                    f"--json or --csv; the run goes on with the scenario, seed and options it was started with)"
                 )
             target = api.run_folder(resume)
-            result = api.resume(resume, progress=show)
+            result = api.resume(resume, progress=show, catalog=target.parent)
         else:
-            sc = with_sets(api.load_scenario(scenario or "beijing-2020", trusted=allow_extends or ()), set_)
-            target = out_dir or api.default_dir(sc, 1 if seed is None else seed)
-            result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline,
-                             report=report is not False, checkpoint_every=checkpoint_every, check=check,
-                             progress=show)  # fmt: skip
+            sc = load(scenario or "beijing-2020", set_, allow_extends)
+            target = out_dir or api.default_dir(sc, seed)
+            result = api.run(sc, seed, target, people=save_people, baseline=baseline, report=report is not False,
+                             checkpoint_every=checkpoint_every, check=check, progress=show,
+                             catalog=target.parent)  # fmt: skip
     except api.Interrupted as stop:
         saved = stop.last_checkpoint
         where = "no checkpoint" if saved is None else (
@@ -78,11 +92,28 @@ def run(
     except ScslabError as exc:
         fail(str(exc), exc.exit_code)
         return
-    if not quiet:
-        out.print(headline_table(result))
-        out.print(f"results in [bold]{target}[/]")
+    sheets = [headline_table(result)]
     if profile:
-        out.print(profile_table(result.profile, result.scenario.params.days))
+        sheets.append(profile_table(result.profile, result.scenario.params.days))
+    notes = [f"invariants held on all {result.scenario.params.days:,} days"] if check else []
+    extra = {"invariants_checked": check}
+    emit(sheets, how, out, target, notes=notes, extra=extra, show_tables=not quiet)
+    if quiet and profile and how is Format.TABLE:
+        out.print(fitted(sheets[-1], out))
+
+
+def given_here(ctx: typer.Context, name: str | None) -> bool:
+    """Whether the command line gave the parameter `name` (not its default)."""
+    source = ctx.get_parameter_source(name or "")
+    return source is not None and source.name == "COMMANDLINE"  # by name: typer bundles its own click
+
+
+def flag_name(param: Any) -> str:
+    """A parameter as the command line spells it: --flag, --on/--off, or the argument's name."""
+    if not param.opts[0].startswith("-"):
+        return str(param.name).upper()
+    secondary = getattr(param, "secondary_opts", None)
+    return f"{param.opts[0]}/{secondary[0]}" if secondary else str(param.opts[0])
 
 
 @app.command()
@@ -90,6 +121,8 @@ def scenarios(
     example: Annotated[
         bool, typer.Option("--example", help="Print the commented example scenario (every key) instead.")
     ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """List the presets."""
     from scslab.scenario import example_text, list_presets
@@ -97,12 +130,8 @@ def scenarios(
     if example:
         typer.echo(example_text(), nl=False)  # plain text: rich would read [tables] as markup
         return
-    table = Table(title="Presets")
-    table.add_column("name")
-    table.add_column("description")
-    for name, description in list_presets():
-        table.add_row(name, description)
-    out.print(table)
+    records = [{"name": name, "description": description} for name, description in list_presets()]
+    emit([Sheet("presets", "Presets", records)], output_format(as_json, as_csv), out)
 
 
 @app.command("report")
@@ -127,40 +156,54 @@ def report_command(
 def compare_command(
     a: Annotated[str, typer.Argument(help="Scenario A: a preset name or a scenario file.")],
     b: Annotated[str, typer.Argument(help="Scenario B: a preset name or a scenario file.")],
-    seeds: Annotated[int, typer.Option(help="Number of seeds.")] = 10,
-    first_seed: Annotated[int, typer.Option(help="The first seed; the others follow it.")] = 1,
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (SEED, SEED+1, ...).")] = 10,
+    seed: SeedOpt = DEFAULT_SEED,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key in both: KEY=VALUE.")] = None,
     crn: Annotated[bool, typer.Option("--crn/--no-crn", help="Common random numbers (docs/model.md, 9).")] = True,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Output directory (default runs/compare-A-B-TIME).")
+        Path | None, typer.Option("--out", help="The output folder (default: runs/compare-, A, B and the time).")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar and no table.")] = False,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    allow_extends: TrustOpt = None,
 ) -> None:
     """Run two scenarios over the same seeds and write compare.html."""
     from scslab import api
+    from scslab.preflight import check_output
     from scslab.progress_bars import runs_bar
     from scslab.report import COMPARE_FILE, write_compare
-    from scslab.report.compare import metric_rows
     from scslab.scenario import parse_set_option
 
+    how = output_format(as_json, as_csv)
     try:
-        pair = api.load_scenario(a), api.load_scenario(b)
+        pair = load(a, None, allow_extends), load(b, None, allow_extends)
         overrides = dict(parse_set_option(item) for item in set_ or [])
         target = out_dir or Path("runs") / f"compare-{pair[0].name}-{pair[1].name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         if target.exists():
             raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
-        with runs_bar(not quiet and sys.stderr.isatty(), total=2 * seeds) as on_run:
-            comparison = api.compare(*pair, seeds=seeds, overrides=overrides, crn=crn, first_seed=first_seed,
-                                     on_run=on_run)  # fmt: skip
+        check_output(target)
+        with runs_bar(not quiet and how is Format.TABLE and sys.stderr.isatty(), total=2 * seeds) as on_run:
+            comparison = api.compare(*pair, seeds=seeds, overrides=overrides, crn=crn, first_seed=seed,
+                                     on_run=on_run, workers=workers)  # fmt: skip
         write_compare(comparison, target)
     except ScslabError as exc:
         fail(str(exc))
         return
-    if not quiet:
-        table = Table(title=f"B − A over {seeds} seeds (A: {pair[0].name}, B: {pair[1].name}, crn {crn})")
-        for col in ("figure", "A", "B", "B − A", "95% interval", "scaled"):
-            table.add_column(col, justify="left" if col == "figure" else "right")
-        for row in metric_rows(comparison):
-            table.add_row(*row)
-        out.print(table)
-    out.print(f"comparison in [bold]{target / COMPARE_FILE}[/]")
+    emit([compare_sheet(comparison)], how, out, target / COMPARE_FILE, "comparison in", show_tables=not quiet)
+
+
+def compare_sheet(comparison: object) -> Sheet:
+    """The comparison's table: each headline figure's A, B, B − A, its 95% interval, and B − A scaled."""
+    from scslab.report.compare import Comparison, metric_rows
+
+    assert isinstance(comparison, Comparison)
+    frame = comparison.table()
+    title = (f"B − A over {len(comparison.seeds)} seeds (A: {comparison.a.name}, B: {comparison.b.name}, "
+             f"crn {comparison.crn})")  # fmt: skip
+    sheet = frame_sheet(frame, "figures", title)
+    sheet.view = [("figure", False), ("A", True), ("B", True), ("B − A", True), ("95% interval", True),
+                  ("scaled", True)]  # fmt: skip
+    sheet.text = [list(row) for row in metric_rows(comparison)]
+    return sheet

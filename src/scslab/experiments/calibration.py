@@ -57,7 +57,7 @@ def calibrate(
     trials: int = 50,
     seeds: int = 1,
     batch: int = 4,
-    seed: int = 0,
+    seed: int = 1,
     out: str | Path | None = None,
     options: Options | None = None,
 ) -> CalibrationResult:

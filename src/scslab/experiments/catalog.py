@@ -1,5 +1,9 @@
 """The run catalogue: a DuckDB file (`runs/catalog.duckdb`) with tables experiments, runs and metrics.
 
+Experiments record themselves in the catalogue of their `--root`; a single `scslab run` records itself
+in the catalogue of its output's parent folder (`runs/` by default), as an experiment of kind `run` whose
+id is the run folder's name and which holds that one run.
+
 DuckDB lets one process at a time open a file for writing, so every access holds a lock
 file (`catalog.duckdb.lock`: exclusive to write, shared to read) for one short
 transaction. A run's row and its metrics are written in one transaction: readers see
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -113,7 +119,10 @@ class Catalog:
         if write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise ScslabError(f"{self.path}: no run catalogue here (allowed: the --root of an experiment)")
+            raise ScslabError(
+                f"{self.path}: no run catalogue here (allowed: the --root of an experiment, or the folder above "
+                "a run's --out)"
+            )
         with deferred(), open(self.lock_path, "a+b") as lock:  # DuckDB would turn a stop into its own error
             self._lock(lock, write)
             try:
@@ -243,6 +252,47 @@ class Catalog:
                 con.execute("ROLLBACK")
                 raise
 
+    def check(self) -> None:
+        """A one-line error now if a catalogue is here but cannot be read (damaged, or not a catalogue)."""
+        if self.path.exists() or self.path.is_symlink():
+            with self.connect(write=False):
+                pass
+
+    def add_single_run(self, run_dir: Path, summary: dict[str, Any], origin: str | None) -> str:
+        """Record a finished single run (its folder `run_dir`, under this catalogue's folder) and its figures,
+        in one transaction, replacing an earlier run recorded under the same id; returns the id."""
+        run_id = run_dir.name
+        now = utc_now()
+        path = os.path.relpath(run_dir, self.path.parent)
+        experiment = {
+            "experiment_id": run_id, "kind": "run", "scenario": summary["scenario"], "origin": origin,
+            "seed": summary["seed"], "n_runs": 1, "spec": json.dumps({"seed": summary["seed"]}), "directory": path,
+            "scslab_version": summary.get("scslab_version"), "created_at": now, "finished_at": now,
+        }  # fmt: skip
+        row = RunRow(run_id, 0, 0, 0, int(summary["seed"]), {}, summary["scenario"], int(summary["population_size"]),
+                     int(summary["days"]), float(summary["scale"]), float(summary.get("wall_seconds") or 0.0), path,
+                     now, figure_values(summary))  # fmt: skip
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("metrics", "runs", "experiments"):
+                    con.execute(f"DELETE FROM {table} WHERE experiment_id = ?", [run_id])
+                columns = ", ".join(experiment)
+                con.execute(f"INSERT INTO experiments ({columns}) VALUES ({', '.join('?' for _ in experiment)})",
+                            list(experiment.values()))  # fmt: skip
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, map([]::VARCHAR[], []::DOUBLE[]), ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, 0, 0, 0, row.seed, row.scenario, row.population_size, row.days, row.scale,
+                     row.wall_seconds, path, now],
+                )  # fmt: skip
+                con.executemany("INSERT INTO metrics VALUES (?, 0, ?, ?)",
+                                [[run_id, k, v] for k, v in row.metrics.items()])  # fmt: skip
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return run_id
+
     def run_indexes(self, experiment_id: str) -> set[int]:
         """Indexes of the runs of an experiment that the catalogue holds."""
         if not self.path.exists():
@@ -295,6 +345,16 @@ class Catalog:
             "e.created_at, e.finished_at, e.directory FROM experiments e "
             "LEFT JOIN runs r USING (experiment_id) GROUP BY ALL ORDER BY e.created_at DESC, e.experiment_id"
         )
+
+
+def figure_values(summary: dict[str, Any]) -> dict[str, float]:
+    """A summary's figures as numbers (a figure may be a number, or an object holding it as "value")."""
+    values = {}
+    for key, figure in summary.get("figures", {}).items():
+        value = figure.get("value") if isinstance(figure, dict) else figure
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[key] = float(value)
+    return values
 
 
 def _first_line(exc: BaseException) -> str:

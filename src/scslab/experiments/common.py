@@ -20,7 +20,8 @@ from scslab.scenario import Scenario, load_scenario
 
 @dataclass
 class Options:
-    """Where an experiment runs and writes: the executor, the root folder, its id, resume, progress."""
+    """Where an experiment runs and writes: the executor, the root folder (its catalogue), its folder (default
+    ROOT/experiments/ID), its id, resume, progress."""
 
     executor: Executor | str | None = None  # an executor, "local", "dask", or None for the local pool
     root: str | Path = "runs"
@@ -28,6 +29,7 @@ class Options:
     resume: bool = False
     progress: RunCallback | None = None
     work: Work = execute  # what a worker runs for a task (tests swap in one that crashes)
+    directory: str | Path | None = None
 
 
 def as_scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -99,9 +101,10 @@ def experiment(
 ) -> Iterator[Experiment]:
     """An open experiment, closed (catalogue flushed, lock released) on leaving; refused in one line
     before anything is written when its runs would not fit on the disk."""
-    check_disk(n_runs, scenario, options.root, RUN_OPTIONS.get(kind, "runs"))
+    check_disk(n_runs, scenario, options.directory or options.root, RUN_OPTIONS.get(kind, "runs"))
     exp = Experiment.open(
-        kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks
+        kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks,
+        directory=options.directory,
     )
     with exp:
         yield exp

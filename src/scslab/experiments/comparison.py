@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.experiments.executors import BaseScenario, LocalExecutor, RunOutput, Task
 from scslab.experiments.store import RunCallback
 from scslab.report.compare import SERIES, SIDES, Comparison
-from scslab.results import simulate
 from scslab.scenario import Scenario, load_scenario
 
 
@@ -36,29 +36,37 @@ def compare(
     crn: bool = True,
     first_seed: int = 1,
     on_run: RunCallback | None = None,
+    workers: int | None = 0,
 ) -> Comparison:
-    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both."""
+    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both.
+
+    `workers` processes run them (0, the default: in this process; None: one per core); the result is the
+    same whatever the number."""
     if seeds < 1:
         raise ScslabError(f"--seeds: {seeds} (allowed: an integer of at least 1)")
     if first_seed < 0:
-        raise ScslabError(f"--first-seed: {first_seed} (allowed: an integer of at least 0)")
+        raise ScslabError(f"--seed: {first_seed} (allowed: an integer of at least 0)")
+    if workers is not None and workers < 0:
+        raise ScslabError(f"--workers: {workers} (allowed: 0 for this process, or a number of processes)")
     pair = prepare(a, overrides, crn), prepare(b, overrides, crn)
-    figures, series = [], []
-    done, total = 0, 2 * seeds
-    for seed in range(first_seed, first_seed + seeds):
+    seed_range = range(first_seed, first_seed + seeds)
+    tasks = [Task(i, seed) for i, seed in enumerate(seed_range)]
+    outputs: dict[tuple[str, int], RunOutput] = {}
+    with LocalExecutor(workers) as executor:
         for side, scenario in zip(SIDES, pair, strict=True):
-            result = simulate(scenario, seed)
-            figures.append({"side": side, "seed": seed, **result.summary["figures"]})
-            ts = result.timeseries
+            for outcome in executor.run(tasks, BaseScenario.of(scenario)):
+                if outcome.output is None:
+                    raise ScslabError(f"compare: the run of {side} with seed {outcome.task.seed} failed: "
+                                      f"{outcome.error}")  # fmt: skip
+                outputs[side, outcome.task.seed] = outcome.output
+                if on_run is not None:
+                    on_run(len(outputs), 2 * seeds)
+    figures, series = [], []
+    for seed in seed_range:
+        for side in SIDES:
+            output = outputs[side, seed]
+            figures.append({"side": side, "seed": seed, **output.summary["figures"]})
+            ts = output.timeseries
             series.append(ts[["day", *(c for c, _, _ in SERIES if c in ts)]].assign(side=side, seed=seed))
-            done += 1
-            if on_run is not None:
-                on_run(done, total)
-    return Comparison(
-        pair[0],
-        pair[1],
-        tuple(range(first_seed, first_seed + seeds)),
-        crn,
-        pd.DataFrame(figures),
-        pd.concat(series, ignore_index=True),
-    )
+    return Comparison(pair[0], pair[1], tuple(seed_range), crn, pd.DataFrame(figures),
+                      pd.concat(series, ignore_index=True))  # fmt: skip

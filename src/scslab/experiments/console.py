@@ -10,14 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from rich.table import Table
 
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
 from scslab.experiments.common import Options
 from scslab.experiments.executors import DaskExecutor, make_executor
 from scslab.experiments.metrics import HEADLINE_METRICS
+from scslab.preflight import check_folder, check_output
 from scslab.progress_bars import runs_bar
 from scslab.scenario import Scenario, load_scenario, parse_set_option
 from scslab.signals import Stopped
@@ -37,30 +38,41 @@ def session(
     experiment_id: str | None,
     resume: bool,
     quiet: bool,
+    directory: Path | None = None,
+    trusted: Sequence[Path] = (),
 ) -> Iterator[tuple[Scenario, Options]]:
-    """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar)."""
-    sc = load_scenario(scenario)
+    """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar);
+    the folders it writes are checked first."""
+    sc = load_scenario(scenario, trusted)
     if sets:
         sc = sc.with_overrides(dict(parse_set_option(item) for item in sets))
+    check_folder(root, "--root")
+    if directory is not None and not resume:
+        if directory.exists():
+            raise ScslabError(f"--out {directory}: already exists (allowed: a new folder, or --resume to finish it)")
+        check_output(directory)
     ex = make_executor(executor, workers, scheduler)
     try:
         with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
             if isinstance(ex, DaskExecutor) and scheduler:
                 ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
-            yield sc, Options(ex, root, experiment_id, resume, progress)
+            yield sc, Options(ex, root, experiment_id, resume, progress, directory=directory)
     except Stopped as stop:
         stop.hint = STOP_HINT
         raise
 
 
 def cell(value: Any) -> str:
-    """A table cell: counts with separators, other numbers with 4 significant digits, NaN as a dash."""
+    """A table cell: counts with separators, other numbers with 4 significant digits (never in scientific
+    notation), NaN as a dash."""
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() or abs(value) >= 1e3:
             return f"{value:,.0f}"
-        return f"{value:,.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+        if abs(value) >= 1e-3 or value == 0:
+            return f"{value:,.4g}"
+        return str(np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-"))
     if isinstance(value, dict):
         return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
     if value is None or value is pd.NaT:
@@ -87,19 +99,6 @@ def intervals_view(intervals: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def frame_table(frame: pd.DataFrame, title: str, max_rows: int = MAX_ROWS) -> Table:
-    """A DataFrame as a rich table (the first `max_rows` rows)."""
-    table = Table(title=title)
-    for i, col in enumerate(frame.columns):
-        numeric = pd.api.types.is_numeric_dtype(frame[col])
-        table.add_column(str(col), justify="right" if numeric else "left", no_wrap=i == 0)
-    for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*(cell(v) for v in row))
-    if len(frame) > max_rows:
-        table.caption = f"first {max_rows} of {len(frame):,} rows"
-    return table
-
-
 def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int = MAX_ROWS) -> tuple[pd.DataFrame, str]:
     """What `scslab runs` shows: the experiments, one experiment's runs, or a query's first `limit` rows."""
     catalog = Catalog(root)
@@ -107,7 +106,7 @@ def runs_frame(root: Path, experiment: str | None, sql: str | None, limit: int =
         frame, cut = catalog.user_query(sql, limit)
         return frame, f"query: the first {limit:,} rows; more were cut (allowed: a larger --limit)" if cut else "query"
     if experiment is None:
-        return catalog.experiments(), f"experiments in {catalog.path}"
+        return catalog.experiments(), f"experiments and single runs in {catalog.path}"
     runs = catalog.query(
         "SELECT run_index, point, replicate, seed, params, wall_seconds FROM runs WHERE experiment_id = ? "
         "ORDER BY run_index",

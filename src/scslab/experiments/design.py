@@ -1,7 +1,8 @@
 """Parameter specs (`KEY=START:STOP:STEP`, `KEY=LOW:HIGH`, `KEY=V1,V2`), designs and run seeds.
 
-Every seed of an experiment comes from one `SeedSequence(experiment_seed)`: replicate r of
-every design point runs with the same seed, so two points differ by their parameters only.
+An experiment's `--seed S` is its first run seed, as everywhere on the command line: replicate r runs
+with seed S + r (the run `scslab run --seed S+r` makes), at every design point, so two points differ by
+their parameters only. The design samplers' seed comes from `SeedSequence(S)`.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ class Param:
         return round(value) if self.integer else float(value)
 
 
-def run_seeds(experiment_seed: int, n: int) -> list[int]:
-    """`n` run seeds spawned from `SeedSequence(experiment_seed)`, each a 63-bit int."""
-    children = np.random.SeedSequence(experiment_seed).spawn(n)
-    return [int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for child in children]
+def run_seeds(first_seed: int, n: int) -> list[int]:
+    """The `n` run seeds of an experiment whose first seed is `first_seed`: first_seed, first_seed + 1, ..."""
+    if first_seed < 0 or first_seed + n > 2**63:
+        raise ScslabError(f"--seed: {first_seed} (allowed: 0 to {2**63 - n:,} for {n:,} runs)")
+    return list(range(first_seed, first_seed + n))
 
 
 def design_seed(experiment_seed: int) -> int:

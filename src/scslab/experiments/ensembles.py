@@ -40,11 +40,11 @@ def ensemble(
     scenario: Scenario | str | Path,
     seeds: int = 100,
     *,
-    seed: int = 0,
+    seed: int = 1,
     metrics: Sequence[str] = HEADLINE_METRICS,
     options: Options | None = None,
 ) -> EnsembleResult:
-    """Run `scenario` with `seeds` seeds spawned from `seed`; write bands.parquet and intervals.parquet."""
+    """Run `scenario` with seeds `seed` .. `seed + seeds - 1`; write bands.parquet and intervals.parquet."""
     opts = options or Options()
     sc = as_scenario(scenario)
     chosen = check_metrics(metrics, sc)

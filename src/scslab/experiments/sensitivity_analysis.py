@@ -59,7 +59,7 @@ def sensitivity(
     method: str = "sobol",
     n: int = 64,
     seeds: int = 1,
-    seed: int = 0,
+    seed: int = 1,
     metrics: Sequence[str] = HEADLINE_METRICS,
     options: Options | None = None,
 ) -> SensitivityResult:

@@ -1,6 +1,6 @@
 """An experiment on disk: its manifest, each run's files as it finishes, the catalogue rows, and resume.
 
-Layout under the root (default `runs/`):
+Layout under the root (default `runs/`; `--out DIR` puts an experiment's folder at DIR instead):
 
     catalog.duckdb                     the run catalogue (catalog.py)
     experiments/ID/experiment.json     the manifest: kind, spec, planned runs
@@ -163,29 +163,41 @@ class Experiment:
         experiment_id: str | None = None,
         resume: bool = False,
         tasks: Sequence[Task] | None = None,
+        directory: str | Path | None = None,
     ) -> Experiment:
-        """Create an experiment (or, with `resume`, reopen it: its spec must be the same).
+        """Create an experiment in `directory` (default ROOT/experiments/ID) and record it in the catalogue
+        under `root` (or, with `resume`, reopen it: its spec must be the same).
 
         `tasks`, where known in advance, go into the manifest; a calibration's are chosen as it goes.
         """
         base = BaseScenario.of(scenario)
         spec = {"kind": kind, "scenario": base.toml, **spec}
         digest = spec_hash(spec)
-        experiment_id = experiment_id or f"{kind}-{scenario.name}-{digest}"
+        folder = None if directory is None else Path(directory)  # --out: its name is the id, unless --id gives one
+        named = folder is not None
+        experiment_id = experiment_id or (folder.name if folder is not None else f"{kind}-{scenario.name}-{digest}")
         if not experiment_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ScslabError(f"--id: {experiment_id!r} (allowed: letters, digits, '-', '_' and '.')")
-        directory = Path(root) / "experiments" / experiment_id
+            raise ScslabError(f"--id: {experiment_id!r} (allowed: letters, digits, '-', '_' and '.'; with --out, "
+                              "the id is the folder's name unless --id is given)")  # fmt: skip
+        directory = folder if folder is not None else Path(root) / "experiments" / experiment_id
         manifest = directory / "experiment.json"
         if resume and not manifest.exists():
-            raise ScslabError(
-                f"--resume: no experiment {experiment_id} in {directory.parent} (allowed: an existing id)"
-            )
+            where = f"in {directory}" if named else f"{experiment_id} in {directory.parent}"
+            allowed = "the --out of a stopped experiment" if named else "an existing id"
+            raise ScslabError(f"--resume: no experiment {where} (allowed: {allowed})")
         if not resume and directory.exists():
             raise ScslabError(
                 f"{directory}: experiment {experiment_id} already exists "
-                f"(allowed: --resume to finish it, or --id NAME for a new one)"
+                f"(allowed: --resume to finish it, or {'another --out' if named else '--id NAME'} for a new one)"
             )
         exp = cls(experiment_id, kind, directory, Catalog(root), base, n_runs)
+        if not resume and exp.catalog.path.exists():
+            taken = exp.catalog.query("SELECT directory FROM experiments WHERE experiment_id = ?", [experiment_id])
+            if not taken.empty:
+                raise ScslabError(
+                    f"--id {experiment_id}: {exp.catalog.path} already has it, in {taken['directory'].iloc[0]} "
+                    "(allowed: another --id, or --resume to finish that one)"
+                )
         if resume:
             exp._take_lock()
             try:

@@ -49,7 +49,7 @@ def sweep(
     design: str = "grid",
     n: int = 10,
     seeds: int = 1,
-    seed: int = 0,
+    seed: int = 1,
     metrics: Sequence[str] = HEADLINE_METRICS,
     options: Options | None = None,
 ) -> SweepResult:
