@@ -17,6 +17,7 @@ from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
 from scslab.experiments.store import Experiment
+from scslab.outputs import metric_columns
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -78,7 +79,7 @@ def quantile_bands(exp: Experiment) -> pd.DataFrame:
     files = [p / "timeseries.parquet" for p in runs]
     first = pq.read_table(files[0])
     days = first.column("day").to_numpy()
-    metrics = sorted(name for name in first.column_names if name != "day")
+    metrics = sorted(metric_columns(first.column_names))
     step = max(1, BAND_BYTES // (8 * len(files) * max(1, len(days))))
     parts = []
     for start in range(0, len(metrics), step):

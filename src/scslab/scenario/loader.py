@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -46,6 +46,7 @@ class Scenario:
     raw: dict[str, Any]  # merged after `extends` and overrides, before defaults
     origin: str  # the file path, or "preset NAME"
     provenance: Mapping[KeyPath, str] = field(default_factory=dict, repr=False, compare=False)
+    overrides: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the --set keys, in order
 
     @property
     def name(self) -> str:
@@ -59,9 +60,11 @@ class Scenario:
         """
         raw = copy.deepcopy(self.raw)
         provenance = dict(self.provenance)
+        overrides = dict(self.overrides)
         for key, value in mapping.items():
             _set_key(raw, provenance, key, value)
-        return _validate(raw, provenance, self.origin)
+            overrides[key if isinstance(key, str) else str(key)] = _plain(value)
+        return replace(_validate(raw, provenance, self.origin), overrides=overrides)
 
     def to_toml(self) -> str:
         """The fully resolved scenario: every default explicit, no `extends`."""
