@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,9 @@ import pyarrow.parquet as pq
 
 from scslab import engine
 from scslab.atomic import new_directory
+from scslab.display import frame_table
 from scslab.engine import DayCallback, Run
+from scslab.errors import ScslabError
 from scslab.model import effects, listings
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
@@ -36,10 +38,12 @@ from scslab.outputs import (
     write_table,
 )
 from scslab.outputs import timeseries as timeseries_output
-from scslab.scenario import Scenario
+from scslab.scenario import Scenario, load_scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
 from scslab.version import __version__
 
+RUN_FILES = ("summary.json", "timeseries.parquet", "breakdowns.parquet", "scenario.toml")  # what from_dir needs
+DATES = "datetime64[ns]"  # the dtype of timeseries' date in memory (date32 in the file)
 DIMENSIONS = ("group", "occupation", "income_q", "party_member", "district")
 
 
@@ -144,7 +148,8 @@ def daily_table(scenario: Scenario, run: Run) -> pd.DataFrame:
     days = run.table.days_done
     metrics = catalogue()
     start = pd.Timestamp(scenario.params.start_date)
-    frame = {"day": np.arange(days, dtype=np.int64), "date": start + pd.to_timedelta(np.arange(days), unit="D")}
+    dates = (start + pd.to_timedelta(np.arange(days), unit="D")).astype(DATES)
+    frame = {"day": np.arange(days, dtype=np.int64), "date": dates}
     for name, values in run.table.columns.items():
         frame[name] = integral(values[:days]) if metrics[name].scales else values[:days]
     return pd.DataFrame(frame)
@@ -200,7 +205,43 @@ class Result:
     timeseries: pd.DataFrame
     breakdowns: pd.DataFrame
     summary: dict[str, Any]
-    state: State = field(repr=False)
+    state: State | None = field(default=None, repr=False)  # None for a run read back from its folder
+    directory: Path | None = None  # the folder it was read from (`from_dir`)
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> Result:
+        """A run folder read back: its scenario, tables and summary (people and listings read when asked for),
+        without the full state (which only a run in memory, or a checkpoint, holds)."""
+        root = Path(directory)
+        for name in RUN_FILES:
+            if not (root / name).is_file():
+                raise ScslabError(f"{root / name}: file not found (allowed: a folder written by `scslab run`)")
+        try:
+            summary = json.loads((root / "summary.json").read_text("utf-8"))
+            ts = pd.read_parquet(root / "timeseries.parquet")
+            b = pd.read_parquet(root / "breakdowns.parquet")
+        except (OSError, ValueError) as exc:
+            raise ScslabError(f"{root}: cannot be read: {str(exc).splitlines()[0][:200]}") from exc
+        if "date" in ts:  # (a run saved by scslab before the date column has none)
+            ts["date"] = pd.to_datetime(ts["date"]).astype(DATES)
+        scenario = load_scenario(root / "scenario.toml")
+        scenario = replace(scenario, overrides=dict(summary.get("overrides", {})))
+        return cls(scenario, int(summary["seed"]), ts, b, summary, None, root)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        where = "in memory" if self.directory is None else f"read from {self.directory}"
+        return (f"<Result {s['scenario']!r} seed {s['seed']}: {s['population_size']:,} citizens, {s['days']} days, "
+                f"{where}; see .headline(), .timeseries, .breakdowns, .listings, .people>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        head = self.headline()
+        title = (f"scslab run of {s['scenario']}, seed {s['seed']}: {s['population_size']:,} simulated citizens "
+                 f"standing for {s['real_size']:,}, {s['days']} days from {s['start_date']}")  # fmt: skip
+        note = "scaled: the simulated count times the scale, " + f"{s['scale']:,.1f}" + (
+            "" if self.directory is None else f"; read from {self.directory}")  # fmt: skip
+        return frame_table(title, head.drop(columns=[c for c in ("metric",) if c in head]), note)
 
     @classmethod
     def from_run(cls, scenario: Scenario, seed: int, run: Run) -> Result:
@@ -215,7 +256,9 @@ class Result:
 
     @cached_property
     def people(self) -> pd.DataFrame:
-        """One row per citizen at the end of the run."""
+        """One row per citizen at the end of the run (people.parquet's columns)."""
+        if self.state is None:
+            return self._read("people.parquet", "saved without --save-people (people=True)")
         s = self.state
         pop = s.pop
         categories = _codes(s)
@@ -252,7 +295,19 @@ class Result:
 
     def listings_table(self) -> pa.Table:
         """listings.parquet's table (`model.listings.SCHEMA`)."""
+        if self.state is None:
+            return pq.read_table(self._file("listings.parquet", "saved before the listing log")).cast(listings.SCHEMA)
         return self.state.listings.table()
+
+    def _file(self, name: str, why: str) -> Path:
+        """A file of the folder this result was read from, or a one-line error saying why it is not there."""
+        path = (self.directory or Path()) / name
+        if not path.is_file():
+            raise ScslabError(f"{path}: file not found: the run was {why}; a run read back has only its files")
+        return path
+
+    def _read(self, name: str, why: str) -> pd.DataFrame:
+        return pd.read_parquet(self._file(name, why))
 
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""

@@ -12,7 +12,7 @@ import pandas as pd
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
-from scslab.experiments.common import Options, as_scenario, check_count, check_disk, experiment, using
+from scslab.experiments.common import Options, Shown, as_scenario, check_count, check_disk, experiment, using
 from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
@@ -25,8 +25,8 @@ CONFIDENCE = 0.95
 BAND_BYTES = 256 << 20  # values read at once to compute the bands
 
 
-@dataclass
-class EnsembleResult:
+@dataclass(repr=False)
+class EnsembleResult(Shown):
     """An ensemble's bands (one row per metric and day) and intervals (one row per headline metric)."""
 
     experiment_id: str
@@ -35,6 +35,9 @@ class EnsembleResult:
     executed: int
     bands: pd.DataFrame
     intervals: pd.DataFrame
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        return "each metric's mean over the runs with its 95% interval (intervals.parquet)", self.intervals
 
 
 def ensemble(
