@@ -147,13 +147,13 @@ def save_figures(result: Result, directory: str | Path, format: str = "png", wit
     Chrome or Chromium already on the machine: `pip install scslab[notebook]`; no browser is downloaded)."""
     if format not in IMAGE_FORMATS:
         raise ScslabError(f"format: {format!r} (allowed: {', '.join(IMAGE_FORMATS)})")
+    import plotly.io as pio
+
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, figure in plot(result, with_baseline).items():
-        path = target / f"{name}.{format}"
-        figure.write_image(path, format=format, width=width, height=height)
-        paths.append(path)
+    figures = plot(result, with_baseline)
+    paths = [target / f"{name}.{format}" for name in figures]
+    pio.write_images(list(figures.values()), paths, format=format, width=width, height=height)  # one browser
     return paths
 
 
