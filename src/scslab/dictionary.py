@@ -134,8 +134,9 @@ How to read the tables below:
 
 - **type**: the type in the file, in Arrow's words. `dictionary<int8, string>` is a string column stored
   as a categorical (pandas reads it as `category`, polars as `Categorical`, DuckDB as `VARCHAR`);
-  `date32` is a calendar date (pandas reads `datetime.date` objects: `pd.to_datetime` makes them
-  datetimes). Counts are integers in the files and in summary.json.
+  `date32` is a calendar date (pandas reads `datetime.date` objects, as `Result.timeseries` holds them;
+  `pd.to_datetime` makes them datetimes; polars reads `Date`, DuckDB `DATE`). Counts are integers in
+  the files and in summary.json.
 - **kind**: *stock*, a state read at the end of the day (in summary.json: on the last day), or *flow*,
   what happened during the day (in summary.json: summed over the run). Blank for identifiers and
   attributes.

@@ -43,7 +43,6 @@ from scslab.scenario.schema import CAUSES, OCCUPATIONS
 from scslab.version import __version__
 
 RUN_FILES = ("summary.json", "timeseries.parquet", "breakdowns.parquet", "scenario.toml")  # what from_dir needs
-DATES = "datetime64[ns]"  # the dtype of timeseries' date in memory (date32 in the file)
 DIMENSIONS = ("group", "occupation", "income_q", "party_member", "district")
 
 
@@ -148,7 +147,7 @@ def daily_table(scenario: Scenario, run: Run) -> pd.DataFrame:
     days = run.table.days_done
     metrics = catalogue()
     start = pd.Timestamp(scenario.params.start_date)
-    dates = (start + pd.to_timedelta(np.arange(days), unit="D")).astype(DATES)
+    dates = pd.date_range(start, periods=days, freq="D").date  # datetime.date objects, as pd.read_parquet gives
     frame = {"day": np.arange(days, dtype=np.int64), "date": dates}
     for name, values in run.table.columns.items():
         frame[name] = integral(values[:days]) if metrics[name].scales else values[:days]
@@ -222,8 +221,6 @@ class Result:
             b = pd.read_parquet(root / "breakdowns.parquet")
         except (OSError, ValueError) as exc:
             raise ScslabError(f"{root}: cannot be read: {str(exc).splitlines()[0][:200]}") from exc
-        if "date" in ts:  # (a run saved by scslab before the date column has none)
-            ts["date"] = pd.to_datetime(ts["date"]).astype(DATES)
         scenario = load_scenario(root / "scenario.toml")
         scenario = replace(scenario, overrides=dict(summary.get("overrides", {})))
         return cls(scenario, int(summary["seed"]), ts, b, summary, None, root)
