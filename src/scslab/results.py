@@ -222,7 +222,8 @@ class Result:
         except (OSError, ValueError) as exc:
             raise ScslabError(f"{root}: cannot be read: {str(exc).splitlines()[0][:200]}") from exc
         scenario = load_scenario(root / "scenario.toml")
-        scenario = replace(scenario, overrides=dict(summary.get("overrides", {})))
+        scenario = replace(scenario, origin=str(summary.get("origin", scenario.origin)),
+                           overrides=dict(summary.get("overrides", {})))  # as the run had them
         return cls(scenario, int(summary["seed"]), ts, b, summary, None, root)
 
     def __repr__(self) -> str:
