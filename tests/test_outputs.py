@@ -177,6 +177,9 @@ def test_experiment_files_read_in_every_library_with_their_declared_columns(tmp_
         fixed = [c for c in declared[f"{name}.parquet"] if "{" not in c]
         assert [c for c in frame.columns if c in fixed] == [c for c in fixed if c in frame.columns]
         assert set(fixed) <= set(frame.columns) or name in ("points", "correlations"), name
+    # each run's summary.json records the base scenario's --set keys and the point's
+    point = json.loads((sw.directory / "runs" / "000000" / "summary.json").read_text())
+    assert point["overrides"] == {"population.size": 800, "days": 10, "sources.cameras.coverage": 0.2}
     run = ens.directory / "runs" / "000000" / "timeseries.parquet"
     assert pq.read_schema(run).field("blacklisted").type == pa.int64()
     assert np.issubdtype(pd.read_parquet(run)["day"].dtype, np.integer)
