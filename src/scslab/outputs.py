@@ -144,7 +144,7 @@ BREAKDOWNS = Output(
 
 PEOPLE = Output(
     "people.parquet",
-    "a run folder with `--people` (`people=True`)",
+    "a run folder with `--save-people` (`people=True`)",
     "one citizen, at the end of the run",
     (
         Column("citizen", "int64", "The citizen's id (0..size-1), as in listings.parquet."),
