@@ -22,6 +22,7 @@ from scslab.experiments.executors import LocalExecutor
 from scslab.model.metrics import catalogue, metric_names
 from scslab.model.params import compile_params
 from scslab.outputs import BREAKDOWNS, LISTINGS, PEOPLE, TYPES, district_labels, timeseries_schema
+from scslab.scenario.schema import CAUSES
 
 SIZE, DAYS, SEED = 3000, 60, 2
 # judgment-defaulters lists people early (so listings and causes are not empty); --set kept in summary.json
@@ -134,6 +135,15 @@ def test_people_categories_are_the_breakdowns_labels(run_dir: Path) -> None:
     b = pd.read_parquet(path(run_dir, "breakdowns"))
     for dim in JOINED:
         assert set(b.loc[b["dimension"] == dim, "value"]) == set(people[dim].unique()), dim
+    # a listing's cause and a citizen's blacklist_cause: the same categories, so they join too
+    listings = pd.read_parquet(path(run_dir, "listings"))
+    assert list(listings["cause"].cat.categories) == list(people["blacklist_cause"].cat.categories) == list(CAUSES)
+    still = listings[listings["exit_reason"] == "still_listed"]
+    joined = still.merge(people, on="citizen")
+    converted = joined["offence_day"].notna()  # a listed offence made it a term listing: its cause now
+    assert len(joined) == len(still) > 0
+    assert (joined.loc[~converted, "cause"] == joined.loc[~converted, "blacklist_cause"]).all()
+    assert (joined.loc[converted, "blacklist_cause"] == "listed_offence").all()
 
 
 def test_missing_values_are_nulls_not_empty_strings_or_minus_one(run_dir: Path) -> None:
