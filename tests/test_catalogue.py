@@ -10,6 +10,7 @@ from scslab.experiments.metrics import HEADLINE_METRICS, SUMMARY_ONLY, figure_at
 from scslab.model.catalogue import COUNT, Catalogue, Metric
 from scslab.model.metrics import catalogue, metric_names
 from scslab.model.params import compile_params
+from scslab.outputs import metric_columns
 from scslab.report.tables import number
 from scslab.results import Result
 from scslab.scenario.schema import CAUSES
@@ -29,7 +30,7 @@ def rows_of(column: str, cp_values: dict[str, tuple[str, ...]]) -> list[Metric]:
 def test_every_column_has_exactly_one_row(result: Result) -> None:
     cp = result.state.cp
     values = {"tier": cp.tier_names, "event": cp.events.names, "cause": CAUSES}
-    columns = [c for c in result.timeseries.columns if c != "day"]
+    columns = metric_columns(result.timeseries.columns)
     assert columns == metric_names(cp)
     for column in columns:
         rows = rows_of(column, values)
@@ -44,7 +45,7 @@ def test_every_column_has_exactly_one_row(result: Result) -> None:
 def test_summary_takes_stocks_on_the_last_day_and_sums_flows(result: Result) -> None:
     ts, figures = result.timeseries, result.summary["figures"]
     kinds = {"stock": 0, "flow": 0}
-    for column in ts.columns.drop("day"):
+    for column in metric_columns(ts.columns):
         m = catalogue()[column]
         kinds[m.kind] += 1
         expected = ts[column].iloc[-1] if m.kind == "stock" else ts[column].sum()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import pytest
 
 import scslab
 from runkit import cli
+from scslab.model.metrics import describe
 from scslab.report import BASELINE_FILE, CHARTS, REPORT_FILE, RunData, build_figures, report_html, save_run
 from scslab.report.html import inert_json, plotly_js
-from scslab.report.tables import headline_rows, number, ratio_rows
-from scslab.results import Result
+from scslab.report.tables import headline_rows, number, ratio_rows, tooltip
+from scslab.results import Result, headline_figures
 from scslab.scenario.schema import CAUSES
 
 # A threshold just under the starting score lists people within days, so every figure has something to show.
@@ -80,6 +82,17 @@ def test_headline_is_simulated_and_scaled(result: Result) -> None:
     assert rows["– of whom wrongfully"][1] == number(f["blacklisted_wrongful"] * scale)
     assert rows["Wrongful share of the blacklisted"] == (f"{f['wrongful_share']:.1%}", "")
     assert scale == pytest.approx(22_000_000 / 4000)
+
+
+def test_headline_rows_carry_the_catalogues_description_as_tooltip(result: Result) -> None:
+    page = report_html(RunData.from_result(result))
+    for _, key, _ in headline_figures():
+        if key in result.summary["figures"]:
+            d = describe(key)
+            assert f'<tr title="{html.escape(tooltip(key), quote=True)}">' in page, key
+            assert d["description"] in tooltip(key) and d["unit"] in tooltip(key)
+    assert "a flow, summed over the run" in tooltip("listings_new") and "a stock" in tooltip("blacklisted")
+    assert "does not scale" in tooltip("wrongful_share")
 
 
 def test_figures_from_the_run_directory_equal_scslab_plot(result: Result, tmp_path: Path) -> None:

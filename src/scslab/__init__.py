@@ -1,6 +1,6 @@
 """scslab: a simulation lab for social credit systems, on synthetic populations.
 
-The API (scslab/api.py): `load_scenario`, `simulate`, `run`, `resume`, `plot`, `write_report`, `compare`,
+The API (scslab/api.py): `load_scenario`, `simulate`, `run`, `resume`, `load_run`, `plot`, `write_report`, `compare`,
 `Scenario`, `Result`. They are imported on first use, for start-up speed: `import scslab` (and a worker's
 import of one module) does not load numba, pandas and plotly.
 """
@@ -24,20 +24,22 @@ compile_cache.ensure()
 
 _WHERE = {
     "compare": "api",
+    "load_run": "api",
     "load_scenario": "api",
     "plot": "api",
     "resume": "api",
+    "save_figures": "api",
     "run": "api",
     "simulate": "api",
     "write_report": "api",
     "Result": "results",
     "Scenario": "scenario",
 }
-__all__ = ["Result", "Scenario", "__version__", "compare", "load_scenario", "plot", "resume", "run", "simulate",
-           "write_report"]  # fmt: skip
+__all__ = ["Result", "Scenario", "__version__", "compare", "load_run", "load_scenario", "plot", "resume", "run",
+           "save_figures", "simulate", "write_report"]  # fmt: skip
 
 if TYPE_CHECKING:
-    from scslab.api import compare, load_scenario, plot, resume, run, simulate, write_report
+    from scslab.api import compare, load_run, load_scenario, plot, resume, run, save_figures, simulate, write_report
     from scslab.results import Result
     from scslab.scenario import Scenario
 

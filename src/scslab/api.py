@@ -3,6 +3,8 @@
     import scslab
     res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
     res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
+    res = scslab.load_run("runs/mine")        # a saved run reopened: tables, summary, plots
+    scslab.plot(res)["blacklist"].write_image("blacklist.png")   # or .svg, .pdf (the notebook extra)
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
 
-__all__ = ["Interrupted", "compare", "default_dir", "load_scenario", "plot", "resume", "run", "run_folder",
-           "simulate", "write_report"]  # fmt: skip
+__all__ = ["Interrupted", "compare", "default_dir", "load_run", "load_scenario", "plot", "resume", "run",
+           "run_folder", "save_figures", "simulate", "write_report"]  # fmt: skip
 
 ShowProgress = bool | Callable[[int, int], None]  # True: a bar; a callable: called as progress(day, days)
 
@@ -45,6 +47,12 @@ class Interrupted(runner.Stopped):
 def load_scenario(name_or_path: str | Path, trusted: Sequence[str | Path] = ()) -> Scenario:
     """A preset by name (`"beijing-2020"`) or a scenario file by path; `extends` may read files in `trusted`."""
     return load(name_or_path, trusted)
+
+
+def load_run(run_dir: str | Path) -> Result:
+    """A saved run folder reopened as a `Result`: its scenario, tables (timeseries, breakdowns, listings, and
+    people if saved) and summary, so that `headline()`, `plot` and `write_report` work; not its full state."""
+    return Result.from_dir(run_dir)
 
 
 def _scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -141,6 +149,25 @@ def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
     """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
     baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
     return build_figures(RunData.from_result(result, baseline))
+
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+
+
+def save_figures(result: Result, directory: str | Path, format: str = "png", with_baseline: bool = False,
+                 width: int = 1000, height: int = 560) -> list[Path]:  # fmt: skip
+    """Write each of the report's figures as a static image, `directory/NAME.FORMAT` (plotly's kaleido and a
+    Chrome or Chromium already on the machine: `pip install scslab[notebook]`; no browser is downloaded)."""
+    if format not in IMAGE_FORMATS:
+        raise ScslabError(f"format: {format!r} (allowed: {', '.join(IMAGE_FORMATS)})")
+    import plotly.io as pio
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    figures = plot(result, with_baseline)
+    paths = [target / f"{name}.{format}" for name in figures]
+    pio.write_images(list(figures.values()), paths, format=format, width=width, height=height)  # one browser
+    return paths
 
 
 def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:

@@ -3,8 +3,9 @@ episodes, the people."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,33 @@ import pyarrow.parquet as pq
 
 from scslab import engine
 from scslab.atomic import new_directory
+from scslab.display import frame_table
 from scslab.engine import DayCallback, Run
+from scslab.errors import ScslabError
 from scslab.model import effects, listings
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
 from scslab.model.scoring import counterfactual
 from scslab.model.state import State
-from scslab.scenario import Scenario
+from scslab.outputs import (
+    AGE_BANDS,
+    BREAKDOWNS,
+    GROUPS,
+    INCOME_QUINTILES,
+    PARTY,
+    PEOPLE,
+    district_labels,
+    integral,
+    metric_columns,
+    write_table,
+)
+from scslab.outputs import timeseries as timeseries_output
+from scslab.scenario import Scenario, load_scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
 from scslab.version import __version__
 
-AGE_BANDS = ("child", "adult", "senior")
-DIMENSIONS = ("group", "occupation", "income_q", "party_member")
+RUN_FILES = ("summary.json", "timeseries.parquet", "breakdowns.parquet", "scenario.toml")  # what from_dir needs
+DIMENSIONS = ("group", "occupation", "income_q", "party_member", "district")
 
 
 def headline_figures() -> tuple[tuple[str, str, bool], ...]:
@@ -43,10 +59,11 @@ def _codes(state: State) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
     """Each breakdown dimension as small integer codes over citizens, with the label of each code."""
     pop = state.pop
     return {
-        "group": (pop.group, ("majority", "minority")),
+        "group": (pop.group, GROUPS),
         "occupation": (pop.occupation, OCCUPATIONS),
-        "income_q": (pop.income_q, ("", "q1", "q2", "q3", "q4", "q5")),
-        "party_member": (pop.party_member, ("non-member", "member")),
+        "income_q": (pop.income_q - np.int8(1), INCOME_QUINTILES),
+        "party_member": (pop.party_member.view(np.int8), PARTY),
+        "district": (pop.district, district_labels(state.cp.p.population.districts)),
     }
 
 
@@ -125,17 +142,33 @@ def disparities(b: pd.DataFrame) -> dict[str, float | None]:
     return out
 
 
+def daily_table(scenario: Scenario, run: Run) -> pd.DataFrame:
+    """timeseries.parquet's frame: the day, its date, then each metric (counts as integers)."""
+    days = run.table.days_done
+    metrics = catalogue()
+    start = pd.Timestamp(scenario.params.start_date)
+    dates = pd.date_range(start, periods=days, freq="D").date  # datetime.date objects, as pd.read_parquet gives
+    frame = {"day": np.arange(days, dtype=np.int64), "date": dates}
+    for name, values in run.table.columns.items():
+        frame[name] = integral(values[:days]) if metrics[name].scales else values[:days]
+    return pd.DataFrame(frame)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario.toml's bytes, as the run folder holds them."""
+    return hashlib.sha256(scenario.to_toml().encode("utf-8")).hexdigest()
+
+
 def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
     """Headline figures: end-of-run stocks, run totals, disparities, scaled counts, provenance."""
     p = scenario.params
     last = ts.iloc[-1]
     metrics = catalogue()
     figures: dict[str, float] = {}
-    for col in ts.columns:
-        if col == "day":
-            continue
-        figures[col] = float(last[col]) if metrics[col].kind == "stock" else float(ts[col].sum())
-    figures["ever_blacklisted"] = float(run.state.ever_blacklisted.sum())
+    for col in metric_columns(ts.columns):
+        value = last[col] if metrics[col].kind == "stock" else ts[col].sum()
+        figures[col] = int(value) if metrics[col].scales else float(value)  # counts are integers
+    figures["ever_blacklisted"] = int(run.state.ever_blacklisted.sum())
     figures["wrongful_share"] = (
         figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
     )
@@ -155,6 +188,8 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         "figures": figures,
         "scaled": {k: figures[k] * scale for k in counts},
         "disparities": disparities(b),
+        "overrides": dict(scenario.overrides),
+        "scenario_hash": scenario_hash(scenario),
         "wall_seconds": run.wall_seconds,
         "profile_seconds": run.profile,
     }
@@ -169,14 +204,46 @@ class Result:
     timeseries: pd.DataFrame
     breakdowns: pd.DataFrame
     summary: dict[str, Any]
-    state: State = field(repr=False)
+    state: State | None = field(default=None, repr=False)  # None for a run read back from its folder
+    directory: Path | None = None  # the folder it was read from (`from_dir`)
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> Result:
+        """A run folder read back: its scenario, tables and summary (people and listings read when asked for),
+        without the full state (which only a run in memory, or a checkpoint, holds)."""
+        root = Path(directory)
+        for name in RUN_FILES:
+            if not (root / name).is_file():
+                raise ScslabError(f"{root / name}: file not found (allowed: a folder written by `scslab run`)")
+        try:
+            summary = json.loads((root / "summary.json").read_text("utf-8"))
+            ts = pd.read_parquet(root / "timeseries.parquet")
+            b = pd.read_parquet(root / "breakdowns.parquet")
+        except (OSError, ValueError) as exc:
+            raise ScslabError(f"{root}: cannot be read: {str(exc).splitlines()[0][:200]}") from exc
+        scenario = load_scenario(root / "scenario.toml")
+        scenario = replace(scenario, origin=str(summary.get("origin", scenario.origin)),
+                           overrides=dict(summary.get("overrides", {})))  # as the run had them
+        return cls(scenario, int(summary["seed"]), ts, b, summary, None, root)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        where = "in memory" if self.directory is None else f"read from {self.directory}"
+        return (f"<Result {s['scenario']!r} seed {s['seed']}: {s['population_size']:,} citizens, {s['days']} days, "
+                f"{where}; see .headline(), .timeseries, .breakdowns, .listings, .people>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        head = self.headline()
+        title = (f"scslab run of {s['scenario']}, seed {s['seed']}: {s['population_size']:,} simulated citizens "
+                 f"standing for {s['real_size']:,}, {s['days']} days from {s['start_date']}")  # fmt: skip
+        note = "scaled: the simulated count times the scale, " + f"{s['scale']:,.1f}" + (
+            "" if self.directory is None else f"; read from {self.directory}")  # fmt: skip
+        return frame_table(title, head.drop(columns=[c for c in ("metric",) if c in head]), note)
 
     @classmethod
     def from_run(cls, scenario: Scenario, seed: int, run: Run) -> Result:
-        cols = run.table.columns
-        ts = pd.DataFrame(
-            {"day": np.arange(run.table.days_done)} | {k: v[: run.table.days_done] for k, v in cols.items()}
-        )
+        ts = daily_table(scenario, run)
         b = breakdowns(run.state)
         return cls(scenario, seed, ts, b, summarise(scenario, seed, run, ts, b), run.state)
 
@@ -187,12 +254,15 @@ class Result:
 
     @cached_property
     def people(self) -> pd.DataFrame:
-        """One row per citizen at the end of the run."""
+        """One row per citizen at the end of the run (people.parquet's columns)."""
+        if self.state is None:
+            return self._read("people.parquet", "saved without --save-people (people=True)")
         s = self.state
         pop = s.pop
-        cause = np.asarray(("", *CAUSES), dtype=object)[s.cause.astype(np.int64) + 1]
+        categories = _codes(s)
         return pd.DataFrame(
             {
+                "citizen": np.arange(s.n, dtype=np.int64),
                 "score": s.score,
                 "tier": pd.Categorical.from_codes(s.tier, s.cp.tier_names),
                 "own": s.own,
@@ -201,17 +271,15 @@ class Result:
                 "merit": s.merit,
                 "counterfactual_score": counterfactual(s, np.arange(s.n)),
                 "blacklisted": s.blacklist.member,
-                "blacklist_cause": pd.Categorical(cause, categories=("", *CAUSES)),
+                "blacklist_cause": pd.Categorical.from_codes(s.cause, CAUSES),  # -1 (not listed): null
                 "wrongful": wrongful_mask(s),
                 "ever_blacklisted": s.ever_blacklisted,
-                "group": pop.group,
-                "occupation": pd.Categorical.from_codes(pop.occupation, OCCUPATIONS),
+                **{dim: pd.Categorical.from_codes(*categories[dim]) for dim in ("group", "occupation")},
                 "age_band": pd.Categorical.from_codes(pop.age_band, AGE_BANDS),
-                "income_q": pop.income_q,
-                "party_member": pop.party_member,
-                "district": pop.district,
+                **{dim: pd.Categorical.from_codes(*categories[dim]) for dim in ("income_q", "party_member")},
+                "district": pd.Categorical.from_codes(*categories["district"]),
                 "household": pop.household,
-                "firm": pop.firm,
+                "firm": pd.arrays.IntegerArray(pop.firm, pop.firm < 0),  # no employer: null
                 "degree_family": s.active_degree["family"],
                 "degree_work": s.active_degree["work"],
                 "degree_friends": s.active_degree["friends"],
@@ -225,7 +293,19 @@ class Result:
 
     def listings_table(self) -> pa.Table:
         """listings.parquet's table (`model.listings.SCHEMA`)."""
+        if self.state is None:
+            return pq.read_table(self._file("listings.parquet", "saved before the listing log")).cast(listings.SCHEMA)
         return self.state.listings.table()
+
+    def _file(self, name: str, why: str) -> Path:
+        """A file of the folder this result was read from, or a one-line error saying why it is not there."""
+        path = (self.directory or Path()) / name
+        if not path.is_file():
+            raise ScslabError(f"{path}: file not found: the run was {why}; a run read back has only its files")
+        return path
+
+    def _read(self, name: str, why: str) -> pd.DataFrame:
+        return pd.read_parquet(self._file(name, why))
 
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
@@ -240,13 +320,13 @@ class Result:
 
     def write_files(self, directory: Path, people: bool = False) -> None:
         """Write the run's files into an existing `directory`."""
-        self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
-        self.breakdowns.to_parquet(directory / "breakdowns.parquet", index=False)
+        write_table(self.timeseries, timeseries_output(), directory / "timeseries.parquet")
+        write_table(self.breakdowns, BREAKDOWNS, directory / "breakdowns.parquet")
         pq.write_table(self.listings_table(), directory / "listings.parquet")
         (directory / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
         (directory / "scenario.toml").write_text(self.scenario.to_toml())
         if people:
-            self.people.to_parquet(directory / "people.parquet", index=False)
+            write_table(self.people, PEOPLE, directory / "people.parquet")
 
     def save(self, directory: str | Path, people: bool = False) -> Path:
         """Write the run's files into `directory`, which appears complete or not at all."""

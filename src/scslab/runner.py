@@ -185,7 +185,7 @@ def begin(job: Job) -> None:
             job.created.append(job.work)
             write_text(job.work / SCENARIO_FILE, text, durable=True)
             record = JobRecord(job.seed, job.scenario.origin, job.target.name, job.every, job.check,
-                               job.options, job.scenario_sha256, __version__)  # fmt: skip
+                               job.options, job.scenario_sha256, __version__, dict(job.scenario.overrides))  # fmt: skip
             write_text(job.work / JOB_FILE, record.to_json(), durable=True)
             fsync_dir(job.work.parent)
     except BaseException as exc:
@@ -252,7 +252,8 @@ def _resume_locked(work: Path, target: Path, lock: OutputLock) -> tuple[Job, eng
     (work / COMPLETE_FILE).unlink(missing_ok=True)
     record = read_record(work)
     read_scenario_text(work, record)
-    scenario = dataclasses.replace(load_scenario(work / SCENARIO_FILE), origin=record.origin)
+    scenario = dataclasses.replace(load_scenario(work / SCENARIO_FILE), origin=record.origin,
+                                   overrides=record.overrides)  # fmt: skip
     job = Job(scenario, record.seed, target, record.every, record.check, dict(record.options),
               scenario_sha256=record.scenario_sha256, lock=lock)  # fmt: skip
     check_output(target)

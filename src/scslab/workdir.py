@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,10 @@ class JobRecord:
     options: dict[str, bool]
     scenario_sha256: str
     version: str
+    overrides: dict[str, Any] = field(default_factory=dict)  # the scenario's --set keys, for summary.json
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2) + "\n"
+        return json.dumps(self.__dict__, indent=2, default=str) + "\n"
 
 
 def read_record(work: Path) -> JobRecord:
@@ -79,11 +80,13 @@ def read_record(work: Path) -> JobRecord:
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ScslabError(f"{path}: damaged ({type(exc).__name__})") from None
     fields = set(JobRecord.__dataclass_fields__)
+    if isinstance(raw, dict) and "overrides" not in raw:  # (written by scslab before overrides were kept)
+        raw["overrides"] = {}
     if not isinstance(raw, dict) or set(raw) != fields:
         found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise ScslabError(f"{path}: damaged (keys {str(found)[:80]}; allowed: {', '.join(sorted(fields))})")
     kinds = {"seed": int, "origin": str, "target": str, "every": int, "check": bool, "options": dict,
-             "scenario_sha256": str, "version": str}  # fmt: skip
+             "scenario_sha256": str, "version": str, "overrides": dict}  # fmt: skip
     for key, kind in kinds.items():
         value = raw[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

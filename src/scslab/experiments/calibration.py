@@ -22,7 +22,7 @@ import pandas as pd
 
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
-from scslab.experiments.common import Options, as_scenario, check_count, experiment, using
+from scslab.experiments.common import Options, Shown, as_scenario, check_count, experiment, using
 from scslab.experiments.design import Param, Point, check_points, design_seed, parse_params, run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.fitted import original_reference, write_fitted
@@ -34,8 +34,8 @@ from scslab.scenario import Scenario
 __all__ = ["CalibrationResult", "Target", "calibrate"]
 
 
-@dataclass
-class CalibrationResult:
+@dataclass(repr=False)
+class CalibrationResult(Shown):
     """The best parameters, every trial, each target at the best trial, and the fitted scenario file."""
 
     experiment_id: str
@@ -47,6 +47,10 @@ class CalibrationResult:
     trials: pd.DataFrame
     targets: pd.DataFrame
     fitted_path: Path
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        best = ", ".join(f"{k} = {v:g}" for k, v in self.best.items())
+        return f"each target at the best trial ({best}; loss {self.best_loss:.4g})", self.targets
 
 
 def calibrate(

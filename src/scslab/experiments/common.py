@@ -10,12 +10,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from scslab.display import frame_table
 from scslab.errors import ScslabError
 from scslab.experiments.executors import Executor, Task, Work, execute, make_executor
 from scslab.experiments.store import Experiment, RunCallback
 from scslab.memory import table_columns
 from scslab.scenario import Scenario, load_scenario
+
+
+class Shown:
+    """How an experiment's result shows in a notebook: a one-line repr and its main table (`main`)."""
+
+    experiment_id: str
+    directory: Path
+    runs: int
+    executed: int
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        """What the main table shows, and the table."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        what, frame = self.main()
+        return (f"<{type(self).__name__} {self.experiment_id}: {self.runs:,} runs ({self.executed:,} executed now), "
+                f"{what}: {len(frame):,} rows; in {self.directory}>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        what, frame = self.main()
+        title = f"{type(self).__name__} {self.experiment_id}: {what}"
+        return frame_table(title, frame, f"{self.runs:,} runs ({self.executed:,} executed now) in {self.directory}")
 
 
 @dataclass

@@ -12,11 +12,12 @@ import pandas as pd
 from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog
-from scslab.experiments.common import Options, as_scenario, check_count, check_disk, experiment, using
+from scslab.experiments.common import Options, Shown, as_scenario, check_count, check_disk, experiment, using
 from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
 from scslab.experiments.store import Experiment
+from scslab.outputs import metric_columns
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -24,8 +25,8 @@ CONFIDENCE = 0.95
 BAND_BYTES = 256 << 20  # values read at once to compute the bands
 
 
-@dataclass
-class EnsembleResult:
+@dataclass(repr=False)
+class EnsembleResult(Shown):
     """An ensemble's bands (one row per metric and day) and intervals (one row per headline metric)."""
 
     experiment_id: str
@@ -34,6 +35,9 @@ class EnsembleResult:
     executed: int
     bands: pd.DataFrame
     intervals: pd.DataFrame
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        return "each metric's mean over the runs with its 95% interval (intervals.parquet)", self.intervals
 
 
 def ensemble(
@@ -78,7 +82,7 @@ def quantile_bands(exp: Experiment) -> pd.DataFrame:
     files = [p / "timeseries.parquet" for p in runs]
     first = pq.read_table(files[0])
     days = first.column("day").to_numpy()
-    metrics = sorted(name for name in first.column_names if name != "day")
+    metrics = sorted(metric_columns(first.column_names))
     step = max(1, BAND_BYTES // (8 * len(files) * max(1, len(days))))
     parts = []
     for start in range(0, len(metrics), step):

@@ -8,6 +8,7 @@ summary, never its state. A worker that dies is retried; a run that raises is re
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 from collections import deque
@@ -47,10 +48,11 @@ class BaseScenario:
 
     toml: str
     origin: str
+    overrides: str = "{}"  # the scenario's --set keys as JSON text (hashable), for each run's summary.json
 
     @classmethod
     def of(cls, scenario: Scenario) -> BaseScenario:
-        return cls(scenario.to_toml(), scenario.origin)
+        return cls(scenario.to_toml(), scenario.origin, json.dumps(dict(scenario.overrides), default=str))
 
 
 @dataclass
@@ -83,7 +85,7 @@ def load_base(base: BaseScenario) -> Scenario:
         path = Path(tmp) / "scenario.toml"
         path.write_text(base.toml, encoding="utf-8")
         scenario = load_scenario(path)
-    return dataclasses.replace(scenario, origin=base.origin)
+    return dataclasses.replace(scenario, origin=base.origin, overrides=json.loads(base.overrides))
 
 
 def execute(task: Task, base: BaseScenario) -> RunOutput:

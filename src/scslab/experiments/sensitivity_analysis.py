@@ -22,6 +22,7 @@ from scslab.atomic import write_parquet
 from scslab.errors import ScslabError
 from scslab.experiments.common import (
     Options,
+    Shown,
     as_scenario,
     check_count,
     check_disk,
@@ -40,8 +41,8 @@ MORRIS_LEVELS = 4
 RESAMPLES = 200
 
 
-@dataclass
-class SensitivityResult:
+@dataclass(repr=False)
+class SensitivityResult(Shown):
     """One row per (metric, parameter): S1, S1_conf, ST, ST_conf (sobol) or mu_star, mu_star_conf, sigma, mu."""
 
     experiment_id: str
@@ -50,6 +51,9 @@ class SensitivityResult:
     runs: int
     executed: int
     indices: pd.DataFrame
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        return f"{self.method} indices of each metric and parameter (indices.parquet)", self.indices
 
 
 def sensitivity(

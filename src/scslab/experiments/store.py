@@ -33,6 +33,7 @@ from scslab.atomic import write_json, write_text
 from scslab.errors import ScslabError
 from scslab.experiments.catalog import Catalog, RunRow, utc_now
 from scslab.experiments.executors import BaseScenario, Executor, RunOutput, Task, Work, execute
+from scslab.outputs import BREAKDOWNS, timeseries, write_table
 from scslab.scenario import Scenario
 from scslab.version import __version__
 
@@ -330,8 +331,8 @@ class Experiment:
         tmp = Path(tempfile.mkdtemp(prefix=f"{task.index:06d}-", dir=partial))
         target = self.run_dir(task.index)
         try:
-            output.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-            output.breakdowns.to_parquet(tmp / "breakdowns.parquet", index=False)
+            write_table(output.timeseries, timeseries(), tmp / "timeseries.parquet")
+            write_table(output.breakdowns, BREAKDOWNS, tmp / "breakdowns.parquet")
             pq.write_table(output.listings, tmp / "listings.parquet")
             write_json(tmp / "summary.json", output.summary)
             write_json(tmp / "task.json", task_json(task))

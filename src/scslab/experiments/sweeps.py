@@ -14,6 +14,7 @@ from scslab.errors import ScslabError
 from scslab.experiments.common import (
     RUN_OPTIONS,
     Options,
+    Shown,
     as_scenario,
     check_count,
     check_disk,
@@ -29,8 +30,8 @@ from scslab.scenario import Scenario
 DESIGNS = ("grid", "lhs")
 
 
-@dataclass
-class SweepResult:
+@dataclass(repr=False)
+class SweepResult(Shown):
     """One row per design point (parameters, then each metric's mean and sd over seeds); rank correlations."""
 
     experiment_id: str
@@ -40,6 +41,9 @@ class SweepResult:
     params: list[Param]
     points: pd.DataFrame
     correlations: pd.DataFrame
+
+    def main(self) -> tuple[str, pd.DataFrame]:
+        return "each design point's parameters and metrics (points.parquet)", self.points
 
 
 def sweep(

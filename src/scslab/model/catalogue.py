@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from scslab.scenario.schema import CAUSES
 
@@ -154,6 +154,18 @@ class Catalogue:
         if m is None:
             raise KeyError(name)
         return m
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """A figure's metadata (for summary.json, the report and the data dictionary), a pattern filled in.
+
+        Keys: name, kind ("stock" or "flow"), scales, unit, label, description, format, daily.
+        """
+        m = self[name]
+        what = m.expands
+        value = name[len(m.prefix) :] if what else ""
+        fill = (lambda text: text.replace(f"{{{what}}}", value)) if what else (lambda text: text)
+        return {"name": name, "kind": m.kind, "scales": m.scales, "unit": m.unit, "label": fill(m.label).strip(),
+                "description": fill(m.description), "format": m.format, "daily": m.daily}  # fmt: skip
 
     def columns(self, cp: Compiled) -> list[str]:
         """Every daily column of a run of `cp`, in order."""

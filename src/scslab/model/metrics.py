@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,11 @@ def _catalogue(registry: tuple[Effect, ...]) -> Catalogue:
 def catalogue() -> Catalogue:
     """Every metric: the core rows and the registered effects' rows, in column order."""
     return _catalogue(effects.REGISTRY)
+
+
+def describe(name: str) -> dict[str, Any]:
+    """A figure's catalogue metadata: kind, scales, unit, label, description, format (`Catalogue.describe`)."""
+    return catalogue().describe(name)
 
 
 def metric_names(cp: Compiled) -> list[str]:

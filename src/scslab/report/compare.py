@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from scslab.atomic import new_directory
+from scslab.display import frame_table
 from scslab.report.figures import esc, rolling, styled
 from scslab.report.html import Section, page, table
 from scslab.report.tables import number, parameter_differences
@@ -50,6 +51,16 @@ class Comparison:
     crn: bool
     figures: pd.DataFrame  # one row per (side, seed): the summary's figures
     timeseries: pd.DataFrame  # one row per (side, seed, day): the columns of SERIES
+
+    def __repr__(self) -> str:
+        crn = "common random numbers" if self.crn else "independent draws"
+        return (f"<Comparison A {self.a.name!r} vs B {self.b.name!r}: {len(self.seeds)} seeds, {crn}; "
+                f".table() for B - A with 95% intervals>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        crn = "common random numbers" if self.crn else "independent draws"
+        title = f"A {self.a.name} vs B {self.b.name}: means over {len(self.seeds)} seeds, B - A with its 95% interval"
+        return frame_table(title, self.table().drop(columns=["key", "scales"]), f"{crn}; simulated counts, not scaled")
 
     def metrics(self) -> list[tuple[str, str, bool]]:
         """(label, key, scales) of the headline figures both scenarios report."""

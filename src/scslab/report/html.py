@@ -78,17 +78,25 @@ def text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], numeric_from: int = 1, css: str = "") -> str:
-    """An HTML table with every cell escaped; columns from `numeric_from` on are right-aligned."""
+def table(
+    header: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    numeric_from: int = 1,
+    css: str = "",
+    titles: Sequence[str] = (),
+) -> str:
+    """An HTML table with every cell escaped; columns from `numeric_from` on are right-aligned; `titles`, one
+    per row, are the rows' tooltips."""
     head = "".join(f"<th>{text(h)}</th>" for h in header)
+    tips = list(titles) or [""] * len(rows)
     body = "".join(
-        "<tr>"
+        (f'<tr title="{text(tip)}">' if tip else "<tr>")
         + "".join(
             f'<td class="num">{text(cell)}</td>' if i >= numeric_from else f"<td>{text(cell)}</td>"
             for i, cell in enumerate(row)
         )
         + "</tr>"
-        for row in rows
+        for row, tip in zip(rows, tips, strict=True)
     )
     return f'<table class="{text(css)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 

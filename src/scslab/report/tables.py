@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from scslab.model.catalogue import COUNT
-from scslab.model.metrics import catalogue
+from scslab.model.metrics import catalogue, describe
 from scslab.report.data import RunData
 from scslab.results import headline_figures
 from scslab.scenario import ScenarioParams
@@ -45,6 +45,19 @@ def number(value: float | None, key: str = "") -> str:
     metric = catalogue().get(key)
     shown = (metric.format if metric is not None else COUNT).format(value)
     return shown[1:] if NEGATIVE_ZERO.fullmatch(shown) else shown
+
+
+def tooltip(key: str) -> str:
+    """A figure's description from the catalogue, with its kind, unit and whether it scales (as docs/outputs.md)."""
+    d = describe(key)
+    when = "a stock, on the last day" if d["kind"] == "stock" else "a flow, summed over the run"
+    scales = "scales to the real population" if d["scales"] else "does not scale"
+    return f"{d['description']} ({when}; {d['unit']}; {scales})"
+
+
+def headline_titles(data: RunData) -> list[str]:
+    """The tooltip of each row of `headline_rows`."""
+    return [tooltip(key) for _, key, _ in headline_figures() if key in data.summary["figures"]]
 
 
 def headline_rows(data: RunData) -> list[tuple[str, str, str]]:

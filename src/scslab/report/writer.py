@@ -11,7 +11,7 @@ from scslab.atomic import new_directory, write_parquet, write_text
 from scslab.report.data import BASELINE_FILE, RunData
 from scslab.report.figures import build_figures
 from scslab.report.html import Section, page, table
-from scslab.report.tables import SHARES, headline_rows, parameter_rows, ratio_rows
+from scslab.report.tables import SHARES, headline_rows, headline_titles, parameter_rows, ratio_rows
 
 if TYPE_CHECKING:
     from scslab.results import Result
@@ -29,7 +29,8 @@ def report_html(data: RunData) -> str:
             "Headline figures",
             f"Counts over the whole run (flows) or on the last day (stocks), as simulated and multiplied by "
             f"{scale:,.1f} to the real population of {int(s['real_size']):,}.",
-            html=table(("figure", "simulated", "scaled to the real population"), headline_rows(data)),
+            html=table(("figure", "simulated", "scaled to the real population"), headline_rows(data),
+                       titles=headline_titles(data)),
         ),
         Section(
             "Score over time",

@@ -13,13 +13,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import tomli_w
 from pydantic import ValidationError
 
+from scslab.display import html_table
 from scslab.errors import ScenarioError
 from scslab.inputs import read_regular
 from scslab.scenario.keys import KeyPath, format_key, one_line, parse_key, show
@@ -47,6 +48,7 @@ class Scenario:
     raw: dict[str, Any]  # merged after `extends` and overrides, before defaults
     origin: str  # the file path, or "preset NAME"
     provenance: Mapping[KeyPath, str] = field(default_factory=dict, repr=False, compare=False)
+    overrides: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the --set keys, in order
 
     @property
     def name(self) -> str:
@@ -60,9 +62,35 @@ class Scenario:
         """
         raw = copy.deepcopy(self.raw)
         provenance = dict(self.provenance)
+        overrides = dict(self.overrides)
         for key, value in mapping.items():
             _set_key(raw, provenance, key, value)
-        return _validate(raw, provenance, self.origin)
+            overrides[key if isinstance(key, str) else str(key)] = _plain(value)
+        return replace(_validate(raw, provenance, self.origin), overrides=overrides)
+
+    def __repr__(self) -> str:
+        p = self.params
+        real = p.population.real_size or p.population.size
+        return (f"<Scenario {p.name!r} from {self.origin}: {p.population.size:,} citizens for {real:,}, {p.days} days "
+                f"from {p.start_date}, {len(p.sources)} sources, {len(p.sanctions)} sanctions>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return html_table(f"Scenario {self.name}", ("key", "value"), self.overview(), self.params.description, limit=40)
+
+    def overview(self) -> list[tuple[str, str]]:
+        """The scenario in a few (key, value) rows: its size, time, sources, sanctions, rewards and overrides."""
+        p = self.params
+        threshold = "none" if p.blacklist.threshold is None else f"{p.blacklist.threshold:g}"
+        rows = [("origin", self.origin), *((f"--set {key}", str(v)) for key, v in self.overrides.items())]
+        rows += [("population.size", f"{p.population.size:,}"),
+                ("population.real_size", f"{p.population.real_size or p.population.size:,}"), ("days", str(p.days)),
+                ("start_date", str(p.start_date)), ("blacklist.threshold", threshold)]  # fmt: skip
+        rows += [(f"sources.{name}", f"coverage {s.coverage:g}" + ("" if s.coverage_end is None else f" to "
+                 f"{s.coverage_end:g}") + (f", misattribution {s.misattribution:g}" if s.misattribution else ""))
+                 for name, s in p.sources.items()]  # fmt: skip
+        rows += [("sanctions", ", ".join(f"{x.effect} ({x.trigger})" for x in p.sanctions) or "none"),
+                 ("rewards", ", ".join(r.effect for r in p.rewards) or "none")]  # fmt: skip
+        return rows
 
     def to_toml(self) -> str:
         """The fully resolved scenario: every default explicit, no `extends`."""
