@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from scslab import runner
+from scslab import replay, runner
+from scslab.cases import CaseFile
 from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
@@ -26,8 +27,8 @@ from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
 
-__all__ = ["Interrupted", "compare", "default_dir", "load_scenario", "plot", "resume", "run", "run_folder",
-           "simulate", "write_report"]  # fmt: skip
+__all__ = ["Interrupted", "compare", "default_dir", "explain", "explain_run", "load_scenario", "plot", "resume",
+           "run", "run_folder", "simulate", "write_report"]  # fmt: skip
 
 ShowProgress = bool | Callable[[int, int], None]  # True: a bar; a callable: called as progress(day, days)
 
@@ -138,3 +139,27 @@ def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
     if with_baseline and data.baseline is None:
         baseline = simulate_baseline(load_scenario(root / "scenario.toml"), int(data.summary["seed"]))
     return write_report_file(root, baseline)
+
+
+def explain_run(
+    run_dir: str | Path, citizens: Sequence[int] = (), *, kind: str | None = None, n: int = 1,
+    progress: ShowProgress = False,
+) -> replay.Explained:
+    """Replay the run in `run_dir` with `citizens` (and `n` citizens of `kind`, see `scslab.cases.KINDS`) traced;
+    refused unless the replay reproduces the run's tables byte for byte. Their case files, and what was checked."""
+    run = replay.open_run(run_dir)
+    sc = run.scenario
+    with day_bar(f"replay {sc.name}", sc.params.days, 0, enabled=progress is True) as bar:
+        return replay.explain(run, citizens, kind=kind, n=n, on_day=progress if callable(progress) else bar)
+
+
+@overload
+def explain(run_dir: str | Path, citizens: int) -> CaseFile: ...
+@overload
+def explain(run_dir: str | Path, citizens: Sequence[int]) -> list[CaseFile]: ...
+def explain(run_dir: str | Path, citizens: int | Sequence[int]) -> CaseFile | list[CaseFile]:
+    """The case file of a citizen (or a list, for a sequence of ids) of the finished run in `run_dir`, by a
+    replay checked byte for byte against the run (`explain_run`)."""
+    one = isinstance(citizens, int)
+    cases = list(explain_run(run_dir, [citizens] if isinstance(citizens, int) else citizens).cases)
+    return cases[0] if one else cases

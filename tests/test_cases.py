@@ -1,0 +1,219 @@
+"""Case files: a citizen's charges, listings and sanctions told, drawn and replayed.
+
+The hand-built story (docs/model.md sections 5 and 6, derived by hand): threshold 750, S0 800, the friends
+layer passing on half of a criticism's points. Day 10: citizen 0's friend 1 criticises (-20, own), and 0 is
+charged -10 by association. Day 20: a camera charges 0 with jaywalking (-50) that citizen 2 did: 0's score
+falls to 740 and 0 is listed, with cause misattribution (the misattributed ledger, -50, is the larger negative
+one; the counterfactual 800 is above the threshold: wrongful). Day 21: 0 appeals and wins (every wrongful
+appeal does): the -50 are struck out, the score is back at 790 and the listing ends with reason appeal_won.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scslab.cases import KINDS, CaseFile, Context, pick, report_picks
+from scslab.cases.casefile import CHARGE_COLUMNS, end_of_day_scores, write_cases
+from scslab.errors import ScslabError
+from scslab.model.listings import APPEAL_WON, ListingLog, frame
+from scslab.report.cases import cases_sections
+from scslab.scenario.schema import CAUSES
+
+START = dt.date(2018, 1, 1)
+STORY_DAYS = 30
+STORY_SUMMARY = (
+    "Citizen 0 (minority, employee, district 3) was listed on 21 January 2018 for charges misattributed to them, "
+    "wrongfully. One charge of −10 for criticism passed on from citizen 1 via the friends layer and one charge of "
+    "−50 for jaywalking seen by cameras, not theirs (the source matched the wrong person; true actor citizen 2) "
+    "brought their score from 800 to 740 (threshold 750). Then an appeal cleared them on 22 January 2018."
+)
+
+
+def context(days: int = STORY_DAYS, threshold: float | None = 750.0, name: str = "story") -> Context:
+    return Context(name, 1, "0.1.0", START, days, 800.0, 350.0, 950.0, threshold)
+
+
+def story_charges() -> pd.DataFrame:
+    """Citizen 0's rows as the trace writes them (friend 1's own criticism is a row of 1's, not of 0's)."""
+    rows = [
+        (0, 10, 10, "criticism", "internet", -10.0, "association", pd.NA, 1, "friends"),
+        (0, 20, 20, "jaywalking", "cameras", -50.0, "misattributed", 2, pd.NA, None),
+        (0, 21, 21, "appeal_won", None, 50.0, "misattributed", pd.NA, pd.NA, None),
+        (1, 10, 10, "criticism", "internet", -20.0, "own", pd.NA, pd.NA, None),
+    ]
+    out = pd.DataFrame(rows, columns=list(CHARGE_COLUMNS))
+    for col in ("actor", "contact"):
+        out[col] = out[col].astype("Int64")
+    return out
+
+
+def story_listings() -> pd.DataFrame:
+    log = ListingLog(10)
+    log.opened(np.array([0]), np.array([CAUSES.index("misattribution")], dtype=np.int8), np.array([True]), 20)
+    log.closed(np.array([0]), APPEAL_WON, np.array([True]), 21)
+    return frame(log.table())
+
+
+def people() -> pd.DataFrame:
+    return pd.DataFrame({"citizen": [0, 1], "group": ["minority", "minority"], "occupation": ["employee"] * 2,
+                         "age_band": ["adult"] * 2, "district": [3, 3], "income_q": [2, 4],
+                         "party_member": [False, True], "score": [790.0, 780.0]})  # fmt: skip
+
+
+def no_sanctions() -> pd.DataFrame:
+    return pd.DataFrame({"citizen": pd.Series([], dtype="int64"), "day": pd.Series([], dtype="int32"),
+                         "effect": [], "what": [], "detail": [], "count": pd.Series([], dtype="int32")})  # fmt: skip
+
+
+def story_case() -> CaseFile:
+    return CaseFile.build(0, people(), story_charges(), story_listings(), no_sanctions(), context())
+
+
+def test_story_case_file_from_its_tables() -> None:
+    """The case holds exactly the person's rows, the score after each, and the story's sentences."""
+    case = story_case()
+    assert case.charges["citizen"].tolist() == [0, 0, 0]
+    assert case.charges["posted_day"].tolist() == [10, 20, 21]
+    assert case.charges["score"].tolist() == [790.0, 740.0, 790.0]  # 800 - 10; - 50; + 50 struck out
+    scores = case.score_by_day()["score"].to_numpy()
+    assert scores[:10].tolist() == [800.0] * 10 and scores[10:20].tolist() == [790.0] * 10
+    assert scores[20] == 740.0 and scores[21:].tolist() == [790.0] * 9
+    assert case.listings[["entry_day", "exit_day"]].values.tolist() == [[20, 21]]
+    assert case.summary() == STORY_SUMMARY
+    lines = case.timeline()
+    assert lines["kind"].tolist() == ["association", "misattributed", "listed", "appeal", "left the list"]
+    assert lines["day"].tolist() == [10, 20, 20, 21, 21]
+    assert lines["date"].tolist()[0] == "11 January 2018"
+    net = case.network().table
+    assert net[["contact", "layer", "charges", "points", "their_charge", "contact_listings"]].values.tolist() == [
+        [1, "friends", 1, -10.0, "own offence", "never listed"]
+    ]
+
+
+def test_story_figures_and_data() -> None:
+    case = story_case()
+    fig = case.plot()
+    names = [t.name for t in fig.data]
+    assert names == ["score", "misattributed", "association"]  # a trace per ledger present, the appeal unmarked
+    assert list(fig.data[1].y) == [740.0] and list(fig.data[2].y) == [790.0]
+    assert [s.y0 for s in fig.layout.shapes if s.type == "line"] == [750.0]  # the threshold
+    star = case.network().figure
+    assert list(star.data[1].text) == ["1"]
+    doc = json.loads(json.dumps(case.to_dict()))
+    assert doc["summary"] == STORY_SUMMARY and [r["points"] for r in doc["charges"]] == [-10.0, -50.0, 50.0]
+    html = case._repr_html_()
+    assert "Citizen 0 (minority, employee, district 3)" in html and "appeal cleared them" in html
+
+
+def test_never_listed_and_listed_twice() -> None:
+    """Sentences for a person never listed, and the count of listings for one listed twice."""
+    ch = story_charges()
+    quiet = CaseFile.build(1, people(), ch, story_listings(), no_sanctions(), context())
+    assert quiet.summary() == (
+        "Citizen 1 (minority, employee, district 3, party member) was never listed. One charge of −20 for "
+        "criticism seen by internet, their own moved their score from 800 to 780 (lowest 780 on 11 January 2018)."
+    )
+    log = ListingLog(10)
+    for day in (5, 12):
+        log.opened(np.array([0]), np.array([CAUSES.index("own_conduct")], dtype=np.int8), np.array([False]), day)
+        log.closed(np.array([0]), APPEAL_WON if day == 5 else 0, np.array([False]), day + 3)
+    felt = pd.DataFrame({"citizen": [0, 0, 0], "day": [6, 7, 13], "effect": ["travel_ban"] * 3,
+                         "what": ["trip denied"] * 3, "detail": ["train", "plane", "train"], "count": [2, 1, 1]})
+    twice = CaseFile.build(0, people(), ch.iloc[:0], frame(log.table()), felt, context())
+    assert twice.summary().endswith(
+        "No charge had been posted to them: their score was 800 (threshold 750). They felt 2 × trip denied (train) "
+        "and 1 × trip denied (plane) before an appeal cleared them on 9 January 2018. They were listed two times "
+        "in all."
+    )
+    lines = twice.timeline()
+    assert lines[lines["kind"] == "sanction"]["text"].tolist() == [
+        "2 × trip denied (train)", "1 × trip denied (plane)", "1 × trip denied (train)"
+    ]
+
+
+def test_recovery_spans_spread_over_their_days() -> None:
+    """A recovery row covering days 3..6 (scheduled recovery) gives each day a quarter of its points."""
+    rows = pd.DataFrame([(0, 0, 0, "fraud", "cameras", -20.0, "own", pd.NA, pd.NA, None),
+                         (0, 3, 6, "recovery", None, 8.0, "own", pd.NA, pd.NA, None)], columns=list(CHARGE_COLUMNS))
+    scores = end_of_day_scores(rows, context(days=8))
+    assert scores.tolist() == [780.0, 780.0, 780.0, 782.0, 784.0, 786.0, 788.0, 788.0]
+    clamped = end_of_day_scores(rows.assign(points=[-900.0, 0.0]), context(days=3))
+    assert clamped.tolist() == [350.0] * 3
+
+
+def listings_of_every_kind() -> pd.DataFrame:
+    """Citizens 10..14 rightful own conduct, 20..22 wrongful misattribution, 30 association turned wrongful,
+    40..41 listed offences (41 wrongful), 50 joint punishment."""
+    log = ListingLog(100)
+    groups = [(range(10, 15), "own_conduct", False), (range(20, 23), "misattribution", True),
+              (range(30, 31), "association", False), (range(40, 41), "listed_offence", False),
+              (range(41, 42), "listed_offence", True), (range(50, 51), "joint_punishment", False)]  # fmt: skip
+    for ids, cause, wrong in groups:
+        a = np.asarray(ids)
+        log.opened(a, np.full(a.size, CAUSES.index(cause), dtype=np.int8), np.full(a.size, wrong), 1)
+    log.day_end(np.asarray([30]), np.asarray([True]), 4)  # 30's listing turns wrongful on day 4
+    return frame(log.table())
+
+
+def test_pick_chooses_the_right_kinds_reproducibly() -> None:
+    listings = listings_of_every_kind()
+    assert pick(listings, "wrongful", 10, seed=1) == [20, 21, 22, 30, 41]
+    assert pick(listings, "misattribution", 2, seed=1) == pick(listings, "misattribution", 2, seed=1)
+    assert set(pick(listings, "misattribution", 2, seed=1)) < {20, 21, 22}
+    assert pick(listings, "association", 3, seed=5) == [30]
+    assert pick(listings, "listed_offence", 5, seed=5) == [40, 41]
+    assert pick(listings, "joint_punishment", 1, seed=5) == [50]
+    draws = {tuple(pick(listings, "misattribution", 1, seed=s)) for s in range(30)}
+    assert draws == {(20,), (21,), (22,)}  # every one can be drawn
+    with pytest.raises(ScslabError, match="allowed: wrongful, misattribution"):
+        pick(listings, "guilt", 1, seed=1)
+    with pytest.raises(ScslabError, match="no citizen of that kind"):
+        pick(listings.iloc[:0], "wrongful", 1, seed=1)
+    assert set(KINDS) - {"wrongful"} < set(CAUSES)
+
+
+def test_report_picks_wrongful_first_one_of_each_cause() -> None:
+    listings = listings_of_every_kind()
+    chosen = report_picks(listings, seed=3)
+    assert len(chosen) == len(set(chosen)) == 5
+    wrongful, rightful = chosen[:3], chosen[3:]
+    assert wrongful[0] in {20, 21, 22} and wrongful[1:] == [30, 41]
+    assert rightful[0] in set(range(10, 15)) and rightful[1:] == [50]
+    assert report_picks(listings, seed=3) == chosen
+
+
+def test_cases_written_as_parquet(tmp_path: Path) -> None:
+    case = story_case()
+    out = write_cases([case, CaseFile.build(1, people(), story_charges(), story_listings(), no_sanctions(),
+                                            context())], tmp_path / "cases")  # fmt: skip
+    charges = pd.read_parquet(out / "charges.parquet")
+    assert charges["citizen"].tolist() == [0, 0, 0, 1]
+    assert pd.read_parquet(out / "person.parquet")["citizen"].tolist() == [0, 1]
+    assert pd.read_parquet(out / "listings.parquet")["citizen"].tolist() == [0]
+    with pytest.raises(ScslabError, match="already exists"):
+        write_cases([case], out)
+
+
+def test_scenario_strings_are_escaped() -> None:
+    """An event, source or layer named with markup reaches the page and the figures only escaped."""
+    evil = "<script>window.__pwned=1</script>"
+    ch = story_charges()
+    ch["event"] = ch["event"].replace("jaywalking", evil)
+    ch["layer"] = ch["layer"].replace("friends", evil)
+    case = CaseFile.build(0, people(), ch, story_listings(), no_sanctions(), context(name=evil))
+    assert evil in case.summary()  # the sentence is plain text; every place that shows it escapes it
+    assert evil not in case._repr_html_() and "&lt;script&gt;" in case._repr_html_()
+    fig = case.plot().to_json() + case.network().figure.to_json()
+    assert evil not in fig and "&lt;script&gt;" in fig
+    from scslab.report.html import page
+
+    html = page("t", "", [], cases_sections([case]))
+    body = html[html.index("<body>"):]
+    assert "<script>window.__pwned" not in body.replace("\\u003c", "<").split('id="scs-figures"')[0]
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in body
