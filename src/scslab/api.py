@@ -1,8 +1,8 @@
 """The Python API that notebooks and the CLI use: a run in memory or written to its folder, resumed, drawn.
 
-    import scslab
-    res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
-    res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
+import scslab
+res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
+res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
 from scslab.experiments.comparison import compare
 from scslab.memory import check_memory
+from scslab.model.trace import parse_trace
 from scslab.progress_bars import day_bar
 from scslab.report import RunData, build_figures
 from scslab.report import write_report as write_report_file
-from scslab.results import Result
+from scslab.results import Result, TraceLike
 from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
@@ -51,11 +52,17 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
 
-def simulate(scenario: Scenario | str | Path, seed: int = 1, progress: ShowProgress = False) -> Result:
-    """Run `scenario` once with `seed`, in memory."""
+def simulate(
+    scenario: Scenario | str | Path, seed: int = 1, progress: ShowProgress = False, trace: TraceLike = None
+) -> Result:
+    """Run `scenario` once with `seed`, in memory; `trace` (`"listed"`, `"all"`, `"panel:N"`, `"ids:FILE"` or
+    citizen ids) records those citizens' charges and sanctions (`Result.charges`, `Result.sanctions`)."""
     sc = _scenario(scenario)
+    spec = parse_trace(trace)
+    if spec is not None:
+        check_memory(sc.params, sc.origin, trace=spec)
     with day_bar(sc.name, sc.params.days, 0, enabled=progress is True) as bar:
-        return simulate_result(sc, seed, progress if callable(progress) else bar)
+        return simulate_result(sc, seed, progress if callable(progress) else bar, trace=spec)
 
 
 def default_dir(scenario: Scenario, seed: int) -> Path:
@@ -74,12 +81,14 @@ def run(
     checkpoint_every: int = 0,
     check: bool = False,
     progress: ShowProgress = False,
+    trace: TraceLike = None,
 ) -> Result:
     """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
     `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
     `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
-    `check` checks the model's invariants after every day.
+    `check` checks the model's invariants after every day; `trace` (`"listed"`, `"all"`, `"panel:N"`,
+    `"ids:FILE"` or citizen ids) adds trace.parquet and sanctions.parquet for those citizens.
     """
     sc = _scenario(scenario)
     target = Path(out) if out is not None else default_dir(sc, seed)
@@ -87,9 +96,12 @@ def run(
         raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
     if checkpoint_every < 0:
         raise ScslabError(f"checkpoint_every: {checkpoint_every} (allowed: 0 for none, or a number of days)")
-    if people:
-        check_memory(sc.params, sc.origin, people=True)
-    options = {"people": people, "with_baseline": baseline, "report": report}
+    spec = parse_trace(trace)
+    if people or spec is not None:
+        check_memory(sc.params, sc.origin, people=people, trace=spec)
+    options: dict[str, Any] = {"people": people, "with_baseline": baseline, "report": report}
+    if spec is not None:  # (ids are kept themselves, not their file: a resumed run traces the same citizens)
+        options["trace"] = list(spec.ids) if spec.kind == "ids" else spec.text
     job = runner.Job(sc, seed, target, checkpoint_every, check, options)
     if checkpoint_every:
         runner.begin(job)

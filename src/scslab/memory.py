@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from scslab.errors import ResourceError
 from scslab.hardware import available_bytes
 from scslab.model import effects
+from scslab.model.trace import ROW_BYTES, ROW_DISK_BYTES, TraceSpec, expected_citizens
 from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
 from scslab.population.build import expected_degrees
 from scslab.scenario.schema import Eligible, ScenarioParams
@@ -95,15 +96,18 @@ def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
     return share
 
 
-def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:
+def check_memory(params: ScenarioParams, source: str, people: bool = False, trace: TraceSpec | None = None) -> None:
     """Raise a one-line ResourceError when the run would not fit in available memory.
 
     The error names the key that asks for the most memory: `population.size` when the citizens'
     own arrays do, else the key of the largest demand (`demands`), with the citizens that would fit.
+    A run that fits without its trace but not with it is refused naming the trace that would fit.
     """
     need = estimate_peak_bytes(params, people)
     have = int(available_bytes() * 0.9)
     if need <= have:
+        if trace is not None:
+            check_trace(trace, trace_bytes(params, trace)[0], have - need, "memory", params)
         return
     n = params.population.size
     fixed = FIXED_BYTES + sum(d.bytes for d in demands(params) if not d.per_citizen)
@@ -234,3 +238,55 @@ def _score_demands(params: ScenarioParams) -> list[Demand]:
         slots = bins + round(a_day) * (params.days + 2)
         out.append(Demand("recovery.per_day", f"a moving histogram of {slots:,} bins", BIN_BYTES * slots, False))
     return out
+
+
+# The trace (`model.trace`): a mask and the effects' held bits a citizen (bool, uint16), and per
+# ledger row its columns in memory (`ROW_BYTES`, twice while the arrays double and once more while
+# the table is built) and on disk (`ROW_DISK_BYTES`). Rows a traced citizen a day: the charges
+# and association points they receive and, per charge at most, a recovery row (scheduled
+# recovery settles a citizen when charged or woken); under eager recovery a row a day while
+# recovering (bounded by every day).
+TRACE_CITIZEN_BYTES = 1 + 2
+TRACE_ROW_COPIES = 3
+
+
+def trace_rows_a_citizen(params: ScenarioParams) -> float:
+    """An upper bound on the ledger rows a traced citizen gets over the run."""
+    n = params.population.size
+    degrees = expected_degrees(params.population, params.networks)
+    net = params.networks
+    alphas = {"family": net.family.alpha, "work": net.work.alpha, "friends": net.friends.alpha}
+    fanout = sum(degrees[name] for name, alpha in alphas.items() if alpha > 0)
+    negative = [name for name, e in params.events.items() if e.points < 0]
+    charges = events_a_day(params) + events_a_day(params, set(negative) & set(params.association.events)) * fanout
+    a_day = charges / max(n, 1)
+    if params.recovery.per_day > 0:
+        per_day = params.recovery.per_day
+        eager = abs(per_day / SCORE_BIN - round(per_day / SCORE_BIN)) > 1e-9
+        a_day += 1.0 if eager else a_day
+    return a_day * params.days
+
+
+def trace_bytes(params: ScenarioParams, spec: TraceSpec) -> tuple[int, int]:
+    """The memory and disk (bytes) that tracing `spec`'s citizens takes in a run of `params`."""
+    n = params.population.size
+    rows = trace_rows_a_citizen(params) * expected_citizens(spec, n)
+    memory = TRACE_CITIZEN_BYTES * n + TRACE_ROW_COPIES * ROW_BYTES * rows
+    return int(memory), int(ROW_DISK_BYTES * rows)
+
+
+def check_trace(spec: TraceSpec, need: int, have: int, where: str, params: ScenarioParams) -> None:
+    """A one-line ResourceError when a trace needs more `where` (memory or disk) than the `have` bytes
+    left, naming the panel that would fit."""
+    if need <= have:
+        return
+    n = params.population.size
+    per_citizen = trace_bytes(params, TraceSpec("panel", size=1))[int(where == "disk")] - (
+        TRACE_CITIZEN_BYTES * n if where == "memory" else 0)  # fmt: skip
+    fixed = TRACE_CITIZEN_BYTES * n if where == "memory" else 0
+    fits = int(min(n, max(0, (have - fixed) / max(per_citizen, 1))))
+    advice = f"--trace panel:{fits:,} would fit".replace(",", "") if fits else "no trace fits"
+    raise ResourceError(
+        f"--trace {spec}: needs about {need / 1e9:.1f} GB of {where} here, {max(have, 0) / 1e9:.1f} GB free; "
+        f"{advice} (allowed: a smaller trace)"
+    )

@@ -9,6 +9,7 @@ atomically. `--resume` accepts either folder. Every run holds the lock on its ou
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -24,9 +25,11 @@ from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
 from scslab.lock import OutputLock
+from scslab.memory import check_trace, trace_bytes
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
-from scslab.preflight import check_output
+from scslab.model.trace import TraceSpec, parse_trace
+from scslab.preflight import check_output, existing_ancestor
 from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
@@ -140,6 +143,11 @@ class Job:
     def work(self) -> Path:
         return work_dir(self.target)
 
+    @property
+    def trace(self) -> TraceSpec | None:
+        """Whom the run traces (its `trace` option)."""
+        return parse_trace(self.options.get("trace"))
+
     def identity(self) -> dict[str, Any]:
         """What its checkpoints carry to identify it."""
         sha = self.scenario_sha256 or text_hash(self.scenario.to_toml())
@@ -167,6 +175,7 @@ def begin(job: Job) -> None:
     """Check the output path, take its lock and, for a run with checkpoints, create its work folder with
     everything `--resume` needs. A refusal leaves nothing behind."""
     check_output(job.target, need_bytes=disk_estimate(job))
+    check_trace_disk(job)
     job.created = _make_parents(job.target.parent)
     try:
         job.lock = OutputLock(job.target).acquire()
@@ -210,10 +219,23 @@ def _make_parents(folder: Path) -> list[Path]:
 
 
 def disk_estimate(job: Job) -> int:
-    """A low estimate of the bytes a run writes at its peak: two checkpoints during a write, people.parquet."""
+    """A low estimate of the bytes a run writes at its peak: two checkpoints during a write, people.parquet
+    (the trace's files are checked apart, `check_trace_disk`)."""
     n = job.scenario.params.population.size
     return (2 * CHECKPOINT_BYTES_PER_CITIZEN * n if job.every else 0) + (PEOPLE_BYTES_PER_CITIZEN * n if
             job.options.get("people") else 0)  # fmt: skip
+
+
+def check_trace_disk(job: Job) -> None:
+    """A one-line refusal when the trace's files (and their copies in checkpoints) would not fit on the
+    output's disk beside the rest of the run, naming the trace that would."""
+    spec = job.trace
+    if spec is None:
+        return
+    params = job.scenario.params
+    need = trace_bytes(params, spec)[1] * (3 if job.every else 1)
+    free = shutil.disk_usage(existing_ancestor(job.target)).free - disk_estimate(job)
+    check_trace(spec, need, free, "disk", params)
 
 
 def resume(run_dir: Path) -> tuple[Job, engine.Midway | None]:
@@ -292,7 +314,7 @@ def simulate(
         guard.check()
 
     try:
-        at = progress or engine.start(sc.params, job.seed, sc.origin)
+        at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace)
         checker = Checker(at.state) if job.check else None
         with guard.polled():
             run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
@@ -319,6 +341,7 @@ def finish(job: Job, result: Result) -> Path:
     """Write the run directory (atomically; with the baseline run first if asked), then drop the work
     folder; let go of the lock."""
     options = dict(job.options)
+    options.pop("trace", None)  # (the result knows whether it traced)
     baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
     try:
         if job.every:
