@@ -117,7 +117,7 @@ def test_never_listed_and_listed_twice() -> None:
     quiet = CaseFile.build(1, people(), ch, story_listings(), no_sanctions(), context())
     assert quiet.summary() == (
         "Citizen 1 (minority, employee, district 3, party member) was never listed. One charge of −20 for "
-        "criticism seen by internet, their own moved their score from 800 to 780 (lowest 780 on 11 January 2018)."
+        "criticism (their own, seen by internet) moved their score from 800 to 780 (lowest 780 on 11 January 2018)."
     )
     log = ListingLog(10)
     for day in (5, 12):

@@ -17,7 +17,9 @@ import pyarrow.parquet as pq
 
 from scslab import engine
 from scslab.atomic import new_directory
+from scslab.cases import CaseFile, Context, person_frame
 from scslab.engine import DayCallback, Run
+from scslab.errors import ScslabError
 from scslab.model import effects, listings, trace
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
@@ -256,6 +258,22 @@ class Result:
     def sanctions_table(self) -> pa.Table:
         """sanctions.parquet's table (`model.trace.SANCTION_SCHEMA`)."""
         return trace.sanction_table(self.state)
+
+    def case(self, citizen: int) -> CaseFile:
+        """The case file of a traced `citizen` (scslab.cases): who, each charge and its cause, the listings and
+        the sanctions felt. A citizen the run did not trace is refused (`scslab.explain` replays a finished run
+        with anyone traced)."""
+        c = int(citizen)
+        tr = self.state.trace
+        keeps = tr is not None and 0 <= c < self.state.n and bool(tr.mask[c])
+        if keeps and tr is not None and tr.kind == "listed":
+            keeps = bool(self.state.ever_blacklisted[c])
+        if not keeps:
+            raise ScslabError(f"citizen {citizen}: not traced in this run (allowed: a citizen it traced; "
+                              f"scslab.explain(RUN_DIR, {citizen}) replays a finished run to trace anyone)")
+        context = Context.of(self.scenario.params, self.seed, str(self.summary["scslab_version"]))
+        return CaseFile.build(c, person_frame(self.state, [c]), self.charges, self.listings, self.sanctions, context,
+                              provenance="the run's own trace")  # fmt: skip
 
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""

@@ -100,8 +100,14 @@ def person_frame(state: State, ids: Sequence[int] | np.ndarray) -> pd.DataFrame:
     )
 
 
-def _rows_of(table: pd.DataFrame, column: str, ids: Sequence[int] | np.ndarray) -> pd.DataFrame:
-    return table[table[column].isin(np.asarray(ids, dtype=np.int64))].reset_index(drop=True)
+def _rows_of(table: pd.DataFrame, column: str, ids: Sequence[int] | np.ndarray, plain: bool = False) -> pd.DataFrame:
+    """The rows of `table` whose `column` is one of `ids`; with `plain`, categorical columns as plain strings."""
+    rows = table[table[column].isin(np.asarray(ids, dtype=np.int64))].reset_index(drop=True)
+    if plain:
+        for name in rows.columns:
+            if isinstance(rows[name].dtype, pd.CategoricalDtype):
+                rows[name] = rows[name].astype(object).where(rows[name].notna(), None)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -131,16 +137,17 @@ class CaseFile:
     ) -> CaseFile:
         """The case of `citizen` from the run's tables (any rows: theirs are selected here)."""
         person = _rows_of(people, "citizen", [citizen])
-        own = _rows_of(charges, "citizen", [citizen])
+        own = _rows_of(charges, "citizen", [citizen], plain=True)
         own = own.sort_values("posted_day", kind="stable").reset_index(drop=True)
         own["score"] = end_of_day_scores(own, context)[own["posted_day"].to_numpy(dtype=np.int64)]
+        felt = _rows_of(sanctions, "citizen", [citizen], plain=True).sort_values("day", kind="stable")
         contacts = own["contact"].dropna().astype(np.int64).unique() if "contact" in own else []
         return cls(
             int(citizen),
             person,
             own,
             _rows_of(listings, "citizen", [citizen]),
-            _rows_of(sanctions, "citizen", [citizen]).sort_values("day", kind="stable").reset_index(drop=True),
+            felt.reset_index(drop=True),
             context,
             _rows_of(listings, "citizen", contacts),
             provenance,

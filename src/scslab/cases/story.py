@@ -119,8 +119,8 @@ def _group_phrase(rows: pd.DataFrame) -> str:
         via = f" via the {listing(layers)} layer" if layers else ""
         return f"{what} passed on from {listing([citizen(c) for c in contacts])}{via}"
     if ledger == "merit":
-        return f"{what} seen by {first['source']}"
-    return f"{what} seen by {first['source']}, their own"
+        return f"{what} (seen by {first['source']})"
+    return f"{what} (their own, seen by {first['source']})"
 
 
 def charges_phrase(charges: pd.DataFrame) -> str:
@@ -182,10 +182,11 @@ def _ending(case: CaseFile, ep: Any) -> str:
     during = case.sanctions[(case.sanctions["day"] >= entry) & (case.sanctions["day"] <= end)]
     felt = sanctions_phrase(during)
     if still:
-        close = f"they were still listed at the end of the run ({ctx.date(end)})"
+        close = f"were still listed at the end of the run ({ctx.date(end)})"
+        text = f"They felt {felt} and {close}." if felt else f"They {close}."
     else:
         close = f"{EXIT_PHRASES[str(ep['exit_reason'])]} on {ctx.date(end)}"
-    text = f"They felt {felt} before {close}." if felt else f"Then {close}."
+        text = f"They felt {felt} before {close}." if felt else f"Then {close}."
     if len(case.listings) > 1:
         text += f" They were listed {count(len(case.listings))} times in all."
     return text
