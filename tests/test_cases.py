@@ -217,3 +217,176 @@ def test_scenario_strings_are_escaped() -> None:
     body = html[html.index("<body>"):]
     assert "<script>window.__pwned" not in body.replace("\\u003c", "<").split('id="scs-figures"')[0]
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in body
+
+
+# --- the hand-built story, run by the model ------------------------------------------------------
+
+
+def story_run() -> tuple[CaseFile, dict[str, np.ndarray]]:
+    """The story of the module's docstring, day by day through `engine.one_day`, citizen 0 traced."""
+    from modelkit import build_state, offence, population, scenario, step
+    from scslab.cases import person_frame
+    from scslab.model import trace
+    from scslab.model.metrics import MetricTable
+    from scslab.model.surveillance import Charges
+    from scslab.population.types import EMPLOYEE
+
+    n = 10
+    params = scenario(
+        n, STORY_DAYS,
+        start_date="2018-01-01",
+        sources={"cameras": {"coverage": 1.0}, "internet": {"coverage": 1.0}},
+        events={"criticism": offence(points=-20.0, source="internet", political=True),
+                "jaywalking": offence(points=-50.0)},
+        association={"events": ["criticism"]},
+        networks={"friends": {"alpha": 0.5}},
+        blacklist={"threshold": 750, "min_days": 100},
+        appeal={"rate": 1.0, "success_wrongful": 1.0, "success_rightful": 0.0},
+        recovery={"per_day": 0.0},
+    )  # fmt: skip
+    pop = population(n, group=1, district=3, occupation=EMPLOYEE, income_q=2,
+                     edges={"friends": (np.array([0]), np.array([1]))})  # fmt: skip
+    state = build_state(params, pop)
+    trace.attach(state, trace.TraceSpec("ids", ids=(0,)), seed=1)
+    table = MetricTable(state.cp, STORY_DAYS)
+    criticism, jaywalking = 0, 1
+    todays = {
+        10: Charges(np.array([1]), np.array([criticism]), np.array([False]), np.array([1])),
+        20: Charges(np.array([0]), np.array([jaywalking]), np.array([True]), np.array([2])),
+    }
+    for day in range(STORY_DAYS):
+        step(state, day, todays.get(day), table=table)
+    context = Context.of(params, 1, "0.1.0")
+    case = CaseFile.build(0, person_frame(state, [0]), trace.frame(trace.charge_table(state)),
+                          frame(state.listings.table()), trace.frame(trace.sanction_table(state)), context)  # fmt: skip
+    return case, {"ledgers": state.ledgers[0, :4].copy(), "blacklisted": table.columns["blacklisted"][:STORY_DAYS]}
+
+
+def test_the_story_told_by_the_model() -> None:
+    """The model's case file of citizen 0 holds exactly the story's charges, days, points, contact and exit,
+    and tells it in the story's sentences."""
+    case, seen = story_run()
+    expected = story_case()
+    columns = ["event_day", "posted_day", "event", "source", "points", "ledger", "actor", "contact", "layer", "score"]
+    got = case.charges[columns].astype(object).where(case.charges[columns].notna(), None).values.tolist()
+    want = expected.charges[columns].astype(object).where(expected.charges[columns].notna(), None).values.tolist()
+    assert got == want
+    pd.testing.assert_frame_equal(case.listings, expected.listings)
+    assert case.listings[["cause", "entry_day", "exit_day", "exit_reason"]].astype(object).values.tolist() == [
+        ["misattribution", 20, 21, "appeal_won"]]
+    assert len(case.sanctions) == 0
+    assert case.summary() == STORY_SUMMARY
+    assert case.network().table[["contact", "layer", "points", "their_charge"]].values.tolist() == [
+        [1, "friends", -10.0, "own offence"]]
+    # the rebuilt score is the model's: the ledgers at the end, and listed on day 20 only
+    assert seen["ledgers"].tolist() == [0.0, 0.0, -10.0, 0.0]  # own, misattributed (struck out), association, merit
+    assert case.person["score"].iloc[0] == case.score_by_day()["score"].iloc[-1] == 790.0
+    below = case.score_by_day()["score"].to_numpy() < 750
+    assert np.flatnonzero(below).tolist() == [20] and seen["blacklisted"].tolist() == [0] * 20 + [1] + [0] * 9
+
+
+# --- replays of finished runs ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def busy() -> object:
+    """A small Beijing run with listings of several causes and sanctions."""
+    import scslab
+
+    return scslab.load_scenario("beijing-2020").with_overrides(
+        {"population.size": 6000, "days": 60, "blacklist.threshold": 780, "blacklist.term_days": 15,
+         "blacklist.min_days": 5, "recovery.clean_days": 5, "recovery.per_day": 2.0, "appeal.rate": 0.05}
+    )  # fmt: skip
+
+
+def same_case(a: CaseFile, b: CaseFile) -> None:
+    for name in ("person", "charges", "listings", "sanctions"):
+        pd.testing.assert_frame_equal(a.tables()[name], b.tables()[name], check_dtype=False, obj=name)
+    assert a.summary() == b.summary()
+
+
+def test_a_replay_gives_the_run_s_tables_and_the_traced_case(busy: object, tmp_path: Path) -> None:
+    import scslab
+    from scslab import api
+
+    run = scslab.run(busy, 4, tmp_path / "run", people=True, report=False)
+    chosen = report_picks(run.listings, 4)[:3]
+    explained = api.explain_run(tmp_path / "run", chosen)
+    assert explained.reproduced == ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "people.parquet")
+    traced = scslab.simulate(busy, 4, trace=chosen)
+    for c, case in zip(chosen, explained.cases, strict=True):
+        same_case(case, traced.case(c))
+        assert "reproduced timeseries.parquet" in case.provenance
+    # one citizen, as the API's short form; a citizen the run did not trace is refused by Result.case
+    assert scslab.explain(tmp_path / "run", chosen[0]).summary() == explained.cases[0].summary()
+    with pytest.raises(ScslabError, match="not traced in this run"):
+        traced.case(next(i for i in range(6000) if i not in chosen))
+
+
+def test_the_same_case_after_a_checkpoint_and_resume(busy: object, tmp_path: Path) -> None:
+    """A run stopped after a checkpoint and resumed replays to the same tables, and its case files are those of
+    the uninterrupted run; a traced run resumed gives them from its own trace."""
+    import scslab
+
+    whole = scslab.simulate(busy, 5, trace="listed")
+    chosen = report_picks(whole.listings, 5)[:2]
+
+    def crash(day: int, _: int) -> None:
+        if day == 33:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scslab.run(busy, 5, tmp_path / "run", report=False, checkpoint_every=10, progress=crash)
+    scslab.resume(tmp_path / "run")
+    replayed = scslab.explain(tmp_path / "run", chosen)
+    for c, case in zip(chosen, replayed, strict=True):
+        same_case(case, whole.case(c))
+    with pytest.raises(KeyboardInterrupt):
+        scslab.run(busy, 5, tmp_path / "traced", report=False, checkpoint_every=10, progress=crash, trace=chosen)
+    resumed = scslab.resume(tmp_path / "traced")
+    for c in chosen:
+        same_case(resumed.case(c), whole.case(c))
+
+
+def test_another_version_or_a_changed_table_is_refused(busy: object, tmp_path: Path) -> None:
+    import scslab
+    from runkit import cli
+    from scslab import api
+
+    scslab.run(busy, 6, tmp_path / "run", report=False)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    other = tmp_path / "old"
+    other.mkdir()
+    for f in (tmp_path / "run").iterdir():
+        (other / f.name).write_bytes(f.read_bytes())
+    (other / "summary.json").write_text(json.dumps(summary | {"scslab_version": "0.0.9"}))
+    with pytest.raises(ScslabError, match=r"made by scslab 0\.0\.9, this is scslab"):
+        api.explain_run(other, [1])
+    done = cli("explain", str(other), "--citizen", "1", cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "0.0.9" in done.stderr
+    ts = pd.read_parquet(tmp_path / "run" / "timeseries.parquet")
+    ts.loc[3, "blacklisted"] += 1
+    ts.to_parquet(tmp_path / "run" / "timeseries.parquet", index=False)
+    with pytest.raises(ScslabError, match=r"the replay differs from the run in timeseries\.parquet"):
+        api.explain_run(tmp_path / "run", [1])
+    done = cli("explain", str(tmp_path / "run"), "--citizen", str(10**6), cwd=tmp_path)
+    assert done.returncode == 2 and "not in the run's population" in done.stderr
+
+
+def test_explain_command_prints_json_and_writes_parquet(busy: object, tmp_path: Path) -> None:
+    import scslab
+    from runkit import cli
+
+    run = scslab.run(busy, 7, tmp_path / "run", report=False)
+    done = cli("explain", str(tmp_path / "run"), "--pick", "wrongful", "--n", "2", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [c["citizen"] for c in doc["cases"]] == pick(run.listings, "wrongful", 2, 7)
+    assert doc["reproduced"] == ["timeseries.parquet", "breakdowns.parquet", "listings.parquet"]
+    for c in doc["cases"]:
+        assert c["listings"] and any(ep["wrongful_at_entry"] or ep["wrongful_changes"] for ep in c["listings"])
+    done = cli("explain", str(tmp_path / "run"), "--citizen", str(doc["cases"][0]["citizen"]), "--out",
+               str(tmp_path / "cases"), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "byte for byte" in done.stdout and doc["cases"][0]["summary"][:40] in " ".join(done.stdout.split())
+    assert pd.read_parquet(tmp_path / "cases" / "person.parquet")["citizen"].tolist() == [doc["cases"][0]["citizen"]]

@@ -7,7 +7,7 @@ and its timelines are drawn from those fields alone.
 """
 
 from scslab.cases.casefile import CHARGE_COLUMNS, SANCTION_COLUMNS, CaseFile, Context, person_frame
-from scslab.cases.pick import KINDS, pick, report_picks
+from scslab.cases.pick import KINDS, candidates, pick, report_picks
 
-__all__ = ["CHARGE_COLUMNS", "KINDS", "SANCTION_COLUMNS", "CaseFile", "Context", "person_frame", "pick",
+__all__ = ["CHARGE_COLUMNS", "KINDS", "SANCTION_COLUMNS", "CaseFile", "Context", "candidates", "person_frame", "pick",
            "report_picks"]  # fmt: skip
