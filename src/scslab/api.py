@@ -143,14 +143,16 @@ def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
     return build_figures(RunData.from_result(result, baseline))
 
 
-def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
-    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing."""
+def write_report(run_dir: str | Path, with_baseline: bool = False, cases: bool = True) -> Path:
+    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing;
+    `cases` fills its Cases section from the folder's trace.parquet, or else by a replay (`explain_run`)."""
     root = Path(run_dir)
     data = RunData.from_dir(root)
     baseline = None
     if with_baseline and data.baseline is None:
         baseline = simulate_baseline(load_scenario(root / "scenario.toml"), int(data.summary["seed"]))
-    return write_report_file(root, baseline)
+    found, left_out = replay.folder_cases(root) if cases else ([], False)
+    return write_report_file(root, baseline, found, left_out)
 
 
 def explain_run(

@@ -19,10 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-from scslab.cases import CaseFile, pick
+from scslab.cases import CaseFile, Context, pick, report_picks
+from scslab.cases.casefile import GROUPS
 from scslab.errors import ScslabError
 from scslab.model.listings import frame as listings_frame
-from scslab.results import Result, simulate
+from scslab.model.trace import frame as trace_frame
+from scslab.results import SANCTIONS_FILE, TRACE_FILE, Result, simulate
 from scslab.scenario import Scenario, load_scenario
 from scslab.version import __version__
 
@@ -150,3 +152,43 @@ def explain(
             f"{', '.join(same)} byte for byte")  # fmt: skip
     cases = tuple(dataclasses.replace(result.case(c), provenance=note) for c in ids)
     return Explained(run, cases, tuple(same), seconds)
+
+
+def folder_cases(run_dir: str | Path) -> tuple[list[CaseFile], bool]:
+    """The cases of a run folder's report (`cases.report_picks`): from its own trace.parquet when it has one
+    (the people not traced left out), else by a replay; and whether any pick was left out (all of them when
+    the folder was made by another version, whose run cannot be replayed)."""
+    root = Path(run_dir)
+    if not (root / TRACE_FILE).is_file():
+        try:
+            run = open_run(root)
+        except ScslabError:
+            return [], True
+        picks = report_picks(run.listings, run.seed)
+        return (list(explain(run, picks).cases) if picks else []), False
+    summary = json.loads((root / "summary.json").read_text("utf-8"))
+    scenario = load_scenario(root / "scenario.toml")
+    listings = listings_frame(_read_table(root / "listings.parquet"))
+    picks = report_picks(listings, int(summary["seed"]))
+    charges = trace_frame(_read_table(root / TRACE_FILE))
+    sanctions = trace_frame(_read_table(root / SANCTIONS_FILE))
+    traced = set(charges["citizen"].tolist()) | set(sanctions["citizen"].tolist())
+    kept = [c for c in picks if c in traced]
+    people = _people_rows(root, kept)
+    context = Context.of(scenario.params, int(summary["seed"]), str(summary["scslab_version"]))
+    cases = [CaseFile.build(c, people, charges, listings, sanctions, context, provenance=f"{root / TRACE_FILE}")
+             for c in kept]  # fmt: skip
+    return cases, len(kept) < len(picks)
+
+
+def _people_rows(root: Path, ids: Sequence[int]) -> pd.DataFrame:
+    """The person rows of `ids` from people.parquet (the attributes a case shows), or only their ids without it."""
+    path = root / "people.parquet"
+    if not path.is_file():
+        return pd.DataFrame({"citizen": pd.Series(list(ids), dtype="int64")})
+    people = pd.read_parquet(path).iloc[list(ids)].reset_index(drop=True)
+    people.insert(0, "citizen", pd.Series(list(ids), dtype="int64"))
+    people["group"] = people["group"].map(dict(enumerate(GROUPS)))
+    people["occupation"] = people["occupation"].astype(str)
+    people["age_band"] = people["age_band"].astype(str)
+    return people

@@ -259,16 +259,26 @@ class Result:
         """sanctions.parquet's table (`model.trace.SANCTION_SCHEMA`)."""
         return trace.sanction_table(self.state)
 
+    def has_case(self, citizen: int) -> bool:
+        """Whether the run's trace holds `citizen`'s rows (`case` gives their case file)."""
+        tr = self.state.trace
+        c = int(citizen)
+        if tr is None or not 0 <= c < self.state.n or not tr.mask[c]:
+            return False
+        return tr.kind != "listed" or bool(self.state.ever_blacklisted[c])
+
+    def drop_trace(self) -> None:
+        """Forget the trace (a run that traced only for its report's cases writes no trace files)."""
+        self.state.trace = None
+        for name in ("charges", "sanctions"):
+            self.__dict__.pop(name, None)
+
     def case(self, citizen: int) -> CaseFile:
         """The case file of a traced `citizen` (scslab.cases): who, each charge and its cause, the listings and
         the sanctions felt. A citizen the run did not trace is refused (`scslab.explain` replays a finished run
         with anyone traced)."""
         c = int(citizen)
-        tr = self.state.trace
-        keeps = tr is not None and 0 <= c < self.state.n and bool(tr.mask[c])
-        if keeps and tr is not None and tr.kind == "listed":
-            keeps = bool(self.state.ever_blacklisted[c])
-        if not keeps:
+        if not self.has_case(c):
             raise ScslabError(f"citizen {citizen}: not traced in this run (allowed: a citizen it traced; "
                               f"scslab.explain(RUN_DIR, {citizen}) replays a finished run to trace anyone)")
         context = Context.of(self.scenario.params, self.seed, str(self.summary["scslab_version"]))

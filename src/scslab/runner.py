@@ -21,11 +21,13 @@ from typing import Any
 
 from scslab import engine
 from scslab.atomic import fsync_dir, write_error, write_text
+from scslab.cases import CaseFile, report_picks
 from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
+from scslab.hardware import available_bytes
 from scslab.lock import OutputLock
-from scslab.memory import check_trace, trace_bytes
+from scslab.memory import check_trace, estimate_peak_bytes, trace_bytes
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
 from scslab.model.trace import TraceSpec, parse_trace
@@ -55,6 +57,7 @@ from scslab.workdir import (
 
 __all__ = ["WORK_SUFFIX", "Job", "StopOnSignals", "Stopped", "begin", "finish", "resume", "simulate",
            "work_dir"]  # fmt: skip
+REPORT_TRACE_SHARE = 0.1  # the most memory a run spends tracing for its report's Cases, as a share of its peak
 CHECKPOINT_BYTES_PER_CITIZEN = 400  # a checkpoint is about 470 bytes per citizen (docs/reliability.md)
 PEOPLE_BYTES_PER_CITIZEN = 16
 
@@ -314,7 +317,7 @@ def simulate(
         guard.check()
 
     try:
-        at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace)
+        at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace or report_trace(job))
         checker = Checker(at.state) if job.check else None
         with guard.polled():
             run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
@@ -324,6 +327,26 @@ def simulate(
         if isinstance(exc, ScslabError) and job.last_checkpoint is not None:
             raise type(exc)(f"{exc}; {_kept(job)}") from None
         raise
+
+
+def report_trace(job: Job) -> TraceSpec | None:
+    """What a run that writes its report but traces nobody traces for the report's Cases section: everyone ever
+    listed, when that takes at most REPORT_TRACE_SHARE of the run's memory and fits (else None: the section
+    names the command that explains anyone). No trace file is written for it (`finish`)."""
+    if job.trace is not None or not job.options.get("report", False):
+        return None
+    params, spec = job.scenario.params, TraceSpec("listed", text="listed")
+    peak = estimate_peak_bytes(params, bool(job.options.get("people")))
+    need = trace_bytes(params, spec)[0]
+    return spec if need <= REPORT_TRACE_SHARE * peak and peak + need <= 0.9 * available_bytes() else None
+
+
+def report_cases(result: Result) -> tuple[list[CaseFile], bool]:
+    """The report's cases (`cases.report_picks`) from the run's own trace, and whether any pick was left out
+    because the run did not trace it."""
+    picks = report_picks(result.listings, result.seed)
+    cases = [result.case(c) for c in picks if result.has_case(c)]
+    return cases, len(cases) < len(picks)
 
 
 def _stop(job: Job) -> None:
@@ -342,6 +365,10 @@ def finish(job: Job, result: Result) -> Path:
     folder; let go of the lock."""
     options = dict(job.options)
     options.pop("trace", None)  # (the result knows whether it traced)
+    if options.get("report", True):
+        options["cases"], options["cases_left_out"] = report_cases(result)
+    if job.trace is None and result.traced:  # traced for the report only: no trace files
+        result.drop_trace()
     baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
     try:
         if job.every:

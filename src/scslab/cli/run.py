@@ -114,12 +114,16 @@ def report_command(
     baseline: Annotated[
         bool, typer.Option("--baseline", help="First run the scenario without surveillance, if not stored.")
     ] = False,
+    cases: Annotated[
+        bool,
+        typer.Option("--cases/--no-cases", help="The Cases section: from the run's trace.parquet, or by a replay."),
+    ] = True,
 ) -> None:
     """Write report.html into a run directory."""
     from scslab import api
 
     try:
-        path = api.write_report(run_dir, with_baseline=baseline)
+        path = api.write_report(run_dir, with_baseline=baseline, cases=cases)
     except ScslabError as exc:
         fail(str(exc))
         return

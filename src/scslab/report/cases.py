@@ -15,11 +15,17 @@ INTRO = (
     "listing episodes and the sanctions they felt (scslab explain RUN_DIR --citizen ID gives the whole file)."
 )
 NONE = "Nobody was listed in this run, so there is no case to show."
+LEFT_OUT = (
+    " Some people picked for this section were left out: the run did not trace them (a run traces the listed "
+    "for its report only while that takes a tenth of its memory or less). scslab explain RUN_DIR --pick wrongful "
+    "replays the run with anyone traced."
+)
 
 
-def cases_sections(cases: Sequence[CaseFile]) -> list[Section]:
+def cases_sections(cases: Sequence[CaseFile], left_out: bool = False) -> list[Section]:
     """The section's heading, then one sub-section per case: who, the summary, the plot."""
-    head = Section("Cases", INTRO if cases else NONE)
+    intro = (INTRO if cases else NONE if not left_out else "No case is shown.") + (LEFT_OUT if left_out else "")
+    head = Section("Cases", intro)
     return [head, *(_case(case) for case in cases)]
 
 

@@ -44,6 +44,7 @@ class RunData:
     scenario: dict[str, Any]  # the fully resolved scenario, as plain TOML data
     baseline: pd.DataFrame | None = None  # the same run's daily table with every source's coverage at 0
     cases: tuple[CaseFile, ...] = ()  # the people of the report's Cases section
+    cases_left_out: bool = False  # some people picked for it were not traced
 
     @classmethod
     def from_result(

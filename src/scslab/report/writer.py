@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,7 +69,7 @@ def report_html(data: RunData) -> str:
             figs["disparities"],
             table(("ratio of shares", *(label for _, label in SHARES)), ratio_rows(data)),
         ),
-        *cases_sections(data.cases),
+        *cases_sections(data.cases, data.cases_left_out),
         Section(
             "Scenario",
             "Every parameter of the resolved scenario; rerunning it with the same seed and "
@@ -92,15 +93,17 @@ def report_html(data: RunData) -> str:
 
 
 def write_report(
-    run_dir: str | Path, baseline: pd.DataFrame | None = None, cases: Sequence[CaseFile] = ()
+    run_dir: str | Path,
+    baseline: pd.DataFrame | None = None,
+    cases: Sequence[CaseFile] = (),
+    cases_left_out: bool = False,
 ) -> Path:
-    """Write report.html into a run directory, with `cases` in its Cases section; a `baseline` daily table is
-    stored beside it first."""
+    """Write report.html into a run directory, with `cases` in its Cases section (`cases_left_out`: some people
+    picked for it were not traced); a `baseline` daily table is stored beside it first."""
     root = Path(run_dir)
-    data = RunData.from_dir(root, cases)
     if baseline is not None:
         write_parquet(baseline, root / BASELINE_FILE)
-        data = RunData.from_dir(root, cases)
+    data = dataclasses.replace(RunData.from_dir(root, cases), cases_left_out=cases_left_out)
     return write_text(root / REPORT_FILE, report_html(data))
 
 
@@ -111,6 +114,7 @@ def save_run(
     baseline: pd.DataFrame | None = None,
     report: bool = True,
     cases: Sequence[CaseFile] = (),
+    cases_left_out: bool = False,
 ) -> Path:
     """Save a run with its baseline's daily table (if given) and report.html (with `cases`); the directory
     appears complete or not at all."""
@@ -119,5 +123,5 @@ def save_run(
         if baseline is not None:
             baseline.to_parquet(staging / BASELINE_FILE, index=False)
         if report:
-            write_report(staging, cases=cases)
+            write_report(staging, cases=cases, cases_left_out=cases_left_out)
     return Path(directory)
