@@ -161,6 +161,12 @@ def read_ids(path: Path) -> tuple[int, ...]:
     return tuple(int(v) for v in raw)
 
 
+def check_ids(spec: TraceSpec | None, n: int) -> None:
+    """A one-line ScslabError when `spec` names a citizen outside a population of `n` (or a larger panel)."""
+    if spec is not None and spec.kind in ("ids", "panel"):
+        traced_mask(spec, n, 0)
+
+
 def traced_mask(spec: TraceSpec, n: int, seed: int) -> np.ndarray:
     """The traced citizens of a run of `n` citizens with `seed`, as a mask (checks the spec against `n`)."""
     mask = np.zeros(n, dtype=bool)
