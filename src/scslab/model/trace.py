@@ -27,6 +27,7 @@ from numba import njit
 
 from scslab.errors import ScslabError
 from scslab.model.ledgers import L_ASSOCIATION, L_MERIT, L_MISATTRIBUTED, L_OWN
+from scslab.model.recovery import REC_DAY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -222,8 +223,9 @@ class Trace:
         return self.vocab.index(word)
 
     def _append(self, columns: dict[str, np.ndarray], used: int, values: dict[str, Any], k: int) -> None:
-        """Write `k` rows of `values` (arrays or scalars) into `columns` from `used`, doubling when full."""
-        capacity = next(iter(columns.values())).size
+        """Write `k` rows of `values` (arrays or scalars; missing: NO_ID) into `columns` from `used`, doubling
+        when full."""
+        capacity = columns["citizen"].size
         if used + k > capacity:
             while used + k > capacity:
                 capacity *= 2
@@ -231,8 +233,9 @@ class Trace:
                 new = np.zeros(capacity, dtype=old.dtype)
                 new[:used] = old[:used]
                 columns[name] = new
+        end = used + k
         for name, col in columns.items():
-            col[used : used + k] = values.get(name, NO_ID)
+            col[used:end] = values[name] if name in values else NO_ID
 
     def add_charges(self, k: int, **values: Any) -> None:
         """Append `k` ledger rows (`CHARGE_COLUMNS`; actor, contact and layer default to none)."""
@@ -324,12 +327,14 @@ def before_change(state: State, ids: np.ndarray, cur: int, eager: bool) -> tuple
     ledgers were settled through; under eager recovery, `cur`)."""
     tr = state.trace
     assert tr is not None
-    t = ids[tr.mask[ids]]
+    t = ids if tr.kind in ("all", "listed") else ids[tr.mask[ids]]
     if not eager:
-        t = t[state.recovering.member[t]]
-    old = state.ledgers[t, :L_MERIT].copy()
-    first = np.full(t.size, cur, dtype=np.int32) if eager else state.sched[t, 0] + 1
-    return t, old, first
+        through = state.sched[t, REC_DAY]
+        behind = through < cur  # (settling changes only those; NOT_RECOVERING is above every day)
+        t, first = t[behind], through[behind] + 1
+    else:
+        first = np.full(t.size, cur, dtype=np.int32)
+    return t, state.ledgers[t, :L_MERIT], first
 
 
 def after_change(state: State, seen: tuple[np.ndarray, np.ndarray, np.ndarray], cur: int) -> None:
@@ -401,7 +406,9 @@ def spans(state: State, ids: np.ndarray | None = None) -> None:
     if ids.size == 0:
         return
     for bit, effect in enumerate(effects.REGISTRY):
-        if effect.reaches is None or effect.spans is None:
+        if effect.reaches is None or effect.spans is None or not (
+            state.cp.sanctions.get(effect.key) or state.cp.rewards.get(effect.key)
+        ):
             continue
         now = effect.reaches(state, ids)
         was = (tr.held[ids] >> bit) & 1 == 1
