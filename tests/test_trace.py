@@ -396,3 +396,18 @@ def test_panel_draws_do_not_touch_the_runs_streams() -> None:
     b = engine.start(sc.params, 4, trace=TraceSpec("panel", size=100))
     assert {k: g.bit_generator.state for k, g in a.rng.items()} == {k: g.bit_generator.state for k, g in b.rng.items()}
     assert b.state.trace is not None and b.state.trace.mask.sum() == 100
+
+
+def test_rows_in_blocks_are_the_rows_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorder's blocks (doubling up to a block, then new blocks) keep every row in order: with
+    blocks of 64 rows the tables are those of one block."""
+    from scslab.model import trace
+
+    sc = busy(True, "eager").with_overrides({"days": 40})
+    whole = simulate(sc, 9, trace="all")
+    monkeypatch.setattr(trace, "FIRST_CAPACITY", 8)
+    monkeypatch.setattr(trace, "BLOCK", 64)
+    small = simulate(sc, 9, trace="all")
+    assert small.state.trace is not None and len(small.state.trace.charges.full) > 10
+    assert parquet_bytes(small.charges_table()) == parquet_bytes(whole.charges_table())
+    assert parquet_bytes(small.sanctions_table()) == parquet_bytes(whole.sanctions_table())
