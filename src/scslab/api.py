@@ -19,7 +19,7 @@ from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
 from scslab.experiments.comparison import compare
 from scslab.memory import check_memory
-from scslab.model.trace import parse_trace
+from scslab.model.trace import check_ids, parse_trace
 from scslab.progress_bars import day_bar
 from scslab.report import RunData, build_figures
 from scslab.report import write_report as write_report_file
@@ -60,6 +60,7 @@ def simulate(
     sc = _scenario(scenario)
     spec = parse_trace(trace)
     if spec is not None:
+        check_ids(spec, sc.params.population.size)
         check_memory(sc.params, sc.origin, trace=spec)
     with day_bar(sc.name, sc.params.days, 0, enabled=progress is True) as bar:
         return simulate_result(sc, seed, progress if callable(progress) else bar, trace=spec)
@@ -97,6 +98,7 @@ def run(
     if checkpoint_every < 0:
         raise ScslabError(f"checkpoint_every: {checkpoint_every} (allowed: 0 for none, or a number of days)")
     spec = parse_trace(trace)
+    check_ids(spec, sc.params.population.size)
     if people or spec is not None:
         check_memory(sc.params, sc.origin, people=people, trace=spec)
     options: dict[str, Any] = {"people": people, "with_baseline": baseline, "report": report}

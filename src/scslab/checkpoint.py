@@ -31,7 +31,7 @@ from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity
 from scslab.model.state import Calendar, DayCounters, IdSet, Kept, Scratch, State
-from scslab.model.trace import Trace
+from scslab.model.trace import Rows, Trace
 from scslab.population.types import Layer, Population
 from scslab.version import __version__
 
@@ -54,6 +54,7 @@ CLASSES: dict[str, Any] = {
         Kept,
         ListingLog,
         Trace,
+        Rows,
     )
 }
 SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)

@@ -186,6 +186,7 @@ def initial_effects(state: State) -> None:
     if state.trace is not None:
         spans(state, np.flatnonzero(state.trace.mask))
 
+
 def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Phase 4: firms' credit, listings, exits and appeals, then the effects of the day."""
     firms.corporate_credit(state, draws, day)

@@ -27,9 +27,10 @@ from numba import njit
 
 from scslab.errors import ScslabError
 from scslab.model.ledgers import L_ASSOCIATION, L_MERIT, L_MISATTRIBUTED, L_OWN
+from scslab.model.recovery import REC_DAY
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from scslab.model.state import State
 
@@ -39,6 +40,7 @@ assert (L_OWN, L_MISATTRIBUTED, L_ASSOCIATION, L_MERIT) == (0, 1, 2, 3)
 RECOVERY, APPEAL_WON = -1, -2  # event codes of the rows that are not charges
 NO_ID = -1
 FIRST_CAPACITY = 1024
+BLOCK = 1 << 20  # rows of a full block (`Rows`)
 PANEL_KEY = 0x7472616365  # ("trace"): the panel's draws, apart from the run's streams
 # Bytes of one row in memory (the recorder's arrays) and, roughly, in trace.parquet.
 ROW_BYTES = 4 + 4 + 4 + 2 + 1 + 8 + 4 + 4 + 1
@@ -99,7 +101,9 @@ class TraceSpec:
     text: str = ""  # as written (`--trace` value)
 
     def __str__(self) -> str:
-        return self.text or (self.kind if self.kind != "ids" else f"{len(self.ids)} ids")
+        if self.text:
+            return self.text
+        return {"panel": f"panel:{self.size}", "ids": f"{len(self.ids)} ids"}.get(self.kind, self.kind)
 
 
 def _spec_error(value: object, why: str) -> ScslabError:
@@ -161,6 +165,12 @@ def read_ids(path: Path) -> tuple[int, ...]:
     return tuple(int(v) for v in raw)
 
 
+def check_ids(spec: TraceSpec | None, n: int) -> None:
+    """A one-line ScslabError when `spec` names a citizen outside a population of `n` (or a larger panel)."""
+    if spec is not None and spec.kind in ("ids", "panel"):
+        traced_mask(spec, n, 0)
+
+
 def traced_mask(spec: TraceSpec, n: int, seed: int) -> np.ndarray:
     """The traced citizens of a run of `n` citizens with `seed`, as a mask (checks the spec against `n`)."""
     mask = np.zeros(n, dtype=bool)
@@ -189,9 +199,58 @@ def expected_citizens(spec: TraceSpec, n: int) -> int:
     return len(set(spec.ids))
 
 
+class Rows:
+    """Growable parallel columns: a block that doubles from FIRST_CAPACITY up to BLOCK rows, then full
+    blocks kept as they are and a new block of BLOCK rows (so that growing never copies more than a
+    block, and the memory is the rows' own)."""
+
+    def __init__(self, columns: tuple[tuple[str, type[np.generic]], ...]) -> None:
+        self.full: list[dict[str, np.ndarray]] = []
+        self.current = {name: np.zeros(FIRST_CAPACITY, dtype=dtype) for name, dtype in columns}
+        self.used = 0  # rows in `current`
+        self.count = 0  # rows in all
+
+    def append(self, values: dict[str, Any], k: int) -> None:
+        """Write `k` rows of `values` (arrays of k, or scalars; a missing column: NO_ID)."""
+        done = 0
+        while done < k:
+            capacity = self.current["citizen"].size
+            if self.used == capacity:
+                self._grow(capacity)
+                capacity = self.current["citizen"].size
+            m = min(k - done, capacity - self.used)
+            end = self.used + m
+            for name, col in self.current.items():
+                value = values.get(name, NO_ID)
+                col[self.used : end] = value[done : done + m] if isinstance(value, np.ndarray) else value
+            self.used, done = end, done + m
+        self.count += k
+
+    def _grow(self, capacity: int) -> None:
+        """Room for more rows: the current block doubled, or, at BLOCK rows, a new block."""
+        if capacity < BLOCK:
+            for name, old in self.current.items():
+                new = np.zeros(min(2 * capacity, BLOCK), dtype=old.dtype)
+                new[:capacity] = old
+                self.current[name] = new
+            return
+        self.full.append(self.current)
+        self.current = {name: np.zeros(BLOCK, dtype=old.dtype) for name, old in self.current.items()}
+        self.used = 0
+
+    def columns(self, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Every row so far, column by column (only the rows `keep(citizen)` marks, when given)."""
+        blocks = [*self.full, {name: col[: self.used] for name, col in self.current.items()}]
+        masks = [keep(b["citizen"]) if keep is not None else None for b in blocks]
+        return {
+            name: np.concatenate([b[name] if m is None else b[name][m] for b, m in zip(blocks, masks, strict=True)])
+            for name in self.current
+        }
+
+
 class Trace:
     """The traced citizens' mask and their rows so far: ledger rows (`CHARGE_COLUMNS`) and felt
-    sanctions and rewards (`SANCTION_COLUMNS`), each in arrays that double when full.
+    sanctions and rewards (`SANCTION_COLUMNS`).
 
     `vocab` holds the strings that the effects' rows name (effect, what, detail), coded by position;
     `held` keeps, per citizen, a bit per effect of the registry that it reached at the last look
@@ -202,10 +261,8 @@ class Trace:
         self.mask = mask
         self.seed = seed
         self.today = 0
-        self.rows = 0
-        self.charges = {name: np.zeros(FIRST_CAPACITY, dtype=dtype) for name, dtype in CHARGE_COLUMNS}
-        self.felt = 0
-        self.sanctions = {name: np.zeros(FIRST_CAPACITY, dtype=dtype) for name, dtype in SANCTION_COLUMNS}
+        self.charges = Rows(CHARGE_COLUMNS)
+        self.sanctions = Rows(SANCTION_COLUMNS)
         self.vocab: list[str] = []
         self.held = np.zeros(mask.size, dtype=np.uint16)
 
@@ -215,30 +272,15 @@ class Trace:
             self.vocab.append(word)
         return self.vocab.index(word)
 
-    def _append(self, columns: dict[str, np.ndarray], used: int, values: dict[str, Any], k: int) -> None:
-        """Write `k` rows of `values` (arrays or scalars) into `columns` from `used`, doubling when full."""
-        capacity = next(iter(columns.values())).size
-        if used + k > capacity:
-            while used + k > capacity:
-                capacity *= 2
-            for name, old in columns.items():
-                new = np.zeros(capacity, dtype=old.dtype)
-                new[:used] = old[:used]
-                columns[name] = new
-        for name, col in columns.items():
-            col[used : used + k] = values.get(name, NO_ID)
-
     def add_charges(self, k: int, **values: Any) -> None:
         """Append `k` ledger rows (`CHARGE_COLUMNS`; actor, contact and layer default to none)."""
         if k:
-            self._append(self.charges, self.rows, values, k)
-            self.rows += k
+            self.charges.append(values, k)
 
     def add_felt(self, k: int, **values: Any) -> None:
         """Append `k` felt rows (`SANCTION_COLUMNS`)."""
         if k:
-            self._append(self.sanctions, self.felt, values, k)
-            self.felt += k
+            self.sanctions.append(values, k)
 
 
 def attach(state: State, spec: TraceSpec | None, seed: int) -> None:
@@ -318,12 +360,14 @@ def before_change(state: State, ids: np.ndarray, cur: int, eager: bool) -> tuple
     ledgers were settled through; under eager recovery, `cur`)."""
     tr = state.trace
     assert tr is not None
-    t = ids[tr.mask[ids]]
+    t = ids if tr.kind in ("all", "listed") else ids[tr.mask[ids]]
     if not eager:
-        t = t[state.recovering.member[t]]
-    old = state.ledgers[t, :L_MERIT].copy()
-    first = np.full(t.size, cur, dtype=np.int32) if eager else state.sched[t, 0] + 1
-    return t, old, first
+        through = state.sched[t, REC_DAY]
+        behind = through < cur  # (settling changes only those; NOT_RECOVERING is above every day)
+        t, first = t[behind], through[behind] + 1
+    else:
+        first = np.full(t.size, cur, dtype=np.int32)
+    return t, state.ledgers[t, :L_MERIT], first
 
 
 def after_change(state: State, seen: tuple[np.ndarray, np.ndarray, np.ndarray], cur: int) -> None:
@@ -395,7 +439,11 @@ def spans(state: State, ids: np.ndarray | None = None) -> None:
     if ids.size == 0:
         return
     for bit, effect in enumerate(effects.REGISTRY):
-        if effect.reaches is None or effect.spans is None:
+        if (
+            effect.reaches is None
+            or effect.spans is None
+            or not (state.cp.sanctions.get(effect.key) or state.cp.rewards.get(effect.key))
+        ):
             continue
         now = effect.reaches(state, ids)
         was = (tr.held[ids] >> bit) & 1 == 1
@@ -425,22 +473,21 @@ def _dictionary(codes: np.ndarray, words: Sequence[str], width: Any) -> pa.Array
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(width), mask=codes < 0), pa.array(list(words)))
 
 
-def _kept_rows(state: State, citizen: np.ndarray) -> np.ndarray:
+def _keep(state: State) -> Callable[[np.ndarray], np.ndarray] | None:
     """Which rows a `listed` trace keeps: those of citizens ever listed (all rows otherwise)."""
     tr = state.trace
     if tr is None or tr.kind != "listed":
-        return np.ones(citizen.size, dtype=bool)
-    return state.ever_blacklisted[citizen]
+        return None
+    return lambda citizen: state.ever_blacklisted[citizen]
 
 
 def charge_table(state: State) -> pa.Table:
     """trace.parquet's table (`CHARGE_SCHEMA`): the traced citizens' ledger rows in the order posted
     (empty without a trace)."""
     tr = state.trace
-    c: dict[str, np.ndarray] = {name: col[: tr.rows] for name, col in tr.charges.items()} if tr else {
-        name: np.zeros(0, dtype=dtype) for name, dtype in CHARGE_COLUMNS}  # fmt: skip
-    keep = _kept_rows(state, c["citizen"])
-    c = {name: col[keep] for name, col in c.items()}
+    c: dict[str, np.ndarray] = (
+        tr.charges.columns(_keep(state)) if tr else {name: np.zeros(0, dtype=dtype) for name, dtype in CHARGE_COLUMNS}
+    )
     cp = state.cp
     names = (*cp.events.names, "recovery", "appeal_won")
     event = np.where(c["event"] >= 0, c["event"], len(cp.events.names) - 1 - c["event"].astype(np.int64))
@@ -468,10 +515,8 @@ def sanction_table(state: State) -> pa.Table:
     """sanctions.parquet's table (`SANCTION_SCHEMA`): what the traced citizens felt, in the order felt
     (empty without a trace)."""
     tr = state.trace
-    s: dict[str, np.ndarray] = {name: col[: tr.felt] for name, col in tr.sanctions.items()} if tr else {
+    s: dict[str, np.ndarray] = tr.sanctions.columns(_keep(state)) if tr else {
         name: np.zeros(0, dtype=dtype) for name, dtype in SANCTION_COLUMNS}  # fmt: skip
-    keep = _kept_rows(state, s["citizen"])
-    s = {name: col[keep] for name, col in s.items()}
     vocab = tr.vocab if tr else []
     columns = [
         pa.array(s["citizen"].astype(np.int64)),

@@ -49,12 +49,14 @@ def education(state: State, ids: np.ndarray | None = None) -> None:
     kept.tallies["children_restricted"] += int(children[uh][after & ~before].sum())
     kept.tallies["children_restricted"] -= int(children[uh][before & ~after].sum())
     if state.trace is not None:  # on the first adult of each household whose children it restricts or frees
-        first = ids[np.unique(house, return_index=True)[1]]
-        h = state.pop.household[first]
-        now_restricted = restricted[h] > 0
-        was = now_restricted ^ (np.isin(h, uh[after != before]))
-        felt(state, KEY, RESTRICTED, first[now_restricted & ~was], count=children[h[now_restricted & ~was]])
-        felt(state, KEY, FREED, first[was & ~now_restricted], count=children[h[was & ~now_restricted]])
+        flipped = uh[after != before]
+        if flipped.size:
+            first = ids[np.unique(house, return_index=True)[1]]
+            h = state.pop.household[first]
+            now_restricted = restricted[h] > 0
+            was = now_restricted ^ np.isin(h, flipped)
+            felt(state, KEY, RESTRICTED, first[now_restricted & ~was], count=children[h[now_restricted & ~was]])
+            felt(state, KEY, FREED, first[was & ~now_restricted], count=children[h[was & ~now_restricted]])
 
 
 def children_of(pop: Population) -> np.ndarray:
