@@ -35,9 +35,8 @@ def score_figure(case: CaseFile) -> go.Figure:
     ctx = case.context
     by_day = case.score_by_day()
     x = ctx.dates(by_day["day"].to_numpy())
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=by_day["score"], mode="lines", line={"shape": "hv", "color": "#1f77b4"},
-                             name="score", hovertemplate="%{x}: %{y}<extra>score</extra>"))  # fmt: skip
+    data = [go.Scatter(x=x, y=by_day["score"], mode="lines", line={"shape": "hv", "color": "#1f77b4"}, name="score",
+                       hovertemplate="%{x}: %{y}<extra>score</extra>")]  # fmt: skip
     charges = case.charges[~case.charges["event"].isin(NOT_CHARGES)]
     for ledger, (label, colour, symbol) in LEDGER_STYLE.items():
         rows = charges[charges["ledger"] == ledger]
@@ -45,26 +44,36 @@ def score_figure(case: CaseFile) -> go.Figure:
             continue
         text = [esc(f"{ctx.date(r['posted_day'])}: {points(r['points'])} for {r['event']} ({charge_cause(r)})")
                 for _, r in rows.iterrows()]  # fmt: skip
-        fig.add_trace(go.Scatter(
+        data.append(go.Scatter(
             x=ctx.dates(rows["posted_day"].to_numpy(dtype=np.int64)), y=rows["score"], mode="markers", name=label,
             marker={"color": colour, "symbol": symbol, "size": 10}, text=text, hovertemplate="%{text}<extra></extra>",
         ))  # fmt: skip
+    shapes: list[dict[str, object]] = []
+    notes: list[dict[str, object]] = []
     for _, ep in case.listings.iterrows():
         end = ctx.days - 1 if pd.isna(ep["exit_day"]) else int(ep["exit_day"])
         x0, x1 = ctx.dates(np.asarray([int(ep["entry_day"]), end]))
-        fig.add_vrect(x0=x0, x1=x1, fillcolor="#d62728" if bool(ep["wrongful_at_entry"]) else "#ff7f0e",
-                      opacity=0.12, line_width=0, annotation_text=f"listed: {ep['cause']}",
-                      annotation_position="top left")  # fmt: skip
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+                       "fillcolor": "#d62728" if bool(ep["wrongful_at_entry"]) else "#ff7f0e", "opacity": 0.12,
+                       "line": {"width": 0}, "layer": "below"})  # fmt: skip
+        notes.append({"x": x0, "y": 1, "xref": "x", "yref": "paper", "text": f"listed: {ep['cause']}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "top"})  # fmt: skip
     if ctx.threshold is not None:
-        fig.add_hline(y=ctx.threshold, line={"dash": "dash", "color": "#d62728"},
-                      annotation_text=f"blacklist threshold {number(ctx.threshold)}")  # fmt: skip
+        shapes.append({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": ctx.threshold,
+                       "y1": ctx.threshold, "line": {"dash": "dash", "color": "#d62728"}})  # fmt: skip
+        notes.append({"x": 1, "y": ctx.threshold, "xref": "paper", "yref": "y", "showarrow": False,
+                      "text": f"blacklist threshold {number(ctx.threshold)}", "xanchor": "right",
+                      "yanchor": "bottom"})  # fmt: skip
     low = min(float(by_day["score"].min()), ctx.threshold if ctx.threshold is not None else math.inf)
-    fig.update_layout(
-        title=f"{citizen(case.citizen).capitalize()}: score, charges and listings",
-        yaxis={"title": "score", "range": [max(ctx.score_min, low - 30), ctx.score_max]},
-        xaxis={"title": "date" if ctx.start_date is not None else "day"},
-        template="plotly_white", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-    )
+    grid = {"gridcolor": "#eeeeee", "zeroline": False}
+    layout = {
+        "title": {"text": f"{citizen(case.citizen).capitalize()}: score, charges and listings"},
+        "yaxis": {"title": {"text": "score"}, "range": [max(ctx.score_min, low - 30), ctx.score_max], **grid},
+        "xaxis": {"title": {"text": "date" if ctx.start_date is not None else "day"}, **grid},
+        "plot_bgcolor": "white", "paper_bgcolor": "white", "height": 360, "shapes": shapes, "annotations": notes,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "legend": {"orientation": "h"},
+    }  # (no template: copying one costs more than the rest of the figure)
+    fig = go.Figure(data=data, layout=layout)
     return fig
 
 
@@ -131,6 +140,6 @@ def _star(case: CaseFile, table: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title=f"Who passed charges on to {citizen(case.citizen)}",
         xaxis={"visible": False, "range": [-1.5, 1.5]}, yaxis={"visible": False, "range": [-1.5, 1.5]},
-        template="plotly_white", height=360, width=420, showlegend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor="white", height=360, width=420, showlegend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
