@@ -65,8 +65,9 @@ def listing_cost(runs: int) -> None:
             pq.write_table(result.listings_table(), Path(tmp) / "listings.parquet")
             spent[0] += time.perf_counter() - write
         wall = time.perf_counter() - start
-        print(f"run {run + 1}: {wall:.3f} s, listing log {spent[0] * 1e3:.1f} ms = {100 * spent[0] / wall:.2f}% "
-              f"({result.state.listings.episodes} episodes)")  # fmt: skip
+        phases = sum(result.profile.values())
+        print(f"run {run + 1}: {wall:.3f} s wall ({phases:.3f} s in the phases), listing log {spent[0] * 1e3:.1f} ms "
+              f"= {100 * spent[0] / wall:.2f}% of the wall ({result.state.listings.episodes} episodes)")  # fmt: skip
 
 
 def trace_cost(pairs: int, trace: str) -> None:
