@@ -132,8 +132,8 @@ def check_memory(params: ScenarioParams, source: str, people: bool = False, trac
 # a day's event at the day's peak: the thinning candidates (positions, ids), the events' actor,
 # type and key (int64 each), the detection's uniforms and masks and the detected copies.
 EVENT_DAY_BYTES = 160
-# A charge waiting for its source's delay (`State.pending`): target and type (int64), the flag.
-PENDING_BYTES = 17
+# A charge waiting for its source's delay (`State.pending`): target, type and true actor (int64).
+PENDING_BYTES = 24
 # A recovery check waiting for its clean days (`State.recovery_due`): an int64 id.
 DUE_BYTES = 8
 # A charge passed on to a contact (association): its id and the touched list.

@@ -236,7 +236,8 @@ def check_trace_disk(job: Job) -> None:
     if spec is None:
         return
     params = job.scenario.params
-    need = trace_bytes(params, spec)[1] * (3 if job.every else 1)
+    memory, disk = trace_bytes(params, spec)
+    need = disk + (2 * memory if job.every else 0)  # (two checkpoints while one is written hold the rows)
     free = shutil.disk_usage(existing_ancestor(job.target)).free - disk_estimate(job)
     check_trace(spec, need, free, "disk", params)
 
