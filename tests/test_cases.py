@@ -223,7 +223,7 @@ def test_scenario_strings_are_escaped() -> None:
 
 
 def story_run() -> tuple[CaseFile, dict[str, np.ndarray]]:
-    """The story of the module's docstring, day by day through `engine.one_day`, citizen 0 traced."""
+    """The story of the module's docstring, day by day through `engine.one_day`, citizens 0 and 1 traced."""
     from modelkit import build_state, offence, population, scenario, step
     from scslab.cases import person_frame
     from scslab.model import trace
@@ -247,7 +247,7 @@ def story_run() -> tuple[CaseFile, dict[str, np.ndarray]]:
     pop = population(n, group=1, district=3, occupation=EMPLOYEE, income_q=2,
                      edges={"friends": (np.array([0]), np.array([1]))})  # fmt: skip
     state = build_state(params, pop)
-    trace.attach(state, trace.TraceSpec("ids", ids=(0,)), seed=1)
+    trace.attach(state, trace.TraceSpec("ids", ids=(0, 1)), seed=1)  # (1's own rows: whose charge 0 got)
     table = MetricTable(state.cp, STORY_DAYS)
     criticism, jaywalking = 0, 1
     todays = {
@@ -390,3 +390,22 @@ def test_explain_command_prints_json_and_writes_parquet(busy: object, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert "byte for byte" in done.stdout and doc["cases"][0]["summary"][:40] in " ".join(done.stdout.split())
     assert pd.read_parquet(tmp_path / "cases" / "person.parquet")["citizen"].tolist() == [doc["cases"][0]["citizen"]]
+
+
+def test_network_tells_whose_charge_was_passed_on() -> None:
+    """A contact's charge passed on is their own, misattributed to them (with its true actor), or unknown when
+    the contact was not traced."""
+    rows = [
+        (0, 5, 5, "criticism", "internet", -10.0, "association", pd.NA, 1, "friends"),
+        (0, 8, 8, "criticism", "internet", -10.0, "association", pd.NA, 3, "family"),
+        (0, 9, 9, "criticism", "internet", -10.0, "association", pd.NA, 4, "work"),
+        (1, 5, 5, "criticism", "internet", -20.0, "own", pd.NA, pd.NA, None),
+        (3, 8, 8, "criticism", "internet", -20.0, "misattributed", 7, pd.NA, None),
+    ]
+    charges = pd.DataFrame(rows, columns=list(CHARGE_COLUMNS)).astype({"actor": "Int64", "contact": "Int64"})
+    case = CaseFile.build(0, people(), charges, story_listings(), no_sanctions(), context())
+    net = case.network()
+    assert net.table[["contact", "layer", "their_charge"]].values.tolist() == [
+        [1, "friends", "own offence"], [3, "family", "misattributed to them (true actor citizen 7)"],
+        [4, "work", "not traced"]]
+    assert list(net.figure.data[1].marker.color) == ["#9467bd", "#d62728", "#9467bd"]

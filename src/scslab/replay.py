@@ -17,14 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from scslab import engine
 from scslab.cases import CaseFile, Context, pick, report_picks
 from scslab.cases.casefile import GROUPS
 from scslab.errors import ScslabError
 from scslab.model.listings import frame as listings_frame
+from scslab.model.trace import TraceSpec
 from scslab.model.trace import frame as trace_frame
-from scslab.results import SANCTIONS_FILE, TRACE_FILE, Result, simulate
+from scslab.population.types import Population
+from scslab.results import SANCTIONS_FILE, TRACE_FILE, Result
 from scslab.scenario import Scenario, load_scenario
 from scslab.version import __version__
 
@@ -113,6 +117,26 @@ def choose(run: RunFolder, citizens: Sequence[int], kind: str | None, n: int) ->
     return list(dict.fromkeys(chosen))
 
 
+def replay_traced(
+    scenario: Scenario, seed: int, ids: Sequence[int], on_day: Callable[[int, int], None] | None = None
+) -> Result:
+    """The run of (`scenario`, `seed`) with `ids` traced, and their contacts in every layer too (from day 0,
+    before any charge: their own rows tell `CaseFile.network` whether a charge they passed on was theirs)."""
+    params = scenario.params
+    at = engine.start(params, seed, scenario.origin, trace=TraceSpec("ids", ids=tuple(int(i) for i in ids)))
+    assert at.state.trace is not None
+    at.state.trace.mask[contacts_of(at.state.pop, ids)] = True
+    return Result.from_run(scenario, seed, engine.run(params, seed, on_day, scenario.origin, resume=at))
+
+
+def contacts_of(pop: Population, ids: Sequence[int]) -> np.ndarray:
+    """Everyone tied to one of `ids` in any layer (cut ties included)."""
+    at = np.asarray(ids, dtype=np.int64)
+    parts = [layer.indices[np.concatenate([np.arange(layer.indptr[i], layer.indptr[i + 1]) for i in at])]
+             for layer in pop.layers.values()]  # fmt: skip
+    return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
 def differing(result: Result, run: RunFolder) -> tuple[list[str], list[str]]:
     """The run's tables that the replay `result` reproduced byte for byte, and those it did not."""
     same: list[str] = []
@@ -140,7 +164,7 @@ def explain(
     run = run_dir if isinstance(run_dir, RunFolder) else open_run(run_dir)
     ids = choose(run, citizens, kind, n)
     started = time.perf_counter()
-    result = simulate(run.scenario, run.seed, on_day, trace=ids)
+    result = replay_traced(run.scenario, run.seed, ids, on_day)
     same, other = differing(result, run)
     if other:
         raise ScslabError(

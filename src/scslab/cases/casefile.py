@@ -122,6 +122,7 @@ class CaseFile:
     sanctions: pd.DataFrame
     context: Context
     contact_listings: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # episodes of their contacts
+    contact_charges: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # rows of those traced
     provenance: str = ""  # where the trace came from: the run's own, or a replay (and what it reproduced)
 
     @classmethod
@@ -150,6 +151,7 @@ class CaseFile:
             felt.reset_index(drop=True),
             context,
             _rows_of(listings, "citizen", contacts),
+            _rows_of(charges, "citizen", contacts, plain=True),
             provenance,
         )
 

@@ -99,17 +99,37 @@ def network(case: CaseFile) -> Network:
     if len(rows):
         listed = case.contact_listings
         records = []
+        passed = _passed_on(case, rows)
         for contact, part in rows.groupby(rows["contact"].astype(np.int64), sort=True):
-            actors = sorted({int(a) for a in part["actor"].dropna()})
-            theirs = ("own offence" if not actors else
-                      "misattributed to them (true actor " + ", ".join(citizen(a) for a in actors) + ")")  # fmt: skip
             episodes = listed[listed["citizen"] == contact] if len(listed) else listed
             causes = ", ".join(str(c) for c in episodes["cause"]) if len(episodes) else "never listed"
             records.append((int(contact), ", ".join(sorted({str(x) for x in part["layer"].dropna()})), len(part),
                             float(part["points"].sum()), ", ".join(sorted({str(x) for x in part["event"]})),
-                            theirs, causes))  # fmt: skip
+                            passed.get(int(contact), "not traced"), causes))  # fmt: skip
         table = pd.DataFrame(records, columns=NETWORK_COLUMNS)
     return Network(table, _star(case, table))
+
+
+def _passed_on(case: CaseFile, rows: pd.DataFrame) -> dict[int, str]:
+    """For each traced contact, whether the charges they passed on were their own or misattributed to them:
+    their own rows of the same event posted the same day."""
+    theirs = case.contact_charges
+    if not len(theirs):
+        return {}
+    direct = theirs[theirs["ledger"].isin(("own", "misattributed"))]
+    keys = ["contact", "event", "posted_day"]
+    mine = rows[keys].astype({"contact": np.int64}).drop_duplicates()
+    direct = direct.drop(columns="contact").rename(columns={"citizen": "contact"}).astype({"contact": np.int64})
+    found = mine.merge(direct, on=keys)
+    out: dict[int, str] = {}
+    for contact, part in found.groupby("contact"):
+        actors = sorted({int(a) for a in part.loc[part["ledger"] == "misattributed", "actor"].dropna()})
+        own = bool((part["ledger"] == "own").any())
+        words = (["own offence"] if own else []) + (
+            ["misattributed to them (true actor " + ", ".join(citizen(a) for a in actors) + ")"] if actors else [])
+        out[int(contact)] = "; ".join(words)
+    traced = set(theirs["citizen"].astype(np.int64).tolist())
+    return {c: out.get(c, "not found in their trace") for c in traced} | out
 
 
 def _star(case: CaseFile, table: pd.DataFrame) -> go.Figure:
@@ -121,7 +141,7 @@ def _star(case: CaseFile, table: pd.DataFrame) -> go.Figure:
     ex = [v for i in range(k) for v in (0.0, cx[i], None)]
     ey = [v for i in range(k) for v in (0.0, cy[i], None)]
     fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line={"color": "#bbbbbb"}, hoverinfo="skip", showlegend=False))
-    mis = table["their_charge"].str.startswith("misattributed").to_numpy(dtype=bool) if k else np.zeros(0, bool)
+    mis = table["their_charge"].str.contains("misattributed").to_numpy(dtype=bool) if k else np.zeros(0, bool)
     text = [
         esc(f"{citizen(r.contact)} ({r.layer}): {r.charges} charges, {points(r.points)} points for {r.events}; "
             f"their charge: {r.their_charge}; listings: {r.contact_listings}")
