@@ -127,9 +127,8 @@ def test_never_listed_and_listed_twice() -> None:
                          "what": ["trip denied"] * 3, "detail": ["train", "plane", "train"], "count": [2, 1, 1]})
     twice = CaseFile.build(0, people(), ch.iloc[:0], frame(log.table()), felt, context())
     assert twice.summary().endswith(
-        "No charge had been posted to them: their score was 800 (threshold 750). They felt 2 × trip denied (train) "
-        "and 1 × trip denied (plane) before an appeal cleared them on 9 January 2018. They were listed two times "
-        "in all."
+        "No charge had been posted to them: their score was 800 (threshold 750). They were refused two train trips "
+        "and one plane trip before an appeal cleared them on 9 January 2018. They were listed two times in all."
     )
     lines = twice.timeline()
     assert lines[lines["kind"] == "sanction"]["text"].tolist() == [

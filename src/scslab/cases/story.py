@@ -132,16 +132,27 @@ def charges_phrase(charges: pd.DataFrame) -> str:
     return listing([_group_phrase(group) for _, group in groups])
 
 
+def _felt(what: str, counts: list[tuple[str, int]]) -> str:
+    """What was felt of one kind, as a verb phrase: 'were refused two train trips and one plane trip'."""
+    if what == "trip denied":
+        return "were refused " + listing([plural(n, f"{d} trip" if d else "trip") for d, n in counts])
+    if what == "promotion blocked":
+        return f"had {plural(sum(n for _, n in counts), 'promotion')} blocked"
+    if what == "speech suppressed":
+        return "had their speech suppressed " + listing([f"{plural(n, 'time')}" + (f" ({d})" if d else "")
+                                                         for d, n in counts])  # fmt: skip
+    return "felt " + listing([f"{number(n)} × {what}" + (f" ({d})" if d else "") for d, n in counts])
+
+
 def sanctions_phrase(sanctions: pd.DataFrame) -> str:
-    """What they felt, summed by kind: '2 × trip denied (train) and 40 × speech suppressed'."""
+    """What they felt, summed by kind and detail: 'were refused two train trips and felt 1 × loan penalised'."""
     if not len(sanctions):
         return ""
     sums = sanctions.groupby(["what", "detail"], sort=False, dropna=False)["count"].sum()
-    parts = []
-    for (what, detail), count in sums.items():
-        kind = str(what).replace("_", " ")
-        parts.append(f"{number(count)} × {kind}" + ("" if pd.isna(detail) or detail == "" else f" ({detail})"))
-    return listing(parts)
+    kinds: dict[str, list[tuple[str, int]]] = {}
+    for (what, detail), n in sums.items():
+        kinds.setdefault(str(what), []).append(("" if pd.isna(detail) else str(detail), int(n)))
+    return listing([_felt(what, counts) for what, counts in kinds.items()])
 
 
 def summary(case: CaseFile) -> str:
@@ -157,7 +168,7 @@ def summary(case: CaseFile) -> str:
         text = (f"{first} {charges_phrase(moved).capitalize()} moved their score from {number(ctx.score_start)} "
                 f"to {number(scores[-1])} (lowest {number(scores[low])} on {ctx.date(low)}).")  # fmt: skip
         felt = sanctions_phrase(case.sanctions)
-        return text + (f" They felt {felt}." if felt else "")
+        return text + (f" They {felt}." if felt else "")
     ep = case.listings.iloc[0]
     entry = int(ep["entry_day"])
     wrongly = ", wrongfully" if bool(ep["wrongful_at_entry"]) else ""
@@ -183,10 +194,10 @@ def _ending(case: CaseFile, ep: Any) -> str:
     felt = sanctions_phrase(during)
     if still:
         close = f"were still listed at the end of the run ({ctx.date(end)})"
-        text = f"They felt {felt} and {close}." if felt else f"They {close}."
+        text = f"They {felt} and {close}." if felt else f"They {close}."
     else:
         close = f"{EXIT_PHRASES[str(ep['exit_reason'])]} on {ctx.date(end)}"
-        text = f"They felt {felt} before {close}." if felt else f"Then {close}."
+        text = f"They {felt} before {close}." if felt else f"Then {close}."
     if len(case.listings) > 1:
         text += f" They were listed {count(len(case.listings))} times in all."
     return text
