@@ -161,8 +161,6 @@ def test_a_panel_and_listed_are_parts_of_all(pair: tuple[Result, Result, bool, s
     """`panel:N` traces N citizens drawn from the seed (the same N on a second run), `listed` those ever
     listed: their rows are exactly the rows of `all` for those citizens, and no output changes."""
     plain, traced, crn, rec = pair
-    if (crn, rec) != (False, "scheduled"):
-        pytest.skip("one mode is enough")
     sc = busy(crn, rec)
     everyone = traced.charges
     panel = simulate(sc, 5, trace="panel:300")
