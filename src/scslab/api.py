@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any, overload
 
@@ -176,6 +177,6 @@ def explain(run_dir: str | Path, citizens: Sequence[int]) -> list[CaseFile]: ...
 def explain(run_dir: str | Path, citizens: int | Sequence[int]) -> CaseFile | list[CaseFile]:
     """The case file of a citizen (or a list, for a sequence of ids) of the finished run in `run_dir`, by a
     replay checked byte for byte against the run (`explain_run`)."""
-    one = isinstance(citizens, int)
-    cases = list(explain_run(run_dir, [citizens] if isinstance(citizens, int) else citizens).cases)
-    return cases[0] if one else cases
+    if isinstance(citizens, Integral | int):
+        return explain_run(run_dir, [int(citizens)]).cases[0]
+    return list(explain_run(run_dir, [int(c) for c in citizens]).cases)
