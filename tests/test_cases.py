@@ -408,3 +408,34 @@ def test_network_tells_whose_charge_was_passed_on() -> None:
         [1, "friends", "own offence"], [3, "family", "misattributed to them (true actor citizen 7)"],
         [4, "work", "not traced"]]
     assert list(net.figure.data[1].marker.color) == ["#9467bd", "#d62728", "#9467bd"]
+
+
+def test_the_report_s_cases_from_the_run_its_trace_or_a_replay(busy: object, tmp_path: Path) -> None:
+    """`scslab run` writes the Cases section from the trace it keeps for it (no trace file); `scslab report`
+    rebuilds it from the folder's trace.parquet, or by a replay, with the same people and sentences; a folder of
+    another version gets none, and says why."""
+    import re
+
+    import scslab
+
+    result = scslab.run(busy, 8, tmp_path / "run")
+    assert not (tmp_path / "run" / "trace.parquet").exists()
+    chosen = report_picks(result.listings, 8)
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert re.findall(r'id="case-(\d+)"', page) == [str(c) for c in chosen]
+
+    def sentences(html: str) -> list[str]:
+        return re.findall(r'<section><h3>[^<]*</h3>\s*<p class="intro">([^<]*)</p>', html)
+
+    assert len(sentences(page)) == len(chosen) and all("was listed on" in s for s in sentences(page))
+    (tmp_path / "run" / "report.html").unlink()
+    scslab.write_report(tmp_path / "run")  # by a replay
+    assert sentences((tmp_path / "run" / "report.html").read_text()) == sentences(page)
+    scslab.run(busy, 8, tmp_path / "traced", report=False, people=True, trace="listed")
+    scslab.write_report(tmp_path / "traced")  # from trace.parquet and people.parquet
+    assert sentences((tmp_path / "traced" / "report.html").read_text()) == sentences(page)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(summary | {"scslab_version": "0.0.9"}))
+    scslab.write_report(tmp_path / "run")
+    old = (tmp_path / "run" / "report.html").read_text()
+    assert sentences(old) == [] and "were left out" in old

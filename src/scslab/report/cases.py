@@ -17,8 +17,9 @@ INTRO = (
 NONE = "Nobody was listed in this run, so there is no case to show."
 LEFT_OUT = (
     " Some people picked for this section were left out: the run did not trace them (a run traces the listed "
-    "for its report only while that takes a tenth of its memory or less). scslab explain RUN_DIR --pick wrongful "
-    "replays the run with anyone traced."
+    "for its report only while that takes a tenth of its memory or less), or it was made by another version of "
+    "scslab, whose run this one cannot replay. scslab explain RUN_DIR --pick wrongful replays a run of this "
+    "version with anyone traced."
 )
 
 
