@@ -132,27 +132,48 @@ def charges_phrase(charges: pd.DataFrame) -> str:
     return listing([_group_phrase(group) for _, group in groups])
 
 
-def _felt(what: str, counts: list[tuple[str, int]]) -> str:
-    """What was felt of one kind, as a verb phrase: 'were refused two train trips and one plane trip'."""
+SPAN_PHRASES = {  # a sanction or reward that begins (sanctions.parquet's `what`), as a verb phrase
+    "loan penalised": "had their loans penalised",
+    "loan discounted": "had their loans discounted",
+    "green channel granted": "were granted the green channel",
+    "red loan granted": "were granted a red loan",
+}
+
+
+def _felt(what: str, counts: list[tuple[str, int]]) -> str | None:
+    """What was felt of one kind, as a verb phrase ('were refused two train trips and one plane trip'); None
+    for a kind without its own phrase."""
+    total = sum(n for _, n in counts)
     if what == "trip denied":
         return "were refused " + listing([plural(n, f"{d} trip" if d else "trip") for d, n in counts])
     if what == "promotion blocked":
-        return f"had {plural(sum(n for _, n in counts), 'promotion')} blocked"
+        return f"had {plural(total, 'promotion')} blocked"
     if what == "speech suppressed":
-        return "had their speech suppressed " + listing([f"{plural(n, 'time')}" + (f" ({d})" if d else "")
+        return "had their speech suppressed " + listing([plural(n, "time") + (f" ({d})" if d else "")
                                                          for d, n in counts])  # fmt: skip
-    return "felt " + listing([f"{number(n)} × {what}" + (f" ({d})" if d else "") for d, n in counts])
+    if what == "children restricted":
+        return f"saw {plural(total, 'child', 'children')} of their household restricted"
+    if what in SPAN_PHRASES:
+        return SPAN_PHRASES[what] + ("" if total == 1 else f" ({count(total)} times)")
+    return None
 
 
 def sanctions_phrase(sanctions: pd.DataFrame) -> str:
-    """What they felt, summed by kind and detail: 'were refused two train trips and felt 1 × loan penalised'."""
+    """What they felt, summed by kind and detail: 'were refused two train trips and had their loans penalised'."""
     if not len(sanctions):
         return ""
     sums = sanctions.groupby(["what", "detail"], sort=False, dropna=False)["count"].sum()
     kinds: dict[str, list[tuple[str, int]]] = {}
     for (what, detail), n in sums.items():
         kinds.setdefault(str(what), []).append(("" if pd.isna(detail) else str(detail), int(n)))
-    return listing([_felt(what, counts) for what, counts in kinds.items()])
+    phrases, other = [], []
+    for what, counts in kinds.items():
+        said = _felt(what, counts)
+        if said is not None:
+            phrases.append(said)
+        else:
+            other += [f"{number(n)} × {what}" + (f" ({d})" if d else "") for d, n in counts]
+    return listing(phrases + (["felt " + listing(other)] if other else []))
 
 
 def summary(case: CaseFile) -> str:
@@ -194,7 +215,7 @@ def _ending(case: CaseFile, ep: Any) -> str:
     felt = sanctions_phrase(during)
     if still:
         close = f"were still listed at the end of the run ({ctx.date(end)})"
-        text = f"They {felt} and {close}." if felt else f"They {close}."
+        text = f"They {felt}; they {close}." if felt else f"They {close}."
     else:
         close = f"{EXIT_PHRASES[str(ep['exit_reason'])]} on {ctx.date(end)}"
         text = f"They {felt} before {close}." if felt else f"Then {close}."
