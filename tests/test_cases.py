@@ -439,3 +439,18 @@ def test_the_report_s_cases_from_the_run_its_trace_or_a_replay(busy: object, tmp
     scslab.write_report(tmp_path / "run")
     old = (tmp_path / "run" / "report.html").read_text()
     assert sentences(old) == [] and "were left out" in old
+
+
+def test_recovery_before_a_listing_is_said() -> None:
+    """Points given back by recovery before the listing are part of the sentence, so that its numbers add up."""
+    rows = pd.DataFrame([(0, 0, 0, "fraud", "cameras", -60.0, "own", pd.NA, pd.NA, None),
+                         (0, 3, 6, "recovery", None, 8.0, "own", pd.NA, pd.NA, None),
+                         (0, 7, 7, "fraud", "cameras", -10.0, "own", pd.NA, pd.NA, None)],
+                        columns=list(CHARGE_COLUMNS)).astype({"actor": "Int64", "contact": "Int64"})  # fmt: skip
+    log = ListingLog(10)
+    log.opened(np.array([0]), np.array([CAUSES.index("own_conduct")], dtype=np.int8), np.array([False]), 7)
+    case = CaseFile.build(0, people(), rows, frame(log.table()), no_sanctions(), context(threshold=750.0))
+    assert ("Two charges of −60 for fraud" not in case.summary()
+            and "One charge of −60 for fraud (their own, seen by cameras) and one charge of −10 for fraud (their "
+                "own, seen by cameras), with +8 points of recovery, brought their score from 800 to 738 (threshold "
+                "750)." in case.summary())  # fmt: skip

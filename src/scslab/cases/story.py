@@ -197,12 +197,23 @@ def summary(case: CaseFile) -> str:
     before = case.charges[case.charges["posted_day"] <= entry]
     bar = "" if ctx.threshold is None else f" (threshold {number(ctx.threshold)})"
     if len(before[~before["event"].isin(NOT_CHARGES)]):
-        out.append(f"{charges_phrase(before).capitalize()} brought their score from {number(ctx.score_start)} to "
-                   f"{number(scores[entry])}{bar}.")  # fmt: skip
+        out.append(f"{charges_phrase(before).capitalize()}{_also(before)} brought their score from "
+                   f"{number(ctx.score_start)} to {number(scores[entry])}{bar}.")  # fmt: skip
     else:
         out.append(f"No charge had been posted to them: their score was {number(scores[entry])}{bar}.")
     out.append(_ending(case, ep))
     return " ".join(out)
+
+
+def _also(rows: pd.DataFrame) -> str:
+    """The points that recovery gave back, or that a won appeal struck out, among `rows`: ', with +12 points
+    of recovery'."""
+    parts = []
+    for event, what in ((RECOVERY, "of recovery"), (APPEAL_WON, "struck out by a won appeal")):
+        total = float(rows.loc[rows["event"] == event, "points"].sum())
+        if total:
+            parts.append(f"{points(total)} points {what}")
+    return f", with {listing(parts)}," if parts else ""
 
 
 def _ending(case: CaseFile, ep: Any) -> str:
