@@ -161,7 +161,8 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
     if state.trace is not None:
-        settle(state, target[state.trace.mask[target]], day - 1)  # (as post_charges would: recovery is a row)
+        traced = target if state.trace.kind in ("all", "listed") else target[state.trace.mask[target]]
+        settle(state, traced, day - 1)  # (as post_charges would: recovery is a row)
         record_charges(state, target, event, mis, charges.actor, day)
     # today's recovery comes after the charges: the ledgers are settled through yesterday
     post_charges(state.scoring_arrays, target, points, mis, day - 1, settling(state))

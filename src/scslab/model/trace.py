@@ -304,7 +304,7 @@ def record_charges(
     tr = state.trace
     if tr is None:
         return
-    sel = np.flatnonzero(tr.mask[target])
+    sel = np.arange(target.size) if tr.kind in ("all", "listed") else np.flatnonzero(tr.mask[target])
     if sel.size == 0:
         return
     ev = event[sel]
@@ -406,7 +406,9 @@ def felt(
     tr = state.trace
     if tr is None or ids.size == 0:
         return
-    sel = tr.mask[ids] if count is None else tr.mask[ids] & (np.asarray(count) > 0)
+    sel = np.ones(ids.size, dtype=bool) if tr.kind in ("all", "listed") else tr.mask[ids]
+    if count is not None:
+        sel &= np.asarray(count) > 0
     if not sel.any():
         return
     ids = np.asarray(ids, dtype=np.int64)[sel]
@@ -435,7 +437,8 @@ def spans(state: State, ids: np.ndarray | None = None) -> None:
         return
     ids = changed_today(state) if ids is None else ids
     ids = np.asarray(ids, dtype=np.int64)
-    ids = ids[tr.mask[ids]]
+    if tr.kind not in ("all", "listed"):
+        ids = ids[tr.mask[ids]]
     if ids.size == 0:
         return
     for bit, effect in enumerate(effects.REGISTRY):
@@ -461,9 +464,10 @@ def split_among(state: State, ids: np.ndarray, weight: np.ndarray, total: int, d
     tr = state.trace
     if tr is None or total == 0 or ids.size == 0:
         return np.empty(0, dtype=np.int64)
-    rng = np.random.default_rng([PANEL_KEY, tr.seed, day, key])
-    counts = rng.multinomial(total, weight / weight.sum())
-    return np.repeat(np.asarray(ids, dtype=np.int64), counts)
+    rng = np.random.Generator(np.random.Philox(key=[tr.seed & (2**64 - 1), (day << 8) + key]))  # (no seed hashing)
+    cum = np.cumsum(weight)
+    picks = np.minimum(np.searchsorted(cum, rng.random(total) * cum[-1], side="right"), ids.size - 1)
+    return np.sort(np.asarray(ids, dtype=np.int64)[picks])  # (each one independently: a multinomial split)
 
 
 # --- tables -------------------------------------------------------------------------------------

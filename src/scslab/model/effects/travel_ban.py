@@ -81,8 +81,10 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     state.counters.add("trips_denied_train", train)
     if state.trace is not None:  # who was denied: the totals split by each one's rate (the trace's own draws)
         for m, total in enumerate((plane, train)):
-            weight = state.cp.trip_rates[state.pop.income_q[listed] - 1, m]
-            felt(state, KEY, DENIED, split_among(state, listed, weight, total, state.trace.today, m), TRAVEL_MODES[m])
+            if total:
+                weight = state.cp.trip_rates[state.pop.income_q[listed] - 1, m]
+                who = split_among(state, listed, weight, total, state.trace.today, m)
+                felt(state, KEY, DENIED, who, TRAVEL_MODES[m])
 
 
 def travel_keyed(state: State, draws: Draws) -> None:
