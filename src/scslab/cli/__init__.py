@@ -22,9 +22,12 @@ from scslab.signals import Stopped, raising_on_signals
 from scslab.cli import experiments
 
 # isort: split
+from scslab.cli import explain
+
+# isort: split
 from scslab.cli import audit
 
-__all__ = ["app", "audit", "experiments", "main", "run"]
+__all__ = ["app", "audit", "experiments", "explain", "main", "run"]
 
 
 def main() -> None:

@@ -60,6 +60,16 @@ def run(
     ] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="Check the model's invariants after every day (a broken one stops the run).")] = False,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="WHOM",
+            help="Also write trace.parquet and sanctions.parquet: every charge and sanction of listed (everyone "
+            "ever listed), all, panel:N (N citizens drawn from the seed) or ids:FILE (one id a line, or a CSV or "
+            "Parquet file with a citizen column).",
+        ),
+    ] = None,
     allow_extends: TrustOpt = None,
 ) -> None:
     """Run a scenario and write its results."""
@@ -83,7 +93,7 @@ def run(
             target = out_dir or api.default_dir(sc, seed)
             result = api.run(sc, seed, target, people=save_people, baseline=baseline, report=report is not False,
                              checkpoint_every=checkpoint_every, check=check, progress=show,
-                             catalog=target.parent)  # fmt: skip
+                             catalog=target.parent, trace=trace)  # fmt: skip
     except api.Interrupted as stop:
         saved = stop.last_checkpoint
         where = "no checkpoint" if saved is None else (
@@ -140,12 +150,16 @@ def report_command(
     baseline: Annotated[
         bool, typer.Option("--baseline", help="First run the scenario without surveillance, if not stored.")
     ] = False,
+    cases: Annotated[
+        bool,
+        typer.Option("--cases/--no-cases", help="The Cases section: from the run's trace.parquet, or by a replay."),
+    ] = True,
 ) -> None:
     """Write report.html into a run directory."""
     from scslab import api
 
     try:
-        path = api.write_report(run_dir, with_baseline=baseline)
+        path = api.write_report(run_dir, with_baseline=baseline, cases=cases)
     except ScslabError as exc:
         fail(str(exc))
         return
