@@ -219,15 +219,17 @@ def test_felt_sanctions_add_up_to_the_counters(pair: tuple[Result, Result, bool,
 
 def test_a_known_history_is_listed_row_for_row() -> None:
     """A hand-built population: citizen 0's friend (1) criticises on day 10, and 0 gets alpha_friends
-    times its points as association; on day 20 a camera charges 0 for the jaywalking of citizen 2 (the
-    wrong face). The trace lists exactly those two rows, with their days, points, contact, layer and
-    actor; 0 is listed on day 20 for misattribution; nothing is traced for the untraced citizen 1."""
+    times its points as association; on day 15 the friend is charged with the criticism of citizen 3
+    (misattributed), passed on to 0 with 3 as its true actor; on day 20 a camera charges 0 for the
+    jaywalking of citizen 2 (the wrong face). The trace lists exactly those three rows, with their
+    days, points, contact, layer and actor; 0 is listed on day 20 for misattribution; nothing is
+    traced for the untraced citizen 1, and nothing is posted to the traced citizen 2."""
     pop = population(10, edges={"friends": (np.array([0]), np.array([1]))})
     params = scenario(
         10,
         30,
         score={"start": 100.0, "min": 0.0, "max": 200.0, "tiers": {"A": 150.0, "B": 0.0}},
-        events={"criticism": offence(points=-4.0), "jaywalking": offence(points=-5.0)},
+        events={"criticism": offence(points=-2.0), "jaywalking": offence(points=-5.0)},
         association={"events": ["criticism"]},
         networks={"friends": {"alpha": 0.2}},
         blacklist={"threshold": 95.0},
@@ -239,13 +241,17 @@ def test_a_known_history_is_listed_row_for_row() -> None:
         todays = None
         if day == 10:
             todays = charges([1], criticism)
+        elif day == 15:
+            todays = charges([1], criticism, misattributed=True, actor=3)
         elif day == 20:
             todays = charges([0], jaywalking, misattributed=True, actor=2)
         step(state, day, todays)
     result_rows = frame_of(state)
     assert result_rows == [
         {"citizen": 0, "event_day": 10, "posted_day": 10, "event": "criticism", "source": "cameras",
-         "points": 0.2 * -4.0, "ledger": "association", "actor": None, "contact": 1, "layer": "friends"},
+         "points": 0.2 * -2.0, "ledger": "association", "actor": None, "contact": 1, "layer": "friends"},
+        {"citizen": 0, "event_day": 15, "posted_day": 15, "event": "criticism", "source": "cameras",
+         "points": 0.2 * -2.0, "ledger": "association", "actor": 3, "contact": 1, "layer": "friends"},
         {"citizen": 0, "event_day": 20, "posted_day": 20, "event": "jaywalking", "source": "cameras",
          "points": -5.0, "ledger": "misattributed", "actor": 2, "contact": None, "layer": None},
     ]  # fmt: skip

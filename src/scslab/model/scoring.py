@@ -112,11 +112,16 @@ def settle_all(state: State, day: int) -> None:
 
 
 def association_charges(
-    state: State, target: np.ndarray, points: np.ndarray, cur: int, event: np.ndarray | None = None
+    state: State,
+    target: np.ndarray,
+    points: np.ndarray,
+    cur: int,
+    event: np.ndarray | None = None,
+    actor: np.ndarray | None = None,
 ) -> np.ndarray:
     """Charge `alpha_l * w_e` to every active contact of each target (settled through `cur`);
-    return who was charged. With a trace, `event` (the targets' charges' event types) is recorded
-    with the points passed on to traced contacts."""
+    return who was charged. With a trace, `event` and `actor` (the event types and true actors of the
+    targets' charges) are recorded with the points passed on to traced contacts."""
     spans = [
         (code, layer, state.cp.alpha[name], *row_spans(layer.indptr, target))
         for code, (name, layer) in enumerate(state.pop.layers.items())
@@ -130,7 +135,7 @@ def association_charges(
         if state.trace is not None and event is not None:
             contact, row = traced_contacts(layer.indices, layer.active, start, offset, state.trace.mask)
             settle(state, contact, cur)  # (as post_to_contacts would, so that their recovery is a row of its own)
-            association_rows(state, code, contact, row, target, event, amount, cur + 1)
+            association_rows(state, code, contact, row, target, event, amount, cur + 1, actor)
         n = post_to_contacts(
             state.scoring_arrays, layer.indices, layer.active, start, offset, amount, touched, n, cur, lazy
         )
@@ -169,8 +174,9 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]
+    actor = None if charges.actor is None else charges.actor[spread]
     contacts_charged = (
-        association_charges(state, target[spread], points[spread], day - 1, event[spread])
+        association_charges(state, target[spread], points[spread], day - 1, event[spread], actor)
         if spread.any()
         else concat([])
     )

@@ -343,15 +343,20 @@ def association_rows(
     event: np.ndarray,
     amount: np.ndarray,
     day: int,
+    actor: np.ndarray | None = None,
 ) -> None:
     """Record the association points that one layer passes on today to traced contacts
-    (`traced_contacts`: each `contact` gets `amount[row]` from `target[row]`'s charge of `event[row]`)."""
+    (`traced_contacts`: each `contact` gets `amount[row]` from `target[row]`'s charge of `event[row]`, whose
+    true actor was `actor[row]`: the row's actor when that charge was misattributed to the contact)."""
     tr = state.trace
     assert tr is not None
     if contact.size:
         ev = event[row]
+        source_actor = np.full(row.size, NO_ID, dtype=np.int64) if actor is None else actor[row]
+        who = np.where(source_actor == target[row], NO_ID, source_actor)
         tr.add_charges(contact.size, citizen=contact, event_day=event_days(state, ev, day), posted_day=day, event=ev,
-                       ledger=L_ASSOCIATION, points=amount[row], contact=target[row], layer=layer_code)  # fmt: skip
+                       ledger=L_ASSOCIATION, points=amount[row], actor=who, contact=target[row],
+                       layer=layer_code)  # fmt: skip
 
 
 def before_change(state: State, ids: np.ndarray, cur: int, eager: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -462,8 +467,8 @@ def split_among(state: State, ids: np.ndarray, weight: np.ndarray, total: int, d
     the run's streams are untouched): who got each one (a Poisson total split this way is each one's
     own Poisson count)."""
     tr = state.trace
-    if tr is None or total == 0 or ids.size == 0:
-        return np.empty(0, dtype=np.int64)
+    if tr is None or total == 0 or ids.size == 0 or (tr.kind not in ("all", "listed") and not tr.mask[ids].any()):
+        return np.empty(0, dtype=np.int64)  # (the split of the others is the same whoever is traced: not drawn)
     rng = np.random.Generator(np.random.Philox(key=[tr.seed & (2**64 - 1), (day << 8) + key]))  # (no seed hashing)
     cum = np.cumsum(weight)
     picks = np.minimum(np.searchsorted(cum, rng.random(total) * cum[-1], side="right"), ids.size - 1)
