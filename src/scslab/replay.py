@@ -22,7 +22,6 @@ import pandas as pd
 
 from scslab import engine
 from scslab.cases import CaseFile, Context, pick, report_picks
-from scslab.cases.casefile import GROUPS
 from scslab.errors import ScslabError
 from scslab.model.listings import frame as listings_frame
 from scslab.model.trace import TraceSpec
@@ -211,8 +210,11 @@ def _people_rows(root: Path, ids: Sequence[int]) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame({"citizen": pd.Series(list(ids), dtype="int64")})
     people = pd.read_parquet(path).iloc[list(ids)].reset_index(drop=True)
-    people.insert(0, "citizen", pd.Series(list(ids), dtype="int64"))
-    people["group"] = people["group"].map(dict(enumerate(GROUPS)))
-    people["occupation"] = people["occupation"].astype(str)
-    people["age_band"] = people["age_band"].astype(str)
+    # people.parquet's categories (docs/outputs.md) as a case's person row holds them (`person_frame`)
+    for name in ("group", "occupation", "age_band"):
+        people[name] = people[name].astype(str)
+    people["district"] = people["district"].cat.codes.astype("int64")
+    people["income_q"] = people["income_q"].cat.codes.astype("int64") + 1
+    people["party_member"] = people["party_member"].cat.codes == 1
+    people["firm"] = people["firm"].fillna(-1).astype("int64")
     return people
