@@ -21,13 +21,13 @@ from scslab.experiments import Options, ensemble, sweep
 from scslab.experiments.executors import LocalExecutor
 from scslab.model.metrics import catalogue, metric_names
 from scslab.model.params import compile_params
-from scslab.outputs import BREAKDOWNS, LISTINGS, PEOPLE, TYPES, district_labels, timeseries_schema
+from scslab.outputs import BREAKDOWNS, LISTINGS, PEOPLE, SANCTIONS, TRACE, TYPES, district_labels, timeseries_schema
 from scslab.scenario.schema import CAUSES
 
 SIZE, DAYS, SEED = 3000, 60, 2
 # judgment-defaulters lists people early (so listings and causes are not empty); --set kept in summary.json
 OVERRIDES = {"population.size": SIZE, "days": DAYS}
-FILES = ("timeseries", "breakdowns", "people", "listings")
+FILES = ("timeseries", "breakdowns", "people", "listings", "trace", "sanctions")
 JOINED = ("group", "occupation", "income_q", "party_member", "district")
 
 
@@ -35,7 +35,7 @@ JOINED = ("group", "occupation", "income_q", "party_member", "district")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scenario = scslab.load_scenario("judgment-defaulters").with_overrides(OVERRIDES)
     out = tmp_path_factory.mktemp("outputs") / "run"
-    scslab.simulate(scenario, seed=SEED).save(out, people=True)
+    scslab.simulate(scenario, seed=SEED, trace="listed").save(out, people=True)
     return out
 
 
@@ -68,7 +68,9 @@ def test_files_hold_their_declared_types(run_dir: Path) -> None:
     ts = pq.read_schema(path(run_dir, "timeseries"))
     assert ts.names == names
     assert all(ts.field(n).type == timeseries_schema(names).field(n).type for n in names)
-    for output, name in ((BREAKDOWNS, "breakdowns"), (PEOPLE, "people"), (LISTINGS, "listings")):
+    declared = ((BREAKDOWNS, "breakdowns"), (PEOPLE, "people"), (LISTINGS, "listings"), (TRACE, "trace"),
+                (SANCTIONS, "sanctions"))
+    for output, name in declared:
         schema = pq.read_schema(path(run_dir, name))
         assert schema.names == [c.name for c in output.columns], name
         for c in output.columns:

@@ -111,12 +111,6 @@ EXPERIMENTS = (
     )),
 )  # fmt: skip
 
-ISSUE_15 = """\
-## trace.parquet and sanctions.parquet
-
-*Placeholder: these files are being added by issue 15. Their columns will be declared in
-`src/scslab/outputs.py` beside the others, and this section generated from them.*
-"""
 
 INTRO = """\
 # The outputs: a data dictionary
@@ -199,7 +193,7 @@ def render() -> str:
     """docs/outputs.md's text."""
     parts = [INTRO, "# A run's files\n"]
     parts += [table(o) for o in run_outputs()]
-    parts += [table(SUMMARY), figures_table(), ISSUE_15]
+    parts += [table(SUMMARY), figures_table()]
     parts += ["# An experiment's files\n",
               "Each run of an experiment is a run folder (`runs/NNNNNN/`, without people.parquet and report.html, "
               "with `task.json`); docs/experiments.md describes the catalogue (`catalog.duckdb`). A name with "

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scslab.model import listings
+from scslab.model import listings, trace
 from scslab.model.catalogue import Metric
 from scslab.model.metrics import catalogue
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
@@ -85,6 +85,7 @@ TYPES: dict[str, pa.DataType] = {
     "date32": pa.date32(),
     "dictionary<int8, string>": CATEGORY,
     "dictionary<int32, string>": WIDE_CATEGORY,
+    "dictionary<int16, string>": pa.dictionary(pa.int16(), pa.string()),
     "list<int32>": pa.list_(pa.int32()),
 }
 
@@ -198,9 +199,46 @@ LISTINGS = Output(
 )
 
 
+_TRACE_TEXT = {
+    "citizen": ("The traced citizen whose ledger the row changed.", ""),
+    "event_day": ("The day of the event (a recovery row: the first day of its span).", "day"),
+    "posted_day": ("The day the row reached the ledger (a recovery row: the last day of its span).", "day"),
+    "event": ("The event type charged, or `recovery`, or `appeal_won` (misattributed points struck out).", ""),
+    "source": ("The data source that recorded the event; null for recovery and appeal rows.", ""),
+    "points": ("Points added to this citizen's ledger (negative: a penalty).", "points"),
+    "ledger": (f"The ledger changed: {', '.join(trace.LEDGERS)}.", ""),
+    "actor": ("The true actor of a misattributed charge (on an association row: of the contact's charge, when that "
+              "was misattributed); null otherwise.", ""),
+    "contact": ("On an association row, the contact whose charge was passed on; null otherwise.", ""),
+    "layer": ("On an association row, the network layer of the tie (family, work, friends); null otherwise.", ""),
+}
+TRACE = Output(
+    "trace.parquet",
+    "a run folder made with `--trace` (`trace=`)",
+    "one change to a traced citizen's ledger, in the order posted (docs/model.md, \"The trace\")",
+    tuple(Column(f.name, _ARROW_NAMES[f.type], *_TRACE_TEXT[f.name], kind="flow" if f.name == "points" else "")
+          for f in trace.CHARGE_SCHEMA),
+)
+_SANCTIONS_TEXT = {
+    "citizen": ("The traced citizen who felt it.", ""),
+    "day": ("The day it was felt (or began or ended).", "day"),
+    "effect": ("The sanction or reward effect (the `effect` of a scenario rule).", ""),
+    "what": ("What happened, in words: trip denied, speech suppressed, promotion blocked, ...", ""),
+    "detail": ("More about it where there is more: the travel mode, the event type suppressed; null otherwise.", ""),
+    "count": ("How many (trips denied, events suppressed, ...) that day.", "events"),
+}
+SANCTIONS = Output(
+    "sanctions.parquet",
+    "a run folder made with `--trace` (`trace=`)",
+    "what one traced citizen felt on one day, in the order felt",
+    tuple(Column(f.name, _ARROW_NAMES[f.type], *_SANCTIONS_TEXT[f.name], kind="flow" if f.name == "count" else "")
+          for f in trace.SANCTION_SCHEMA),
+)
+
+
 def run_outputs() -> tuple[Output, ...]:
     """The Parquet files of a run folder."""
-    return (timeseries(), BREAKDOWNS, PEOPLE, LISTINGS)
+    return (timeseries(), BREAKDOWNS, PEOPLE, LISTINGS, TRACE, SANCTIONS)
 
 
 def write_table(frame: pd.DataFrame, output: Output, path: Path) -> None:
