@@ -1,4 +1,4 @@
-"""The trace (MODEL.md section 8, "The trace"): every charge posted to chosen citizens, and every
+"""The trace (docs/model.md section 8, "The trace"): every charge posted to chosen citizens, and every
 sanction and reward they felt, with its day.
 
 A `TraceSpec` says whom to trace (`listed`, `all`, `panel:N`, `ids:FILE`, or ids given in Python);
