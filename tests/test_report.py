@@ -75,7 +75,7 @@ def test_disparity_bars_and_ratios_follow_the_breakdowns(result: Result) -> None
 
 def test_headline_is_simulated_and_scaled(result: Result) -> None:
     rows = {label: (sim, scaled) for label, sim, scaled in headline_rows(RunData.from_result(result))}
-    f, scale = result.summary["figures"], result.summary["scale"]
+    f, scale = result.figures, result.summary["scale"]
     assert rows["Blacklisted at the end"] == (number(f["blacklisted"]), number(f["blacklisted"] * scale))
     assert rows["– of whom wrongfully"][1] == number(f["blacklisted_wrongful"] * scale)
     assert rows["Wrongful share of the blacklisted"] == (f"{f['wrongful_share']:.1%}", "")

@@ -68,7 +68,7 @@ def run(
     out: str | Path | None = None,
     *,
     people: bool = False,
-    baseline: bool = False,
+    baseline: bool = True,
     report: bool = True,
     checkpoint_every: int = 0,
     check: bool = False,
@@ -76,7 +76,8 @@ def run(
 ) -> Result:
     """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
-    `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
+    `people` adds people.parquet, `baseline` (on by default) the same run without surveillance and the chilling
+    effect measured against it, `report` report.html;
     `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
     `check` checks the model's invariants after every day.
     """

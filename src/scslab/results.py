@@ -24,6 +24,7 @@ from scslab.model.scoring import counterfactual
 from scslab.model.state import State
 from scslab.scenario import Scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
+from scslab.uncertainty import disparity, figure_values, figures_block, wrongful_totals
 from scslab.version import __version__
 
 AGE_BANDS = ("child", "adult", "senior")
@@ -109,19 +110,14 @@ def breakdowns(state: State) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _ratio(b: pd.DataFrame, dim: str, num: str, den: str, col: str) -> float | None:
-    rows = b[b["dimension"] == dim].set_index("value")
-    if num not in rows.index or den not in rows.index or rows.at[den, col] == 0:
-        return None
-    return float(rows.at[num, col] / rows.at[den, col])
-
-
-def disparities(b: pd.DataFrame) -> dict[str, float | None]:
-    """Minority/majority and lowest/highest income quintile ratios of each share."""
-    out: dict[str, float | None] = {}
+def disparities(b: pd.DataFrame) -> dict[str, dict[str, Any] | None]:
+    """Minority/majority and lowest/highest income quintile ratios of each share, with Katz's interval and the
+    counts behind them (None where undefined)."""
+    out: dict[str, dict[str, Any] | None] = {}
     for share in ("blacklisted_share", "ever_blacklisted_share", "wrongful_share", "rewarded_share"):
-        out[f"{share}_minority_to_majority"] = _ratio(b, "group", "minority", "majority", share)
-        out[f"{share}_q1_to_q5"] = _ratio(b, "income_q", "q1", "q5", share)
+        column = share.removesuffix("_share")
+        out[f"{share}_minority_to_majority"] = disparity(b, "group", "minority", "majority", column)
+        out[f"{share}_q1_to_q5"] = disparity(b, "income_q", "q1", "q5", column)
     return out
 
 
@@ -136,6 +132,7 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
             continue
         figures[col] = float(last[col]) if metrics[col].kind == "stock" else float(ts[col].sum())
     figures["ever_blacklisted"] = float(run.state.ever_blacklisted.sum())
+    figures |= wrongful_totals(run.state.listings.table(), run.table.days_done)
     figures["wrongful_share"] = (
         figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
     )
@@ -152,7 +149,7 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         "scale": scale,
         "days": p.days,
         "start_date": p.start_date.isoformat(),
-        "figures": figures,
+        "figures": figures_block(figures, run.state.score),
         "scaled": {k: figures[k] * scale for k in counts},
         "disparities": disparities(b),
         "wall_seconds": run.wall_seconds,
@@ -227,9 +224,14 @@ class Result:
         """listings.parquet's table (`model.listings.SCHEMA`)."""
         return self.state.listings.table()
 
+    @property
+    def figures(self) -> dict[str, float]:
+        """Each figure's value (simulated units), flat; `summary["figures"]` has their intervals too."""
+        return figure_values(self.summary)
+
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
-        f = self.summary["figures"]
+        f = self.figures
         scale = self.summary["scale"]
         rows = [
             (label, f[key], f[key] * scale if scaled else f[key], key)

@@ -31,6 +31,7 @@ from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
 from scslab.signals import SIGNAL_NAMES, Stopped
+from scslab.uncertainty import add_chilling
 from scslab.version import __version__
 from scslab.workdir import (
     COMPLETE_FILE,
@@ -320,6 +321,8 @@ def finish(job: Job, result: Result) -> Path:
     folder; let go of the lock."""
     options = dict(job.options)
     baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
+    if baseline is not None:
+        add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     try:
         if job.every:
             write_text(job.work / COMPLETE_FILE, job.target.name + "\n", durable=True)

@@ -33,8 +33,10 @@ def run(
         bool | None, typer.Option("--report/--no-report", help="Also write report.html.", show_default="report")
     ] = None,
     baseline: Annotated[
-        bool, typer.Option("--baseline", help="Also run it without surveillance (same seed), for the report.")
-    ] = False,
+        bool | None,
+        typer.Option("--baseline/--no-baseline", show_default="baseline",
+                     help="Also run it without surveillance (same seed): the chilling effect."),
+    ] = None,
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", min=0, metavar="DAYS", help="Save the full state every DAYS days.")
     ] = 0,
@@ -54,7 +56,7 @@ def run(
         if resume is not None:
             given = {"SCENARIO": scenario is not None, "--set": bool(set_), "--seed": seed is not None,
                      "--out": out_dir is not None, "--save-people": save_people,
-                     "--report/--no-report": report is not None, "--baseline": baseline,
+                     "--report/--no-report": report is not None, "--baseline/--no-baseline": baseline is not None,
                      "--checkpoint-every": checkpoint_every > 0, "--check": check,
                      "--allow-extends": bool(allow_extends)}  # fmt: skip
             if extra := [name for name, on in given.items() if on]:
@@ -67,7 +69,7 @@ def run(
         else:
             sc = with_sets(api.load_scenario(scenario or "beijing-2020", trusted=allow_extends or ()), set_)
             target = out_dir or api.default_dir(sc, 1 if seed is None else seed)
-            result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline,
+            result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline is not False,
                              report=report is not False, checkpoint_every=checkpoint_every, check=check,
                              progress=show)  # fmt: skip
     except api.Interrupted as stop:

@@ -6,23 +6,25 @@ from rich.table import Table
 
 
 def headline_table(result: object) -> Table:
-    """The headline figures as a rich table."""
-    from scslab.model.metrics import catalogue
+    """The headline figures as a rich table: simulated, scaled with its 95% interval, and a note for small counts."""
     from scslab.results import Result
+    from scslab.uncertainty import headline_rows
 
     assert isinstance(result, Result)
     s = result.summary
     table = Table(
         title=f"{s['scenario']} · seed {s['seed']} · {s['days']} days · "
-        f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})"
+        f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})",
+        caption="95% intervals (docs/uncertainty.md); few: from fewer than 30 simulated people or events",
     )
     table.add_column("figure")
     table.add_column("simulated", justify="right")
-    table.add_column("scaled to real population", justify="right")
-    metrics = catalogue()
-    for row in result.headline().itertuples(index=False):
-        m = metrics[row.metric]
-        table.add_row(row.figure, m.format.format(row.simulated), m.format.format(row.scaled) if m.scales else "")
+    table.add_column("real pop.", justify="right")
+    table.add_column("95% interval", justify="right")
+    table.add_column("note")
+    for row in headline_rows(s):
+        span = f"{row.low}–{row.high}" if row.low else ""
+        table.add_row(row.figure, row.simulated, row.estimate, span, row.note)
     return table
 
 

@@ -28,6 +28,7 @@ class Options:
     resume: bool = False
     progress: RunCallback | None = None
     work: Work = execute  # what a worker runs for a task (tests swap in one that crashes)
+    baseline: bool = True  # each run also without surveillance, for the chilling effect
 
 
 def as_scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -101,7 +102,8 @@ def experiment(
     before anything is written when its runs would not fit on the disk."""
     check_disk(n_runs, scenario, options.root, RUN_OPTIONS.get(kind, "runs"))
     exp = Experiment.open(
-        kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks
+        kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks,
+        baseline=options.baseline,
     )
     with exp:
         yield exp
@@ -114,7 +116,8 @@ def run_matrix(
     out = np.full((len(tasks), len(metrics)), np.nan)
     row = {task.index: i for i, task in enumerate(tasks)}
     for record in exp.run(tasks, executor, options.progress, options.work):
-        out[row[record.task.index]] = [record.figures[m] for m in metrics]
+        figures = record.figures
+        out[row[record.task.index]] = [figures.get(m, np.nan) for m in metrics]  # NaN: a run without a baseline
     exp.check_failures()
     return out
 

@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 
 from scslab.errors import ScslabError
+from scslab.experiments.baseline import simulate_baseline
 from scslab.experiments.store import RunCallback
 from scslab.report.compare import SERIES, SIDES, Comparison
 from scslab.results import simulate
 from scslab.scenario import Scenario, load_scenario
+from scslab.uncertainty import add_chilling
 
 
 def prepare(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None, crn: bool) -> Scenario:
@@ -36,8 +38,10 @@ def compare(
     crn: bool = True,
     first_seed: int = 1,
     on_run: RunCallback | None = None,
+    baseline: bool = True,
 ) -> Comparison:
-    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both."""
+    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both; with `baseline`, each
+    run also without surveillance, for the chilling effect."""
     if seeds < 1:
         raise ScslabError(f"--seeds: {seeds} (allowed: an integer of at least 1)")
     if first_seed < 0:
@@ -48,7 +52,9 @@ def compare(
     for seed in range(first_seed, first_seed + seeds):
         for side, scenario in zip(SIDES, pair, strict=True):
             result = simulate(scenario, seed)
-            figures.append({"side": side, "seed": seed, **result.summary["figures"]})
+            if baseline:
+                add_chilling(result.summary, result.timeseries, simulate_baseline(scenario, seed), scenario.params)
+            figures.append({"side": side, "seed": seed, **result.figures})
             ts = result.timeseries
             series.append(ts[["day", *(c for c, _, _ in SERIES if c in ts)]].assign(side=side, seed=seed))
             done += 1

@@ -17,6 +17,7 @@ from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
 from scslab.experiments.store import Experiment
+from scslab.intervals import seeds_count_interval, t_interval
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -112,10 +113,10 @@ def _band(metric: str, days: np.ndarray, values: np.ndarray) -> pd.DataFrame:
 def metric_intervals(catalog: Catalog, experiment_id: str, metrics: Sequence[str], scale: float) -> pd.DataFrame:
     """Each metric over the runs: mean with its 95% confidence interval, and the 10/50/90% quantiles.
 
-    The values are reduced in the order of the runs' indexes, not of the catalogue's rows.
+    A count's interval is the t interval of the square roots, squared back (`intervals.seeds_count_interval`:
+    never below 0, honest with few seeds); another figure's is the t interval. The values are reduced in the
+    order of the runs' indexes, not of the catalogue's rows.
     """
-    from scipy import stats
-
     frame = catalog.query(
         "SELECT metric, value FROM metrics WHERE experiment_id = ? AND list_contains(?, metric) "
         "ORDER BY metric, run_index",
@@ -129,9 +130,12 @@ def metric_intervals(catalog: Catalog, experiment_id: str, metrics: Sequence[str
         mean = float(v.mean()) if n else np.nan
         sd = float(v.std(ddof=1)) if n > 1 else np.nan
         q10, q50, q90 = np.quantile(v, QUANTILES) if n else (np.nan,) * 3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
-        rows.append({"metric": metric, "runs": n, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
+        count = is_count(metric)
+        low, high = (seeds_count_interval if count and (v >= 0).all() else t_interval)(list(v), CONFIDENCE)
+        rows.append({"metric": metric, "runs": n, "mean": mean, "ci_low": low, "ci_high": high,
+                     "method": ("t interval of the square roots, squared" if count else "t interval") + " over seeds",
                      "sd": sd, "p10": float(q10), "p50": float(q50), "p90": float(q90),
-                     "mean_real": mean * scale if is_count(metric) else np.nan})  # fmt: skip
+                     "mean_real": mean * scale if count else np.nan,
+                     "ci_low_real": low * scale if count else np.nan,
+                     "ci_high_real": high * scale if count else np.nan})  # fmt: skip
     return pd.DataFrame(rows)
