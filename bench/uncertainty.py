@@ -62,7 +62,8 @@ def main() -> None:
         disp = float(v.var(ddof=1) / mean)
         covered = np.mean([lo <= mean <= hi for lo, hi in (poisson(x) for x in v)])
         rows[name] = {"mean": round(mean, 1), "dispersion": round(disp, 2), "poisson_coverage": float(covered)}
-    out = {"scenario": args.scenario, "size": args.size, "seeds": args.seeds, "seconds": round(time.perf_counter() - t0),
+    seconds = round(time.perf_counter() - t0)
+    out = {"scenario": args.scenario, "size": args.size, "seeds": args.seeds, "seconds": seconds,
            "counts": rows}
     if chill:
         c = np.asarray(chill)

@@ -134,10 +134,11 @@ def parts(value: float, low: float, high: float, share: bool = False, integer: b
     unit = "%" if share else ""
     out = []
     for x in (v, lo, hi):
-        r = rounded(x, to)
-        if x >= 0:
-            r = max(0.0, r)
-        out.append(_fixed(r, digits) + unit if math.isfinite(x) else "no upper bound")
+        if not math.isfinite(x):
+            out.append("no upper bound")
+            continue
+        r = max(0.0, rounded(x, to)) if x >= 0 else rounded(x, to)
+        out.append(_fixed(r, digits) + unit)
     return out[0], out[1], out[2]
 
 
@@ -150,7 +151,8 @@ def quote(value: float, low: float, high: float, share: bool = False, integer: b
     if not math.isfinite(value):
         return "n/a"
     v, lo, hi = parts(value, low, high, share, integer)
-    about = "about " if not share and value != 0 and (step(low, high) >= 1 or float(v.replace(",", "")) != value) else ""
+    rounded_off = step(low, high) >= 1 or float(v.replace(",", "")) != value
+    about = "about " if not share and value != 0 and rounded_off else ""
     return f"{about}{v} ({LEVEL:.0%} interval {lo} to {hi})"
 
 

@@ -29,8 +29,8 @@ RATIO = ("normal interval of the ratio of the two runs' counts over the window, 
 # for the measurement's own error.
 CHILLING_DESIGN_EFFECT = 1.5
 KATZ = "Katz log interval of the ratio of two shares"
-BURN_IN_LEFT = 0.01
-RESTS_ON = {"wrongful_listing_days": "ever_wrongfully_listed"}  # a figure whose count behind it is another figure  # the baseline's initial perceived risk decayed to this share of rho0
+BURN_IN_LEFT = 0.01  # the baseline's initial perceived risk decayed to this share of rho0
+RESTS_ON = {"wrongful_listing_days": "ever_wrongfully_listed"}  # a figure whose count behind it is another figure
 
 
 def figure_values(summary: Mapping[str, Any]) -> dict[str, float]:

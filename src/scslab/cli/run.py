@@ -69,9 +69,9 @@ def run(
         else:
             sc = with_sets(api.load_scenario(scenario or "beijing-2020", trusted=allow_extends or ()), set_)
             target = out_dir or api.default_dir(sc, 1 if seed is None else seed)
-            result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline is not False,
-                             report=report is not False, checkpoint_every=checkpoint_every, check=check,
-                             progress=show)  # fmt: skip
+            result = api.run(sc, 1 if seed is None else seed, target, people=save_people,
+                             baseline=baseline is not False, report=report is not False,
+                             checkpoint_every=checkpoint_every, check=check, progress=show)  # fmt: skip
     except api.Interrupted as stop:
         saved = stop.last_checkpoint
         where = "no checkpoint" if saved is None else (
