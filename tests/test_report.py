@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -224,3 +225,25 @@ def test_inert_json_cannot_close_a_script() -> None:
     inert = inert_json(text)
     assert "<" not in inert and ">" not in inert and "&" not in inert and "\u2028" not in inert
     assert json.loads(inert) == json.loads(text)
+
+
+def test_key_findings_quote_the_figures_with_their_intervals(result: Result, tmp_path: Path) -> None:
+    from scslab.experiments import simulate_baseline
+    from scslab.report.writer import key_findings
+    from scslab.uncertainty import quoted
+
+    run_dir = save_run(result, tmp_path / "run", baseline=simulate_baseline(result.scenario, result.seed))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    f, scale = summary["figures"], summary["scale"]
+    text = key_findings(summary)
+    assert f"{quoted(f['blacklisted'], scale)} people are on the blacklist at the end" in text
+    assert f"of whom {quoted(f['blacklisted_wrongful'], scale)} wrongfully" in text
+    assert f"{quoted(f['ever_wrongfully_listed'], scale)} people were wrongfully listed at some time" in text
+    first, last = f["chilling_effect"]["window"]
+    assert f"suppressed {quoted(f['chilling_effect'])} of political events (the chilling effect, days {first}" in text
+    small = sum(1 for k in ("blacklisted", "blacklisted_wrongful", "ever_wrongfully_listed", "chilling_effect")
+                if f[k]["small"])  # fmt: skip
+    assert (f"Quote with care: {small} of these" in text) == (small > 0)
+    page = (run_dir / REPORT_FILE).read_text(encoding="utf-8")
+    assert page.index("<h2>Key findings</h2>") < page.index("<h2>Headline figures</h2>")
+    assert html.escape(text, quote=True) in page

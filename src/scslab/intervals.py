@@ -151,8 +151,8 @@ def quote(value: float, low: float, high: float, share: bool = False, integer: b
     if not math.isfinite(value):
         return "n/a"
     v, lo, hi = parts(value, low, high, share, integer)
-    rounded_off = step(low, high) >= 1 or float(v.replace(",", "")) != value
-    about = "about " if not share and value != 0 and rounded_off else ""
+    rounded_off = not share and (step(low, high) >= 1 or float(v.replace(",", "")) != value)
+    about = "about " if rounded_off and value != 0 else ""
     return f"{about}{v} ({LEVEL:.0%} interval {lo} to {hi})"
 
 

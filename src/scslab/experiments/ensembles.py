@@ -18,6 +18,7 @@ from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
 from scslab.experiments.store import Experiment
 from scslab.intervals import seeds_count_interval, t_interval
+from scslab.report.experiments import write_ensemble_report
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -62,6 +63,8 @@ def ensemble(
         intervals = metric_intervals(exp.catalog, exp.experiment_id, chosen, sc.params.population.scale)
         write_parquet(bands, exp.directory / "bands.parquet")
         write_parquet(intervals, exp.directory / "intervals.parquet")
+        write_ensemble_report(exp.directory, exp.experiment_id, sc.name, seeds, bands, intervals,
+                              sc.params.population.scale, chosen)  # fmt: skip
     return EnsembleResult(exp.experiment_id, exp.directory, seeds, exp.executed, bands, intervals)
 
 

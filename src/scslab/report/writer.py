@@ -136,7 +136,8 @@ def key_findings(summary: dict[str, Any]) -> str:
             + (", from few cases." if ratio.get("small") else ".")
         )
     if few:
-        parts.append(f"Quote with care: {', '.join(few)} rest on fewer than {FEW} simulated people or events.")
+        parts.append(f"Quote with care: {len(few)} of these figures rest on fewer than {FEW} simulated people or "
+                     f"events (marked few below).")  # fmt: skip
     parts.append("Counts are rounded to the precision their 95% intervals support.")
     return " ".join(parts)
 
@@ -164,6 +165,8 @@ def save_run(
 ) -> Path:
     """Save a run with its baseline's daily table (if given) and report.html; the directory appears complete or
     not at all."""
+    if baseline is not None and "chilling_effect" not in result.summary["figures"]:
+        add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     with new_directory(directory) as staging:
         result.write_files(staging, people=people)
         if baseline is not None:

@@ -84,7 +84,7 @@ EFFECT = Effect(
             "Children with an adult of their household under an education restriction.",
             "children",
             headline=10,
-            dispersion=1.6,  # children share households (bench/uncertainty.py)
+            dispersion=2.1,  # children share households (bench/uncertainty.py)
         ),
     ),
     act=daily,

@@ -116,10 +116,10 @@ EFFECT = Effect(
     metrics=(
         _denied(
             "trips_denied", "Trips denied", "Trips wanted by citizens under a travel ban.", headline=6, experiment=7,
-            dispersion=3.8,
+            dispersion=6.7,
         ),
-        _denied("trips_denied_plane", "Trips denied (plane)", "Denied trips by plane.", dispersion=3.0),
-        _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train.", dispersion=2.2),
+        _denied("trips_denied_plane", "Trips denied (plane)", "Denied trips by plane.", dispersion=4.6),
+        _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train.", dispersion=3.6),
     ),
     act=act,
 )
