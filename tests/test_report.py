@@ -240,7 +240,8 @@ def test_key_findings_quote_the_figures_with_their_intervals(result: Result, tmp
     assert f"of whom {quoted(f['blacklisted_wrongful'], scale)} wrongfully" in text
     assert f"{quoted(f['ever_wrongfully_listed'], scale)} people were wrongfully listed at some time" in text
     first, last = f["chilling_effect"]["window"]
-    assert f"suppressed {quoted(f['chilling_effect'])} of political events (the chilling effect, days {first}" in text
+    chill = quoted(f["chilling_effect"])
+    assert f"suppressed {chill} of political events (the chilling effect, days {first} to {last}" in text
     small = sum(1 for k in ("blacklisted", "blacklisted_wrongful", "ever_wrongfully_listed", "chilling_effect")
                 if f[k]["small"])  # fmt: skip
     assert (f"Quote with care: {small} of these" in text) == (small > 0)
