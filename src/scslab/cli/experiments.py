@@ -103,8 +103,9 @@ def ensemble_command(
 
     with args.session() as (sc, opts):
         res = ensemble(sc, seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS, options=opts)
-    out.print(frame_table(intervals_view(res.intervals), f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"))
-    out.print(f"bands and intervals in [bold]{res.directory}[/]")
+    out.print(frame_table(intervals_view(res.intervals, res.scale),
+                          f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"))  # fmt: skip
+    out.print(f"report.html, bands and intervals in [bold]{res.directory}[/]")
 
 
 @experiment_command("sweep")
@@ -122,7 +123,7 @@ def sweep_command(
                     options=opts)  # fmt: skip
     out.print(frame_table(res.points, f"{res.experiment_id}: mean over {seeds} seed(s) per point"))
     out.print(frame_table(res.correlations, "Spearman rank correlation of each metric with each parameter"))
-    out.print(f"points.parquet and correlations.parquet in [bold]{res.directory}[/]")
+    out.print(f"report.html, points.parquet and correlations.parquet in [bold]{res.directory}[/]")
 
 
 @experiment_command("sensitivity")
@@ -139,7 +140,7 @@ def sensitivity_command(
         res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=args.seed,
                           metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
     out.print(frame_table(res.indices, f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"))
-    out.print(f"indices.parquet in [bold]{res.directory}[/]")
+    out.print(f"report.html and indices.parquet in [bold]{res.directory}[/]")
 
 
 @experiment_command("calibrate")
@@ -161,7 +162,7 @@ def calibrate_command(
                         out=out_file, options=opts)  # fmt: skip
     out.print(frame_table(res.targets, f"{res.experiment_id}: best of {trials} trials, loss {res.best_loss:.4g}"))
     out.print("fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in res.best.items()))
-    out.print(f"fitted scenario in [bold]{res.fitted_path}[/]")
+    out.print(f"fitted scenario in [bold]{res.fitted_path}[/], report.html in [bold]{res.directory}[/]")
 
 
 @app.command("runs")

@@ -36,6 +36,7 @@ class EnsembleResult:
     executed: int
     bands: pd.DataFrame
     intervals: pd.DataFrame
+    scale: float = 1.0  # of the counts, to the real population
 
 
 def ensemble(
@@ -65,7 +66,8 @@ def ensemble(
         write_parquet(intervals, exp.directory / "intervals.parquet")
         write_ensemble_report(exp.directory, exp.experiment_id, sc.name, seeds, bands, intervals,
                               sc.params.population.scale, chosen)  # fmt: skip
-    return EnsembleResult(exp.experiment_id, exp.directory, seeds, exp.executed, bands, intervals)
+    return EnsembleResult(exp.experiment_id, exp.directory, seeds, exp.executed, bands, intervals,
+                          sc.params.population.scale)  # fmt: skip
 
 
 def quantile_bands(exp: Experiment) -> pd.DataFrame:
