@@ -2,8 +2,11 @@
 
 For each count of the summary: the spread of the count over seeds (its dispersion, variance over
 mean: 1 for a Poisson count), and the share of seeds whose single-run 95% interval covers the mean
-over seeds. The dispersions measured here are the `dispersion` of the catalogue rows
-(model/catalogue.py) and of the chilling effect (docs/uncertainty.md).
+over seeds, plain Poisson and as reported (widened by the catalogue's dispersion). With
+--baseline, the same for the chilling effect: the interval as reported, without its design
+effect, and as if the two runs were independent Poisson counts. The dispersions measured here are
+the `dispersion` of the catalogue rows (model/catalogue.py) and the design effect of the chilling
+effect (docs/uncertainty.md).
 
     PYTHONPATH=src python bench/uncertainty.py --seeds 40 --size 22000 [--baseline]
 """
@@ -19,7 +22,7 @@ import numpy as np
 
 import scslab
 from scslab.experiments.baseline import simulate_baseline
-from scslab.intervals import paired_ratio, poisson
+from scslab.intervals import count_ratio, paired_ratio, poisson
 from scslab.model.metrics import catalogue
 from scslab.uncertainty import burn_in, chilling, figure_values
 
@@ -37,19 +40,22 @@ def main() -> None:
         sc = sc.with_overrides({"days": args.days})
     t0 = time.perf_counter()
     values: dict[str, list[float]] = {}
-    chill: list[tuple[float, float, float]] = []
+    chill: list[tuple[float, ...]] = []
     for seed in range(1, args.seeds + 1):
         res = scslab.simulate(sc, seed=seed)
         for k, v in figure_values(res.summary).items():
             values.setdefault(k, []).append(v)
         if args.baseline:
             base = simulate_baseline(sc, seed)
-            c, _ = chilling(res.timeseries, base, sc.params)
+            reported, _ = chilling(res.timeseries, base, sc.params)
             first = burn_in(sc.params)
-            paired = paired_ratio(res.timeseries["political_events"].to_numpy()[first:],
-                                  base["political_events"].to_numpy()[first:])
-            assert paired is not None
-            chill.append((c["value"], c["interval"][0], c["interval"][1], 1 - paired[2], 1 - paired[1]))
+            run_days = res.timeseries["political_events"].to_numpy()[first:]
+            base_days = base["political_events"].to_numpy()[first:]
+            plain = paired_ratio(run_days, base_days)
+            independent = count_ratio(float(run_days.sum()), float(base_days.sum()))
+            assert plain is not None and independent is not None
+            chill.append((reported["value"], *reported["interval"], 1 - plain[2], 1 - plain[1],
+                          1 - independent[2], 1 - independent[1]))  # fmt: skip
     rows = {}
     for name, vs in values.items():
         m = catalogue().get(name)
@@ -61,7 +67,9 @@ def main() -> None:
             continue
         disp = float(v.var(ddof=1) / mean)
         covered = np.mean([lo <= mean <= hi for lo, hi in (poisson(x) for x in v)])
-        rows[name] = {"mean": round(mean, 1), "dispersion": round(disp, 2), "poisson_coverage": float(covered)}
+        reported = np.mean([lo <= mean <= hi for lo, hi in (poisson(x, dispersion=m.dispersion) for x in v)])
+        rows[name] = {"mean": round(mean, 1), "dispersion": round(disp, 2), "poisson_coverage": float(covered),
+                      "catalogue_dispersion": m.dispersion, "reported_coverage": float(reported)}
     seconds = round(time.perf_counter() - t0)
     out = {"scenario": args.scenario, "size": args.size, "seeds": args.seeds, "seconds": seconds,
            "counts": rows}
@@ -71,7 +79,9 @@ def main() -> None:
         half = float(np.mean((c[:, 2] - c[:, 1]) / 2))
         sd = float(c[:, 0].std(ddof=1))
         out["chilling_effect"] = {"mean": mean, "sd_over_seeds": sd}
-        for name, lo, hi in (("conditional_binomial", 1, 2), ("paired_days", 3, 4)):
+        methods = (("reported (paired days x design effect)", 1, 2), ("paired days, no design effect", 3, 4),
+                   ("independent Poisson counts", 5, 6))
+        for name, lo, hi in methods:
             half = float(np.mean((c[:, hi] - c[:, lo]) / 2))
             out["chilling_effect"][name] = {
                 "mean_half_width": half, "implied_sd": half / 1.96,

@@ -199,3 +199,22 @@ def test_headline_rows_quote_counts_at_their_precision(busy: tuple[Result, Path]
     assert float(row.low.replace(",", "")) == pytest.approx(round(low / step) * step)
     for name, row in rows.items():
         assert (row.note == "few") == bool(f[name]["small"])
+
+
+def test_experiments_record_the_chilling_effect_in_the_catalogue(tmp_path: Path) -> None:
+    from scslab.experiments import Catalog, LocalExecutor, Options, ensemble
+
+    sc = scslab.load_scenario("beijing-2020").with_overrides({"population.size": 2_000, "days": 40})
+    res = ensemble(sc, 2, options=Options(LocalExecutor(0), tmp_path, "ens"))
+    rows = Catalog(tmp_path).query(
+        "SELECT r.path, m.value FROM runs r JOIN metrics m USING (experiment_id, run_index) "
+        "WHERE m.metric = 'chilling_effect' ORDER BY r.run_index"
+    )
+    assert len(rows) == 2
+    for path, value in zip(rows["path"], rows["value"], strict=True):
+        stored = json.loads((tmp_path / str(path) / "summary.json").read_text())["figures"]["chilling_effect"]
+        assert value == stored["value"] and stored["window"] == [20, 39]
+    row = res.intervals.set_index("metric").loc["chilling_effect"]
+    assert row["runs"] == 2 and row["mean"] == pytest.approx(rows["value"].mean())
+    off = ensemble(sc, 2, options=Options(LocalExecutor(0), tmp_path, "off", baseline=False))
+    assert off.intervals.set_index("metric").loc["chilling_effect", "runs"] == 0
