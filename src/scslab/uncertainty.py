@@ -132,9 +132,8 @@ def figures_block(values: Mapping[str, float], score: np.ndarray | None = None) 
         if m is not None and m.scales:
             low, high = poisson(value, dispersion=m.dispersion)
             method = GARWOOD if m.dispersion == 1 else f"{GARWOOD}, widened by the measured dispersion {m.dispersion}"
-            # What the figure rests on: the independent units behind it (its value over its dispersion), or, for
-            # listing-days, the people wrongfully listed.
-            rests_on = values.get(RESTS_ON.get(name, ""), value / m.dispersion)
+            # What the figure rests on: the simulated count itself, or, for listing-days, the people behind them.
+            rests_on = values.get(RESTS_ON.get(name, ""), value)
             out[name] = _row(name, value, [low, high], method, rests_on)
         elif name == "wrongful_share":
             k, n = values.get("blacklisted_wrongful", 0.0), values.get("blacklisted", 0.0)
