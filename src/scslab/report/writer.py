@@ -59,9 +59,10 @@ def report_html(data: RunData) -> str:
         ),
         Section(
             "Political events and the chilling effect",
-            "Political events committed each day. With a "
-            "baseline (the same run with every source's coverage at 0), the dashed line is their level "
-            "without surveillance: the gap is the chilling effect.",
+            "Political events committed each day. The dashed line is their level in the baseline (the same "
+            "run and seed with every source's coverage at 0; `scslab run` runs it unless told --no-baseline): "
+            "the gap is the chilling effect, measured over the shaded window after the burn-in, when the "
+            "perceived risk everyone starts with has worn off in the baseline (docs/uncertainty.md).",
             figs["political"],
         ),
         Section(
