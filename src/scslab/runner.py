@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pandas as pd
+
 from scslab import engine
 from scslab.atomic import fsync_dir, write_error, write_text
 from scslab.checkpoint import load_checkpoint, save_checkpoint
@@ -136,6 +138,7 @@ class Job:
     scenario_sha256: str = ""  # of the resolved scenario.toml the run started with
     lock: OutputLock | None = field(default=None, repr=False)
     created: list[Path] = field(default_factory=list, repr=False)  # folders begin() made, to undo on a refusal
+    baseline: pd.DataFrame | None = field(default=None, repr=False)  # the baseline's daily table, once run
 
     @property
     def work(self) -> Path:
@@ -293,6 +296,9 @@ def simulate(
         guard.check()
 
     try:
+        if job.options.get("with_baseline") and job.baseline is None:
+            # Before the run, so that the two runs' states are never in memory together; a signal stops it at once.
+            job.baseline = simulate_baseline(sc, job.seed)
         at = progress or engine.start(sc.params, job.seed, sc.origin)
         checker = Checker(at.state) if job.check else None
         with guard.polled():
@@ -317,10 +323,12 @@ def _kept(job: Job) -> str:
 
 
 def finish(job: Job, result: Result) -> Path:
-    """Write the run directory (atomically; with the baseline run first if asked), then drop the work
-    folder; let go of the lock."""
+    """Write the run directory (atomically; with the baseline if asked, which `simulate` ran before the run),
+    then drop the work folder; let go of the lock."""
     options = dict(job.options)
-    baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
+    baseline = None
+    if options.pop("with_baseline", False):
+        baseline = job.baseline if job.baseline is not None else simulate_baseline(result.scenario, result.seed)
     if baseline is not None:
         add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     try:
