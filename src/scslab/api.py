@@ -25,6 +25,7 @@ from scslab.results import Result
 from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
+from scslab.uncertainty import add_chilling
 
 __all__ = ["Interrupted", "compare", "default_dir", "load_scenario", "plot", "resume", "run", "run_folder",
            "simulate", "write_report"]  # fmt: skip
@@ -128,6 +129,8 @@ def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress) -> Result
 def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
     """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
     baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
+    if baseline is not None and "chilling_effect" not in result.summary["figures"]:
+        add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     return build_figures(RunData.from_result(result, baseline))
 
 

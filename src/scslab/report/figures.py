@@ -247,6 +247,7 @@ def political_figure(data: RunData) -> go.Figure:
             line={"color": BASELINE, "width": 2, "dash": "dash"},
         )
         entry = data.summary["figures"].get("chilling_effect")
+        title = "Political events a day, with and without surveillance"
         if entry is not None:
             first, last = entry["window"]
             fig.add_vrect(x0=x.iloc[first], x1=x.iloc[last], fillcolor="rgba(127, 140, 141, 0.08)", line_width=0,
