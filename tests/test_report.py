@@ -162,7 +162,9 @@ def test_report_command_and_no_report(tmp_path: Path) -> None:
     res = cli("report", str(out), "--baseline", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (out / BASELINE_FILE).exists()
-    assert "their level without surveillance" in (out / REPORT_FILE).read_text(encoding="utf-8")
+    # the chilling effect measured against the stored baseline goes into summary.json and the report
+    entry = json.loads((out / "summary.json").read_text())["figures"]["chilling_effect"]
+    assert f"of political events suppressed, days {entry['window'][0]} to" in (out / REPORT_FILE).read_text("utf-8")
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "missing_summary", "corrupt_parquet", "bad_summary"])
