@@ -23,7 +23,7 @@ def headline_table(result: object) -> Table:
     table.add_column("95% interval", justify="right")
     table.add_column("note")
     for row in headline_rows(s):
-        span = f"{row.low}–{row.high}" if row.low else ""
+        span = f"{row.low} to {row.high}" if row.low else ""  # wraps at its spaces, never cut
         table.add_row(row.figure, row.simulated, row.estimate, span, row.note)
     return table
 
