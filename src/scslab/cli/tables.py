@@ -17,14 +17,14 @@ def headline_table(result: object) -> Table:
         f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})",
         caption="95% intervals (docs/uncertainty.md); few: from fewer than 30 simulated people or events",
     )
-    table.add_column("figure")
+    table.add_column("figure", min_width=22)
     table.add_column("simulated", justify="right")
     table.add_column("real pop.", justify="right")
     table.add_column("95% interval", justify="right")
-    table.add_column("note")
     for row in headline_rows(s):
         span = f"{row.low} to {row.high}" if row.low else ""  # wraps at its spaces, never cut
-        table.add_row(row.figure, row.simulated, row.estimate, span, row.note)
+        simulated = f"{row.simulated} {row.note}".strip()  # "10 few": from fewer than 30 simulated
+        table.add_row(row.figure, simulated, row.estimate, span)
     return table
 
 
