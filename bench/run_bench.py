@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import scslab
+from scslab.uncertainty import figure_values
 
 SCSLAB = str(Path(sys.executable).with_name("scslab"))
 
@@ -89,7 +90,7 @@ def same_rates(sizes: list[int]) -> None:
             summary = json.loads((out / "summary.json").read_text())
         prof, days = summary["profile_seconds"], summary["days"]
         per_day = 1000 * (sum(prof.values()) - prof["population"]) / days
-        events = sum(v for k, v in summary["figures"].items() if k.startswith("events_")) / days
+        events = sum(v for k, v in figure_values(summary).items() if k.startswith("events_")) / days
         print(
             f"| {n:,} | {events:,.0f} | {per_day:.1f} | {1000 * per_day / events:.2f} | {prof['population']:.1f} "
             f"| {wall:.1f} | {peak:.2f} |"

@@ -47,7 +47,11 @@ def test_run_stopped_then_resumed_writes_the_uninterrupted_run(tmp_path: Path) -
         a.pop(key), b.pop(key)
     assert a == b
     assert resumed.timeseries.equals(whole.timeseries) and resumed.breakdowns.equals(whole.breakdowns)
-    assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted([*TABLES, "summary.json"])
+    # the baseline (on by default) is run after the resumed run too: the same chilling effect
+    baseline = "baseline_timeseries.parquet"
+    assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted([*TABLES, "summary.json", baseline])
+    assert (tmp_path / "whole" / baseline).read_bytes() == (tmp_path / "part" / baseline).read_bytes()
+    assert "chilling_effect" in resumed.figures
 
 
 def test_resume_goes_on_from_the_last_checkpoint(tmp_path: Path) -> None:

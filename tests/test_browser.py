@@ -22,6 +22,7 @@ from runkit import SMALL, small
 from scslab.cases import report_picks
 from scslab.experiments import compare
 from scslab.report import CHARTS, COMPARE_FILE, REPORT_FILE, save_run, write_compare
+from scslab.report.html import plotly_js
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -171,3 +172,37 @@ def test_probe_sees_a_broken_page(tmp_path: Path) -> None:
     seen = open_page(broken, tmp_path, None)
     assert any("noSuchPlot" in e for e in seen["errors"]), seen
     assert seen["figures"] == len(CHARTS) and seen["drawn"] == 0
+
+
+@pytest.fixture(scope="module")
+def experiment_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The report.html of a small ensemble, sweep, sensitivity analysis and calibration."""
+    from scslab.experiments import LocalExecutor, Options, Target, calibrate, ensemble, sensitivity, sweep
+    from scslab.report.experiments import EXPERIMENT_REPORT
+
+    root = tmp_path_factory.mktemp("experiments")
+    sc = small().with_overrides({"blacklist.threshold": 790})
+
+    def inline(name: str) -> Options:
+        return Options(LocalExecutor(0), root, name)
+
+    made = {
+        "ensemble": ensemble(sc, 3, options=inline("ens")).directory,
+        "sweep": sweep(sc, ["events.criticism.points=-90:-10:40"], seeds=2, options=inline("sw")).directory,
+        "sensitivity": sensitivity(sc, ["events.criticism.points=-90:-10", "sources.cameras.misattribution=0:0.1"],
+                                   method="morris", n=2, options=inline("se")).directory,
+        "calibrate": calibrate(sc, [Target(metric="blacklisted", value=20, tolerance=5)],
+                               ["blacklist.threshold=770:795"], trials=4, options=inline("ca")).directory,
+    }  # fmt: skip
+    return {kind: directory / EXPERIMENT_REPORT for kind, directory in made.items()}
+
+
+@pytest.mark.parametrize(("kind", "figures"), [("ensemble", 2), ("sweep", 1), ("sensitivity", 1), ("calibrate", 2)])
+def test_experiment_reports_render_every_figure(
+    experiment_pages: dict[str, Path], tmp_path: Path, kind: str, figures: int
+) -> None:
+    page = experiment_pages[kind]
+    text = page.read_text(encoding="utf-8")
+    assert text.count(plotly_js()[:2000]) == 1 and "<script src" not in text
+    seen = open_page(page, tmp_path, f"{kind}.png")
+    assert_clean(seen, figures)

@@ -27,6 +27,7 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
         "scenario.toml",
         "people.parquet",
         "report.html",
+        "baseline_timeseries.parquet",  # the baseline runs by default, for the chilling effect
     }
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert len(ts) == 40 and ts["day"].tolist() == list(range(40))
@@ -57,6 +58,7 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 3 and summary["scslab_version"]
     assert "Blacklisted at the end" in res.stdout
+    assert "Chilling effect" in res.stdout and "95% interval" in res.stdout
 
 
 def test_resolved_scenario_reruns_identically(tmp_path: Path) -> None:

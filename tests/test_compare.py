@@ -60,7 +60,7 @@ def test_differences_are_per_seed_pairs() -> None:
     c = compare(a, b, seeds=3, crn=False, first_seed=5)
     assert c.seeds == (5, 6, 7) and len(c.figures) == 6
     for seed in c.seeds:
-        one = {s: scslab.simulate(sc, seed=seed).summary["figures"] for s, sc in (("A", c.a), ("B", c.b))}
+        one = {s: scslab.simulate(sc, seed=seed).figures for s, sc in (("A", c.a), ("B", c.b))}
         expected = one["B"]["political_events"] - one["A"]["political_events"]
         assert c.differences().loc[seed, "political_events"] == expected
     row = c.table().set_index("key").loc["political_events"]

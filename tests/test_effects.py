@@ -99,7 +99,7 @@ def test_a_new_effect_is_one_declaration_and_one_registry_line(monkeypatch: pyte
 
     # the run counts it, records it and sums it: a badge a day per listed citizen
     result = scslab.simulate(scslab.load_scenario("beijing-2020").with_overrides(SMALL), seed=4)
-    ts, figures = result.timeseries, result.summary["figures"]
+    ts, figures = result.timeseries, result.figures
     np.testing.assert_array_equal(ts["badges_awarded"], ts["blacklisted"])
     np.testing.assert_array_equal(ts["badge_holders"], ts["blacklisted"])
     assert ts["blacklisted"].sum() > 0

@@ -148,7 +148,7 @@ def test_ensemble_bands_bracket_the_runs(tmp_path: Path, small: scslab.Scenario)
     # The intervals are those of the runs' summary figures; the mean lies inside its interval.
     figures = [json.loads((p / "summary.json").read_text())["figures"] for p in runs]
     for row in res.intervals.itertuples():
-        values = np.array([f[row.metric] for f in figures])
+        values = np.array([f[row.metric]["value"] for f in figures])
         assert row.runs == 6 and row.mean == pytest.approx(values.mean())
         assert row.p50 == pytest.approx(np.median(values))
         assert row.ci_low <= row.mean <= row.ci_high
@@ -330,7 +330,7 @@ def test_calibration_recovers_a_known_rate(tmp_path: Path, small: scslab.Scenari
     true_rate = 0.004
     seed = run_seeds(1, 1)[0]  # the seed of replicate 0 in every trial (the default --seed)
     target = scslab.simulate(small.with_overrides({"events.jaywalking.rate": true_rate}), seed=seed)
-    value = target.summary["figures"]["events_jaywalking"]
+    value = target.figures["events_jaywalking"]
     res = calibrate(
         small,
         [Target("events_jaywalking", value, max(1.0, 0.05 * value))],

@@ -12,6 +12,7 @@ import pytest
 
 import scslab
 from runkit import cli
+from scslab.intervals import binomial, parts
 from scslab.model.metrics import describe
 from scslab.report import BASELINE_FILE, CHARTS, REPORT_FILE, RunData, build_figures, report_html, save_run
 from scslab.report.html import inert_json, plotly_js
@@ -59,28 +60,46 @@ def test_disparity_bars_and_ratios_follow_the_breakdowns(result: Result) -> None
     figs = scslab.plot(result)
     b = result.breakdowns
     bars = [t for t in figs["disparities"].data if t.name == "wrongfully blacklisted"]
+    listed = [t for t in figs["disparities"].data if t.name == "blacklisted"]
     order = ("group", "income_q", "occupation", "party_member")
     expected = [b.loc[b["dimension"] == d, "wrongful_share"] for d in order]
     assert len(bars) == len(expected)
-    for bar, shares in zip(bars, expected, strict=True):
+    for bar, other, shares, dim in zip(bars, listed, expected, order, strict=True):
         np.testing.assert_array_equal(np.asarray(bar.y), shares)
+        assert bar.yaxis != other.yaxis  # wrongful listings on their own axis, so that they show
+        counts = b.loc[b["dimension"] == dim, ["wrongful", "citizens"]].to_numpy()
+        highs = [binomial(k, n)[1] for k, n in counts]
+        np.testing.assert_allclose(np.asarray(bar.error_y.array) + shares.to_numpy(), highs, rtol=1e-12)
     rows = {row[0]: row for row in ratio_rows(RunData.from_result(result))}
     d = result.summary["disparities"]
     assert d["wrongful_share_q1_to_q5"] is not None and d["blacklisted_share_minority_to_majority"] is not None
-    assert rows["q1 / q5"][2] == f"{d['wrongful_share_q1_to_q5']:.2f}×"
-    assert rows["minority / majority"][1] == f"{d['blacklisted_share_minority_to_majority']:.2f}×"
+    q = d["wrongful_share_q1_to_q5"]
+    assert rows["q1 / q5"][2].startswith(f"{q['value']:.2f}× (95%: {q['interval'][0]:.2f} to ")
+    assert f"{q['counts']['q1'][0]:,.0f} of {q['counts']['q1'][1]:,.0f}" in rows["q1 / q5"][2]
+    assert rows["q1 / q5"][2].endswith(" few") == q["small"]
+    assert rows["minority / majority"][1].startswith(f"{d['blacklisted_share_minority_to_majority']['value']:.2f}×")
     member = b[(b["dimension"] == "party_member")].set_index("value")["rewarded_share"]
     # a ratio over a zero share is shown as n/a
     want = f"{member['member'] / member['non-member']:.2f}×" if member["non-member"] > 0 else "n/a"
-    assert rows["member / non-member"][3] == want
+    assert rows["member / non-member"][3].startswith(want)
 
 
 def test_headline_is_simulated_and_scaled(result: Result) -> None:
-    rows = {label: (sim, scaled) for label, sim, scaled in headline_rows(RunData.from_result(result))}
-    f, scale = result.summary["figures"], result.summary["scale"]
-    assert rows["Blacklisted at the end"] == (number(f["blacklisted"]), number(f["blacklisted"] * scale))
-    assert rows["– of whom wrongfully"][1] == number(f["blacklisted_wrongful"] * scale)
-    assert rows["Wrongful share of the blacklisted"] == (f"{f['wrongful_share']:.1%}", "")
+    rows = {label: rest for label, *rest in headline_rows(RunData.from_result(result))}
+    f, scale = result.figures, result.summary["scale"]
+    entry = result.summary["figures"]["blacklisted"]
+    low, high = (x * scale for x in entry["interval"])
+    sim, estimate, span, note = rows["Blacklisted at the end"]
+    assert sim == number(f["blacklisted"])
+    assert estimate == "about " + parts(f["blacklisted"] * scale, low, high)[0]
+    assert span == "{} to {}".format(*parts(f["blacklisted"] * scale, low, high)[1:])
+    assert note == ("few" if entry["small"] else "")
+    assert rows["– of whom wrongfully"][0] == number(f["blacklisted_wrongful"])
+    assert rows["– wrongfully listed at some time"][0] == number(f["ever_wrongfully_listed"])
+    share = result.summary["figures"]["wrongful_share"]
+    est, lo, hi = parts(share["value"], *share["interval"], share=True)
+    note = "few" if share["small"] else ""
+    assert tuple(rows["Wrongful share of the blacklisted"]) == ("", est, f"{lo} to {hi}", note)
     assert scale == pytest.approx(22_000_000 / 4000)
 
 
@@ -118,8 +137,10 @@ def test_run_writes_report_with_baseline(tmp_path: Path) -> None:
     events = [c for c in ts.columns if c.startswith("events_")]
     assert ts.loc[0, events].equals(base.loc[0, events])
     page = (out / REPORT_FILE).read_text(encoding="utf-8")
-    change = ts["political_events"].sum() / base["political_events"].sum() - 1
-    assert f"{abs(change):.1%} {'below' if change <= 0 else 'above'} their level without surveillance" in page
+    entry = json.loads((out / "summary.json").read_text())["figures"]["chilling_effect"]
+    first, last = entry["window"]
+    assert "Chilling effect: " in page and f"of political events suppressed, days {first} to {last}" in page
+    assert "the chilling effect, days" in page  # and in the key findings
 
 
 def test_report_is_self_contained(result: Result, tmp_path: Path) -> None:
@@ -143,7 +164,8 @@ def test_report_is_self_contained(result: Result, tmp_path: Path) -> None:
 
 def test_report_command_and_no_report(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = cli("run", "beijing-2020", *SMALL_SET, "--no-report", "--out", str(out), "--quiet", cwd=tmp_path)
+    res = cli("run", "beijing-2020", *SMALL_SET, "--no-report", "--no-baseline", "--out", str(out), "--quiet",
+              cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert not (out / REPORT_FILE).exists()
     res = cli("report", str(out), cwd=tmp_path)
@@ -152,7 +174,9 @@ def test_report_command_and_no_report(tmp_path: Path) -> None:
     res = cli("report", str(out), "--baseline", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (out / BASELINE_FILE).exists()
-    assert "their level without surveillance" in (out / REPORT_FILE).read_text(encoding="utf-8")
+    # the chilling effect measured against the stored baseline goes into summary.json and the report
+    entry = json.loads((out / "summary.json").read_text())["figures"]["chilling_effect"]
+    assert f"of political events suppressed, days {entry['window'][0]} to" in (out / REPORT_FILE).read_text("utf-8")
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "missing_summary", "corrupt_parquet", "bad_summary"])
@@ -215,3 +239,26 @@ def test_inert_json_cannot_close_a_script() -> None:
     inert = inert_json(text)
     assert "<" not in inert and ">" not in inert and "&" not in inert and "\u2028" not in inert
     assert json.loads(inert) == json.loads(text)
+
+
+def test_key_findings_quote_the_figures_with_their_intervals(result: Result, tmp_path: Path) -> None:
+    from scslab.experiments import simulate_baseline
+    from scslab.report.writer import key_findings
+    from scslab.uncertainty import quoted
+
+    run_dir = save_run(result, tmp_path / "run", baseline=simulate_baseline(result.scenario, result.seed))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    f, scale = summary["figures"], summary["scale"]
+    text = key_findings(summary)
+    assert f"{quoted(f['blacklisted'], scale)} people are on the blacklist at the end" in text
+    assert f"of whom {quoted(f['blacklisted_wrongful'], scale)} wrongfully" in text
+    assert f"{quoted(f['ever_wrongfully_listed'], scale)} people were wrongfully listed at some time" in text
+    first, last = f["chilling_effect"]["window"]
+    chill = quoted(f["chilling_effect"])
+    assert f"suppressed {chill} of political events (the chilling effect, days {first} to {last}" in text
+    small = sum(1 for k in ("blacklisted", "blacklisted_wrongful", "ever_wrongfully_listed", "chilling_effect")
+                if f[k]["small"])  # fmt: skip
+    assert (f"Quote with care: {small} of these" in text) == (small > 0)
+    page = (run_dir / REPORT_FILE).read_text(encoding="utf-8")
+    assert page.index("<h2>Key findings</h2>") < page.index("<h2>Headline figures</h2>")
+    assert html.escape(text, quote=True) in page

@@ -44,7 +44,7 @@ def poisson_tolerance(count: float) -> float:
 
 def political_events(name: str, size: int, seeds: range, unseen: bool = False) -> np.ndarray:
     """Political events of each seed's run."""
-    return np.array([run(name, size, s, unseen).summary["figures"]["political_events"] for s in seeds])
+    return np.array([run(name, size, s, unseen).figures["political_events"] for s in seeds])
 
 
 # --- judgment-defaulters: the documented court defaulter list ---------------------------------
@@ -60,7 +60,7 @@ def defaulters() -> Result:
 def test_defaulters_listed_stock_near_the_reported_share(defaulters: Result) -> None:
     """8.3 M listed in 2023, about 0.59% of the population (WSJ summary): within 10% (the stock is of 2023,
     the flows that set it of 2017-2018) plus sampling."""
-    listed = defaulters.summary["figures"]["blacklisted_listed_offence"]
+    listed = defaulters.figures["blacklisted_listed_offence"]
     tolerance = 0.10 + poisson_tolerance(listed)
     assert abs(listed / DEFAULTERS_SIZE / 0.0059 - 1) <= tolerance, listed / DEFAULTERS_SIZE
 
@@ -78,7 +78,7 @@ def test_defaulters_blocked_tickets_within_a_factor_of_1_5(defaulters: Result, m
 
 def test_defaulters_have_no_score(defaulters: Result) -> None:
     """No personal score penalties: nobody is listed by score, and every score stays at the start."""
-    f = defaulters.summary["figures"]
+    f = defaulters.figures
     assert f["blacklisted_own_conduct"] == f["blacklisted_association"] == f["blacklisted_misattribution"] == 0
     assert f["score_p10"] == f["score_p90"] == load_scenario("judgment-defaulters").params.score.start
 
@@ -92,7 +92,7 @@ def test_national_penalises_on_the_order_of_ten_million() -> None:
     """An estimated 10 million penalised by low ratings (ABC 2018): people blacklisted at some point of the year,
     scaled to 1.4 billion, within a factor of sqrt(10) (the same order of magnitude) less sampling."""
     result = run("national-2020", NATIONAL_SIZE)
-    ever = result.summary["figures"]["ever_blacklisted"]
+    ever = result.figures["ever_blacklisted"]
     scaled = ever * result.summary["scale"]
     slack = 1 - poisson_tolerance(ever)
     assert 10e6 / math.sqrt(10) * slack <= scaled <= 10e6 * math.sqrt(10) / slack, scaled

@@ -31,6 +31,7 @@ from scslab.results import Result, TraceLike
 from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
+from scslab.uncertainty import add_chilling
 
 __all__ = ["Interrupted", "compare", "default_dir", "explain", "explain_run", "load_run", "load_scenario", "plot",
            "resume", "run", "run_folder", "save_figures", "simulate", "write_report"]  # fmt: skip
@@ -87,7 +88,7 @@ def run(
     out: str | Path | None = None,
     *,
     people: bool = False,
-    baseline: bool = False,
+    baseline: bool = True,
     report: bool = True,
     checkpoint_every: int = 0,
     check: bool = False,
@@ -97,7 +98,8 @@ def run(
 ) -> Result:
     """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
-    `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
+    `people` adds people.parquet, `baseline` (on by default) the same run without surveillance and the chilling
+    effect measured against it, `report` report.html;
     `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
     `check` checks the model's invariants after every day; `catalog`, a folder, records the finished run in
     its run catalogue (`scslab run` gives the folder above `out`), which is checked before the run starts;
@@ -165,6 +167,8 @@ def _go_on(job: runner.Job, at: Midway | None, progress: ShowProgress, catalog: 
 def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
     """The report's plotly figures by name; `with_baseline` also runs the scenario without surveillance."""
     baseline = simulate_baseline(result.scenario, result.seed) if with_baseline else None
+    if baseline is not None and "chilling_effect" not in result.summary["figures"]:
+        add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     return build_figures(RunData.from_result(result, baseline))
 
 

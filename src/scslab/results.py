@@ -43,6 +43,7 @@ from scslab.outputs import (
 from scslab.outputs import timeseries as timeseries_output
 from scslab.scenario import Scenario, load_scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
+from scslab.uncertainty import disparity, figure_values, figures_block, wrongful_totals
 from scslab.version import __version__
 
 RUN_FILES = ("summary.json", "timeseries.parquet", "breakdowns.parquet", "scenario.toml")  # what from_dir needs
@@ -132,19 +133,14 @@ def breakdowns(state: State) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _ratio(b: pd.DataFrame, dim: str, num: str, den: str, col: str) -> float | None:
-    rows = b[b["dimension"] == dim].set_index("value")
-    if num not in rows.index or den not in rows.index or rows.at[den, col] == 0:
-        return None
-    return float(rows.at[num, col] / rows.at[den, col])
-
-
-def disparities(b: pd.DataFrame) -> dict[str, float | None]:
-    """Minority/majority and lowest/highest income quintile ratios of each share."""
-    out: dict[str, float | None] = {}
+def disparities(b: pd.DataFrame) -> dict[str, dict[str, Any] | None]:
+    """Minority/majority and lowest/highest income quintile ratios of each share, with Katz's interval and the
+    counts behind them (None where undefined)."""
+    out: dict[str, dict[str, Any] | None] = {}
     for share in ("blacklisted_share", "ever_blacklisted_share", "wrongful_share", "rewarded_share"):
-        out[f"{share}_minority_to_majority"] = _ratio(b, "group", "minority", "majority", share)
-        out[f"{share}_q1_to_q5"] = _ratio(b, "income_q", "q1", "q5", share)
+        column = share.removesuffix("_share")
+        out[f"{share}_minority_to_majority"] = disparity(b, "group", "minority", "majority", column)
+        out[f"{share}_q1_to_q5"] = disparity(b, "income_q", "q1", "q5", column)
     return out
 
 
@@ -175,6 +171,7 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         value = last[col] if metrics[col].kind == "stock" else ts[col].sum()
         figures[col] = int(value) if metrics[col].scales else float(value)  # counts are integers
     figures["ever_blacklisted"] = int(run.state.ever_blacklisted.sum())
+    figures |= wrongful_totals(run.state.listings.table(), run.table.days_done)
     figures["wrongful_share"] = (
         figures["blacklisted_wrongful"] / figures["blacklisted"] if figures["blacklisted"] else 0.0
     )
@@ -191,7 +188,7 @@ def summarise(scenario: Scenario, seed: int, run: Run, ts: pd.DataFrame, b: pd.D
         "scale": scale,
         "days": p.days,
         "start_date": p.start_date.isoformat(),
-        "figures": figures,
+        "figures": figures_block(figures, run.state.score),
         "scaled": {k: figures[k] * scale for k in counts},
         "disparities": disparities(b),
         "overrides": dict(scenario.overrides),
@@ -380,9 +377,14 @@ class Result:
         return CaseFile.build(c, person_frame(self.state, [c]), self.charges, self.listings, self.sanctions, context,
                               provenance="the run's own trace")  # fmt: skip
 
+    @property
+    def figures(self) -> dict[str, float]:
+        """Each figure's value (simulated units), flat; `summary["figures"]` has their intervals too."""
+        return figure_values(self.summary)
+
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
-        f = self.summary["figures"]
+        f = self.figures
         scale = self.summary["scale"]
         rows = [
             (label, f[key], f[key] * scale if scaled else f[key], key)

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pandas as pd
+
 from scslab import engine
 from scslab.atomic import fsync_dir, write_error, write_text
 from scslab.cases import CaseFile, report_picks
@@ -36,6 +38,7 @@ from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
 from scslab.signals import SIGNAL_NAMES, Stopped
+from scslab.uncertainty import add_chilling
 from scslab.version import __version__
 from scslab.workdir import (
     COMPLETE_FILE,
@@ -141,6 +144,7 @@ class Job:
     scenario_sha256: str = ""  # of the resolved scenario.toml the run started with
     lock: OutputLock | None = field(default=None, repr=False)
     created: list[Path] = field(default_factory=list, repr=False)  # folders begin() made, to undo on a refusal
+    baseline: pd.DataFrame | None = field(default=None, repr=False)  # the baseline's daily table, once run
 
     @property
     def work(self) -> Path:
@@ -319,6 +323,9 @@ def simulate(
         guard.check()
 
     try:
+        if job.options.get("with_baseline") and job.baseline is None:
+            # Before the run, so that the two runs' states are never in memory together; a signal stops it at once.
+            job.baseline = simulate_baseline(sc, job.seed)
         at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace or report_trace(job))
         checker = Checker(at.state) if job.check else None
         with guard.polled():
@@ -363,15 +370,19 @@ def _kept(job: Job) -> str:
 
 
 def finish(job: Job, result: Result) -> Path:
-    """Write the run directory (atomically; with the baseline run first if asked), then drop the work
-    folder; let go of the lock."""
+    """Write the run directory (atomically; with the baseline if asked, which `simulate` ran before the run),
+    then drop the work folder; let go of the lock."""
     options = dict(job.options)
     options.pop("trace", None)  # (the result knows whether it traced)
     if options.get("report", True):
         options["cases"], options["cases_left_out"] = report_cases(result)
     if job.trace is None and result.traced:  # traced for the report only: no trace files
         result.drop_trace()
-    baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
+    baseline = None
+    if options.pop("with_baseline", False):
+        baseline = job.baseline if job.baseline is not None else simulate_baseline(result.scenario, result.seed)
+    if baseline is not None:
+        add_chilling(result.summary, result.timeseries, baseline, result.scenario.params)
     try:
         if job.every:
             write_text(job.work / COMPLETE_FILE, job.target.name + "\n", durable=True)

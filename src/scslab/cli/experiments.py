@@ -143,10 +143,10 @@ def ensemble_command(
         res = ensemble(sc, seeds, seed=args.seed, metrics=metric or HEADLINE_METRICS, options=opts)
     title = f"{res.experiment_id}: {res.runs} runs ({res.executed} now)"
     sheet = frame_sheet(res.intervals, "intervals", title)
-    view = frame_sheet(intervals_view(res.intervals), "intervals", title)
+    view = frame_sheet(intervals_view(res.intervals, res.scale), "intervals", title)
     sheet.view, sheet.text = view.view, view.text
     extra = {"experiment_id": res.experiment_id, "runs": res.runs, "executed": res.executed}
-    args.emit([sheet], res.directory, "bands and intervals in", extra)
+    args.emit([sheet], res.directory, "report.html, bands and intervals in", extra)
 
 
 @experiment_command("sweep")
@@ -165,7 +165,7 @@ def sweep_command(
         frame_sheet(res.points, "points", f"{res.experiment_id}: mean over {seeds} seed(s) per point", MAX_ROWS),
         frame_sheet(res.correlations, "correlations", "Spearman rank correlation of each metric with each parameter"),
     ]
-    args.emit(sheets, res.directory, "points.parquet and correlations.parquet in",
+    args.emit(sheets, res.directory, "report.html, points.parquet and correlations.parquet in",
               {"experiment_id": res.experiment_id})  # fmt: skip
 
 
@@ -182,7 +182,8 @@ def sensitivity_command(
         res = sensitivity(sc, param, method=method, n=n, seeds=seeds, seed=args.seed,
                           metrics=metric or HEADLINE_METRICS, options=opts)  # fmt: skip
     title = f"{res.experiment_id}: {res.method} over {res.runs} runs (conf: 95% ±)"
-    args.emit([frame_sheet(res.indices, "indices", title, MAX_ROWS)], res.directory, "indices.parquet in",
+    args.emit([frame_sheet(res.indices, "indices", title, MAX_ROWS)], res.directory,
+              "report.html and indices.parquet in",
               {"experiment_id": res.experiment_id})  # fmt: skip
 
 

@@ -259,26 +259,36 @@ def _numeric_dtype(series: Any) -> bool:
 
 
 def headline_table(result: object) -> Sheet:
-    """The headline figures: simulated, and scaled to the real population."""
-    from scslab.model.metrics import catalogue
+    """The headline figures: simulated, and scaled to the real population with its 95% interval; a note for small
+    counts."""
     from scslab.results import Result
+    from scslab.uncertainty import headline_rows
 
     assert isinstance(result, Result)
     s = result.summary
+
     title = (
         f"{s['scenario']} · seed {s['seed']} · {s['days']} days · "
         f"{s['population_size']:,} citizens (1:{s['scale']:,.0f} of {s['real_size']:,})"
     )
-    metrics = catalogue()
+    figures = s["figures"]
     records: list[dict[str, Any]] = []
     text: list[list[str | Text]] = []
-    for row in result.headline().itertuples(index=False):
-        m = metrics[row.metric]
-        records.append({"metric": row.metric, "figure": row.figure, "simulated": row.simulated,
-                        "scaled": row.scaled if m.scales else None})  # fmt: skip
-        text.append([row.figure, m.format.format(row.simulated), m.format.format(row.scaled) if m.scales else ""])
-    view = [("figure", False), ("simulated", True), ("scaled to real population", True)]
-    return Sheet("figures", title, records, ["metric", "figure", "simulated", "scaled"], view, text)
+    for row in headline_rows(s):
+        entry = figures[row.metric]
+        interval = entry.get("interval")
+        factor = float(s["scale"]) if entry.get("scales") else 1.0
+        records.append({"metric": row.metric, "figure": row.figure.strip(), "simulated": entry["value"],
+                        "real": entry["value"] * factor if entry.get("scales") else None,
+                        "low": interval[0] * factor if interval else None,
+                        "high": interval[1] * factor if interval else None,
+                        "small": bool(entry.get("small"))})  # fmt: skip
+        span = f"{row.low} to {row.high}" if row.low else ""  # wraps at its spaces, never cut
+        text.append([row.figure, f"{row.simulated} {row.note}".strip(), row.estimate, span])
+    view = [("figure", False), ("simulated", True), ("real pop.", True), ("95% interval", True)]
+    caption = "95% intervals (docs/uncertainty.md); few: from fewer than 30 simulated people or events"
+    return Sheet("figures", title, records, ["metric", "figure", "simulated", "real", "low", "high", "small"], view,
+                 text, caption)
 
 
 def profile_table(profile: dict[str, float], days: int) -> Sheet:

@@ -29,6 +29,7 @@ from scslab.experiments.fitted import original_reference, write_fitted
 from scslab.experiments.metrics import figure_at
 from scslab.experiments.store import Record
 from scslab.experiments.targets import Target, check_target, load_targets
+from scslab.report.experiments import write_calibration_report
 from scslab.scenario import Scenario
 
 __all__ = ["CalibrationResult", "Target", "calibrate"]
@@ -126,6 +127,8 @@ def calibrate(
             ]
         )  # fmt: skip
         write_parquet(table, exp.directory / "trials.parquet")
+        write_calibration_report(exp.directory, exp.experiment_id, sc.name, table, target_table, best,
+                                 float(best_row["loss"]))  # fmt: skip
         header = [
             f"Fitted by scslab calibrate: experiment {exp.experiment_id}, {trials} trials x {seeds} seeds,",
             f"loss {float(best_row['loss']):.6g} (sum of squared (simulated - target) / tolerance).",

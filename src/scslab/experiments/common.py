@@ -55,6 +55,7 @@ class Options:
     progress: RunCallback | None = None
     work: Work = execute  # what a worker runs for a task (tests swap in one that crashes)
     directory: str | Path | None = None
+    baseline: bool = True  # each run also without surveillance, for the chilling effect
 
 
 def as_scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -130,6 +131,7 @@ def experiment(
     exp = Experiment.open(
         kind, scenario, spec, n_runs, options.root, options.experiment_id, options.resume, tasks=tasks,
         directory=options.directory,
+        baseline=options.baseline,
     )
     with exp:
         yield exp
@@ -142,7 +144,8 @@ def run_matrix(
     out = np.full((len(tasks), len(metrics)), np.nan)
     row = {task.index: i for i, task in enumerate(tasks)}
     for record in exp.run(tasks, executor, options.progress, options.work):
-        out[row[record.task.index]] = [record.figures[m] for m in metrics]
+        figures = record.figures
+        out[row[record.task.index]] = [figures.get(m, np.nan) for m in metrics]  # NaN: a run without a baseline
     exp.check_failures()
     return out
 

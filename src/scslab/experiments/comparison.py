@@ -18,6 +18,7 @@ from scslab.experiments.executors import BaseScenario, LocalExecutor, RunOutput,
 from scslab.experiments.store import RunCallback
 from scslab.report.compare import SERIES, SIDES, Comparison
 from scslab.scenario import Scenario, load_scenario
+from scslab.uncertainty import figure_values
 
 
 def prepare(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None, crn: bool) -> Scenario:
@@ -37,8 +38,10 @@ def compare(
     first_seed: int = 1,
     on_run: RunCallback | None = None,
     workers: int | None = 0,
+    baseline: bool = True,
 ) -> Comparison:
-    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both.
+    """Run A and B with seeds first_seed .. first_seed+seeds-1; `overrides` apply to both; with `baseline`, each
+    run also without surveillance, for the chilling effect.
 
     `workers` processes run them (0, the default: in this process; None: one per core); the result is the
     same whatever the number."""
@@ -54,7 +57,7 @@ def compare(
     outputs: dict[tuple[str, int], RunOutput] = {}
     with LocalExecutor(workers) as executor:
         for side, scenario in zip(SIDES, pair, strict=True):
-            for outcome in executor.run(tasks, BaseScenario.of(scenario)):
+            for outcome in executor.run(tasks, BaseScenario.of(scenario, baseline)):
                 if outcome.output is None:
                     raise ScslabError(f"compare: the run of {side} with seed {outcome.task.seed} failed: "
                                       f"{outcome.error}")  # fmt: skip
@@ -65,7 +68,7 @@ def compare(
     for seed in seed_range:
         for side in SIDES:
             output = outputs[side, seed]
-            figures.append({"side": side, "seed": seed, **output.summary["figures"]})
+            figures.append({"side": side, "seed": seed, **figure_values(output.summary)})
             ts = output.timeseries
             series.append(ts[["day", *(c for c, _, _ in SERIES if c in ts)]].assign(side=side, seed=seed))
     return Comparison(pair[0], pair[1], tuple(seed_range), crn, pd.DataFrame(figures),

@@ -82,19 +82,18 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def intervals_view(intervals: pd.DataFrame) -> pd.DataFrame:
-    """An ensemble's intervals as the terminal shows them: the mean, its 95% interval, the spread."""
+def intervals_view(intervals: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
+    """An ensemble's intervals as the terminal shows them: each metric's mean over the seeds with its 95% interval
+    at the precision the interval supports (counts scaled by `scale` to the real population), and the spread."""
+    from scslab.report.experiments import interval_rows
+
+    rows = interval_rows(intervals, scale)
     return pd.DataFrame(
         {
             "metric": intervals["metric"],
-            "mean": intervals["mean"],
-            "95% CI of the mean": [
-                f"{cell(a)} – {cell(b)}" for a, b in zip(intervals["ci_low"], intervals["ci_high"], strict=True)
-            ],
-            "p10": intervals["p10"],
-            "p50": intervals["p50"],
-            "p90": intervals["p90"],
-            "mean, real population": intervals["mean_real"],
+            "runs": intervals["runs"],
+            "mean (95% interval), real population": [r[2] for r in rows],
+            "10-90% of the seeds": [r[3] for r in rows],
         }
     )
 

@@ -17,7 +17,9 @@ from scslab.experiments.design import run_seeds
 from scslab.experiments.executors import Task
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics, is_count
 from scslab.experiments.store import Experiment
+from scslab.intervals import seeds_count_interval, t_interval
 from scslab.outputs import metric_columns
+from scslab.report.experiments import write_ensemble_report
 from scslab.scenario import Scenario
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -35,6 +37,7 @@ class EnsembleResult(Shown):
     executed: int
     bands: pd.DataFrame
     intervals: pd.DataFrame
+    scale: float = 1.0  # of the counts, to the real population
 
     def main(self) -> tuple[str, pd.DataFrame]:
         return "each metric's mean over the runs with its 95% interval (intervals.parquet)", self.intervals
@@ -65,7 +68,10 @@ def ensemble(
         intervals = metric_intervals(exp.catalog, exp.experiment_id, chosen, sc.params.population.scale)
         write_parquet(bands, exp.directory / "bands.parquet")
         write_parquet(intervals, exp.directory / "intervals.parquet")
-    return EnsembleResult(exp.experiment_id, exp.directory, seeds, exp.executed, bands, intervals)
+        write_ensemble_report(exp.directory, exp.experiment_id, sc.name, seeds, bands, intervals,
+                              sc.params.population.scale, chosen)  # fmt: skip
+    return EnsembleResult(exp.experiment_id, exp.directory, seeds, exp.executed, bands, intervals,
+                          sc.params.population.scale)  # fmt: skip
 
 
 def quantile_bands(exp: Experiment) -> pd.DataFrame:
@@ -116,10 +122,10 @@ def _band(metric: str, days: np.ndarray, values: np.ndarray) -> pd.DataFrame:
 def metric_intervals(catalog: Catalog, experiment_id: str, metrics: Sequence[str], scale: float) -> pd.DataFrame:
     """Each metric over the runs: mean with its 95% confidence interval, and the 10/50/90% quantiles.
 
-    The values are reduced in the order of the runs' indexes, not of the catalogue's rows.
+    A count's interval is the t interval of the square roots, squared back (`intervals.seeds_count_interval`:
+    never below 0, honest with few seeds); another figure's is the t interval. The values are reduced in the
+    order of the runs' indexes, not of the catalogue's rows.
     """
-    from scipy import stats
-
     frame = catalog.query(
         "SELECT metric, value FROM metrics WHERE experiment_id = ? AND list_contains(?, metric) "
         "ORDER BY metric, run_index",
@@ -133,9 +139,12 @@ def metric_intervals(catalog: Catalog, experiment_id: str, metrics: Sequence[str
         mean = float(v.mean()) if n else np.nan
         sd = float(v.std(ddof=1)) if n > 1 else np.nan
         q10, q50, q90 = np.quantile(v, QUANTILES) if n else (np.nan,) * 3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
-        rows.append({"metric": metric, "runs": n, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
+        count = is_count(metric)
+        low, high = (seeds_count_interval if count and (v >= 0).all() else t_interval)(list(v), CONFIDENCE)
+        rows.append({"metric": metric, "runs": n, "mean": mean, "ci_low": low, "ci_high": high,
+                     "method": ("t interval of the square roots, squared" if count else "t interval") + " over seeds",
                      "sd": sd, "p10": float(q10), "p50": float(q50), "p90": float(q90),
-                     "mean_real": mean * scale if is_count(metric) else np.nan})  # fmt: skip
+                     "mean_real": mean * scale if count else np.nan,
+                     "ci_low_real": low * scale if count else np.nan,
+                     "ci_high_real": high * scale if count else np.nan})  # fmt: skip
     return pd.DataFrame(rows)

@@ -27,6 +27,7 @@ from scslab.errors import ScslabError
 from scslab.results import simulate
 from scslab.scenario import Scenario, load_scenario
 from scslab.signals import ignore_interrupts
+from scslab.uncertainty import add_chilling
 
 RETRIES = 3
 
@@ -44,15 +45,17 @@ class Task:
 
 @dataclass(frozen=True)
 class BaseScenario:
-    """The experiment's scenario as resolved TOML text, and where it came from."""
+    """The experiment's scenario as resolved TOML text, where it came from, and whether each run also runs its
+    baseline without surveillance (for the chilling effect)."""
 
     toml: str
     origin: str
     overrides: str = "{}"  # the scenario's --set keys as JSON text (hashable), for each run's summary.json
+    baseline: bool = True
 
     @classmethod
-    def of(cls, scenario: Scenario) -> BaseScenario:
-        return cls(scenario.to_toml(), scenario.origin, json.dumps(dict(scenario.overrides), default=str))
+    def of(cls, scenario: Scenario, baseline: bool = True) -> BaseScenario:
+        return cls(scenario.to_toml(), scenario.origin, json.dumps(dict(scenario.overrides), default=str), baseline)
 
 
 @dataclass
@@ -94,6 +97,10 @@ def execute(task: Task, base: BaseScenario) -> RunOutput:
     if task.overrides:
         scenario = scenario.with_overrides(dict(task.overrides))
     result = simulate(scenario, task.seed)
+    if base.baseline:
+        from scslab.experiments.baseline import simulate_baseline  # a sibling module, imported where used
+
+        add_chilling(result.summary, result.timeseries, simulate_baseline(scenario, task.seed), scenario.params)
     return RunOutput(task.index, result.timeseries, result.breakdowns, result.summary, result.listings_table())
 
 

@@ -34,6 +34,7 @@ from scslab.experiments.common import (
 )
 from scslab.experiments.design import Param, check_points, design_seed, parse_params, points_from_matrix, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
+from scslab.report.experiments import write_sensitivity_report
 from scslab.scenario import Scenario
 
 METHODS = ("sobol", "morris")
@@ -94,6 +95,7 @@ def sensitivity(
         y = per_point[rows]  # one row per SALib sample
         indices = analyse(method, problem, samples, y, specs, chosen, rng_seed)
         write_parquet(indices, exp.directory / "indices.parquet")
+        write_sensitivity_report(exp.directory, exp.experiment_id, sc.name, method, len(tasks), indices)
     return SensitivityResult(exp.experiment_id, exp.directory, method, len(tasks), exp.executed, indices)
 
 

@@ -35,6 +35,7 @@ from scslab.experiments.catalog import Catalog, RunRow, utc_now
 from scslab.experiments.executors import BaseScenario, Executor, RunOutput, Task, Work, execute
 from scslab.outputs import BREAKDOWNS, timeseries, write_table
 from scslab.scenario import Scenario
+from scslab.uncertainty import figure_values
 from scslab.version import __version__
 
 FLUSH_SECONDS = 0.5
@@ -52,7 +53,8 @@ class Record:
 
     @property
     def figures(self) -> dict[str, float]:
-        return self.summary["figures"]
+        """Each figure's value (the summary holds their intervals too)."""
+        return figure_values(self.summary)
 
     def timeseries(self) -> pd.DataFrame:
         """The run's daily table, read back from its directory."""
@@ -108,8 +110,9 @@ def _check_summary(summary: Any) -> None:
     """A run's summary.json holds what the catalogue row is made of."""
     if not isinstance(summary, dict) or not isinstance(summary.get("figures"), dict):
         raise ValueError("summary.json: no figures")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in summary["figures"].values()):
-        raise ValueError("summary.json: a figure that is not a number")
+    values = [v.get("value") if isinstance(v, dict) else None for v in summary["figures"].values()]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError("summary.json: a figure whose value is not a number")
     kinds: dict[str, Any] = {"scenario": str, "population_size": int, "days": int, "scale": (int, float)}
     if not all(isinstance(summary.get(k), kind) for k, kind in kinds.items()):
         raise ValueError("summary.json: scenario, population_size, days or scale missing or of another type")
@@ -165,14 +168,15 @@ class Experiment:
         resume: bool = False,
         tasks: Sequence[Task] | None = None,
         directory: str | Path | None = None,
+        baseline: bool = True,
     ) -> Experiment:
         """Create an experiment in `directory` (default ROOT/experiments/ID) and record it in the catalogue
         under `root` (or, with `resume`, reopen it: its spec must be the same).
 
         `tasks`, where known in advance, go into the manifest; a calibration's are chosen as it goes.
         """
-        base = BaseScenario.of(scenario)
-        spec = {"kind": kind, "scenario": base.toml, **spec}
+        base = BaseScenario.of(scenario, baseline)
+        spec = {"kind": kind, "scenario": base.toml, **spec, "baseline": baseline}
         digest = spec_hash(spec)
         folder = None if directory is None else Path(directory)  # --out: its name is the id, unless --id gives one
         named = folder is not None
@@ -354,7 +358,7 @@ class Experiment:
             seed=task.seed, params={k: float(v) for k, v in task.overrides}, scenario=summary["scenario"],
             population_size=int(summary["population_size"]), days=int(summary["days"]),
             scale=float(summary["scale"]), wall_seconds=float(summary.get("wall_seconds", 0.0)),
-            path=self.relative(path), finished_at=finished, metrics=dict(summary["figures"]),
+            path=self.relative(path), finished_at=finished, metrics=figure_values(summary),
         )  # fmt: skip
 
     def flush(self) -> None:

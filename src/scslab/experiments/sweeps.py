@@ -25,6 +25,7 @@ from scslab.experiments.common import (
 )
 from scslab.experiments.design import Param, design_seed, grid_points, lhs_points, parse_params, run_seeds
 from scslab.experiments.metrics import HEADLINE_METRICS, check_metrics
+from scslab.report.experiments import point_intervals, write_sweep_report
 from scslab.scenario import Scenario
 
 DESIGNS = ("grid", "lhs")
@@ -75,16 +76,24 @@ def sweep(
     with experiment("sweep", sc, spec, len(tasks), opts, tasks) as exp:
         with using(opts.executor) as executor:
             values = run_matrix(exp, tasks, executor, opts, chosen)
-        table = point_table(specs, points, values.reshape(len(points), seeds, len(chosen)), chosen)
+        by_point = values.reshape(len(points), seeds, len(chosen))
+        table = point_table(specs, points, by_point, chosen)
+        spans = point_intervals(by_point, chosen)
+        if seeds > 1:
+            for metric in chosen:
+                table[f"{metric}_low"], table[f"{metric}_high"] = spans[metric][:, 0], spans[metric][:, 1]
         corr = rank_correlations(table, specs, chosen)
         write_parquet(table, exp.directory / "points.parquet")
         write_parquet(corr, exp.directory / "correlations.parquet")
+        write_sweep_report(exp.directory, exp.experiment_id, sc.name, seeds, table, corr, [p.key for p in specs],
+                           chosen, spans)  # fmt: skip
     return SweepResult(exp.experiment_id, exp.directory, len(tasks), exp.executed, specs, table, corr)
 
 
 def point_table(params: Sequence[Param], points: Sequence[dict[str, float]], values: np.ndarray,
                 metrics: Sequence[str]) -> pd.DataFrame:  # fmt: skip
-    """Parameters of each point, then each metric's mean over replicates (and sd, with more than one)."""
+    """Parameters of each point, then each metric's mean over replicates (and sd, with more than one; the sweep adds
+    the 95% interval over the replicates as `METRIC_low` and `METRIC_high`)."""
     frame = pd.DataFrame({"point": np.arange(len(points))})
     for p in params:
         frame[p.key] = [point[p.key] for point in points]

@@ -38,10 +38,12 @@ class Metric:
     description: str
     unit: str
     format: str = COUNT  # a str.format pattern for one value
-    headline: int = 0  # place in a run's headline table (1 first), 0 if not there
-    experiment: int = 0  # place among the experiments' default metrics, 0 if not there
+    headline: float = 0  # place in a run's headline table (1 first; 2.1 between 2 and 3), 0 if not there
+    experiment: float = 0  # place among the experiments' default metrics, 0 if not there
     counted: bool = False  # a flow counted during the day in `state.counters` under its name
     daily: bool = True  # False: a summary figure without a daily column
+    # A count's variance over its mean, measured over seeds (bench/uncertainty.py): its interval is widened by it.
+    dispersion: float = 1.0
 
     @property
     def expands(self) -> str | None:
@@ -71,12 +73,14 @@ def _stock(
     label: str,
     description: str,
     unit: str = "citizens",
-    headline: int = 0,
-    experiment: int = 0,
+    headline: float = 0,
+    experiment: float = 0,
     daily: bool = True,
+    dispersion: float = 1.0,
 ) -> Metric:
     """A stock that counts (and so scales)."""
-    return Metric(name, "stock", True, label, description, unit, headline=headline, experiment=experiment, daily=daily)
+    return Metric(name, "stock", True, label, description, unit, headline=headline, experiment=experiment, daily=daily,
+                  dispersion=dispersion)  # fmt: skip
 
 
 def _flow(
@@ -84,13 +88,15 @@ def _flow(
     label: str,
     description: str,
     unit: str = "citizens",
-    headline: int = 0,
-    experiment: int = 0,
+    headline: float = 0,
+    experiment: float = 0,
     counted: bool = False,
+    daily: bool = True,
+    dispersion: float = 1.0,
 ) -> Metric:
     """A flow that counts (and so scales)."""
     return Metric(name, "flow", True, label, description, unit, headline=headline, experiment=experiment,
-                  counted=counted)  # fmt: skip
+                  counted=counted, daily=daily, dispersion=dispersion)  # fmt: skip
 
 
 CORE: tuple[Metric | str, ...] = (
@@ -99,28 +105,50 @@ CORE: tuple[Metric | str, ...] = (
     Metric("score_p10", "stock", False, "Score, 10th percentile", "The 10% quantile of the score.", "points", SCORE),
     Metric("score_p50", "stock", False, "Median score", "The median score.", "points", SCORE),
     Metric("score_p90", "stock", False, "Score, 90th percentile", "The 90% quantile of the score.", "points", SCORE),
-    _stock("tier_{tier}", "Citizens in tier {tier}", "Citizens whose score is in the tier."),
-    _flow("events_{event}", "Events: {event}", "True events of the type (suppressed speech excluded).", "events"),
-    _flow("detected_{event}", "Detected: {event}", "Events of the type that a data source detected.", "events"),
-    _stock("blacklisted", "Blacklisted at the end", "Citizens on the blacklist.", headline=1, experiment=1),
-    _stock("blacklisted_{cause}", "Blacklisted for {cause}", "Citizens on the blacklist with this cause."),
+    _stock("tier_{tier}", "Citizens in tier {tier}", "Citizens whose score is in the tier.", dispersion=2.2),
+    _flow("events_{event}", "Events: {event}", "True events of the type (suppressed speech excluded).", "events",
+          dispersion=24.0),
+    _flow("detected_{event}", "Detected: {event}", "Events of the type that a data source detected.", "events",
+          dispersion=8.5),
+    _stock("blacklisted", "Blacklisted at the end", "Citizens on the blacklist.", headline=1, experiment=1,
+           dispersion=1.4),
+    _stock("blacklisted_{cause}", "Blacklisted for {cause}", "Citizens on the blacklist with this cause.",
+           dispersion=2.6),
     _stock("blacklisted_wrongful", "  of whom wrongfully",
-           "Listed citizens who would not be listed without errors and association.", headline=2, experiment=2),
-    _flow("listings_new", "New listings", "Citizens put on the blacklist.", headline=4, experiment=5, counted=True),
+           "Listed citizens who would not be listed without errors and association.", headline=2, experiment=2,
+           dispersion=2.6),
+    _flow("ever_wrongfully_listed", "  wrongfully listed at some time",
+          "Citizens whose listing was wrongful at the end of at least one day (from the listing log).",
+          headline=2.1, experiment=2.1, daily=False, dispersion=2.5),
+    _flow("wrongful_listing_days", "  wrongful listing-days",
+          "Days spent wrongfully on the blacklist, summed over citizens (the run's sum of blacklisted_wrongful).",
+          "citizen-days", headline=2.2, daily=False, dispersion=168.0),
+    _flow("listings_new", "New listings", "Citizens put on the blacklist.", headline=4, experiment=5, counted=True,
+          dispersion=1.3),
     _flow("appeals_won", "Appeals won", "Listed citizens taken off the blacklist on appeal.",
-          headline=5, experiment=6, counted=True),
+          headline=5, experiment=6, counted=True, dispersion=1.6),
+    _flow("appeals_won_wrongful", "  of them by wrongful listings",
+          "Appeals won by citizens whose listing was wrongful when it ended (from the listing log).",
+          headline=5.1, experiment=6.1, daily=False, dispersion=1.6),
     EFFECT_FLOWS,
     _flow("ties_cut", "Ties cut", "Network ties cut to avoid association with a listed contact.", "ties",
-          headline=14, counted=True),
+          headline=14, counted=True, dispersion=9.0),
     _flow("political_events", "Political events", "True events of political types (suppressed speech excluded).",
-          "events", headline=8, experiment=9),
+          "events", headline=8, experiment=9, dispersion=2.1),
+    Metric("chilling_effect", "flow", False, "Chilling effect",
+           "Political events suppressed by surveillance: 1 - (events in the run) / (events in the baseline without "
+           "surveillance, same seed), over the window after the burn-in (docs/uncertainty.md).", "share", SHARE,
+           headline=8.1, experiment=9.1, daily=False),
+    _flow("political_events_suppressed", "  political events suppressed",
+          "Political events in the baseline minus those in the run, over the chilling effect's window.", "events",
+          headline=8.2, daily=False),
     EFFECT_STOCKS,
     _stock("firms_blacklisted", "Firms blacklisted at the end", "Firms on the corporate blacklist.", "firms",
            headline=13),
     Metric("rho_mean", "stock", False, "Mean perceived risk", "The mean perceived risk of detection, rho.",
            "probability", RISK),
     _stock("ever_blacklisted", "Ever blacklisted", "Citizens listed at least once during the run.",
-           headline=3, experiment=4, daily=False),
+           headline=3, experiment=4, daily=False, dispersion=1.3),
     Metric("wrongful_share", "stock", False, "Wrongful share of the blacklisted",
            "blacklisted_wrongful / blacklisted at the end (0 with no one listed).", "share", SHARE,
            headline=16, experiment=3, daily=False),

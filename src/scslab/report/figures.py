@@ -14,9 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from scslab.intervals import binomial
 from scslab.report.data import RunData
-from scslab.report.tables import DIMENSION_LABELS, SHARES, headline_rows, ratio_rows
+from scslab.report.tables import DIMENSION_LABELS, HEADLINE_HEADER, SHARES, headline_rows, ratio_rows
 from scslab.scenario.schema import CAUSES
+from scslab.uncertainty import figure_values, quoted
 
 TEMPLATE = "plotly_white"
 WRONGFUL = "#c0392b"
@@ -57,9 +59,7 @@ def styled(fig: go.Figure, title: str, height: int = 420, **layout: Any) -> go.F
 def build_figures(data: RunData) -> dict[str, go.Figure]:
     """Every figure of the report, by name: the charts of CHARTS and the two tables."""
     return {
-        "headline": table_figure(
-            ("figure", "simulated", "scaled to the real population"), headline_rows(data), "Headline figures"
-        ),
+        "headline": table_figure(HEADLINE_HEADER, headline_rows(data), "Headline figures"),
         "score": score_figure(data),
         "tiers": tiers_figure(data),
         "blacklist": blacklist_figure(data),
@@ -169,13 +169,16 @@ def blacklist_figure(data: RunData) -> go.Figure:
         row=2,
         col=1,
     )
-    end = data.summary["figures"]
-    fig.update_yaxes(title_text="citizens listed", row=1, col=1)
+    end = figure_values(data.summary)
+    fig.update_yaxes(title_text="citizens listed (simulated)", row=1, col=1)
     fig.update_yaxes(title_text="wrongful share", tickformat=".0%", rangemode="tozero", row=2, col=1)
+    share = data.summary["figures"].get("wrongful_share")
     title = (
         f"Blacklist by cause: {end.get('blacklisted_wrongful', 0):,.0f} of {end.get('blacklisted', 0):,.0f} "
-        f"listed at the end are wrongful ({end.get('wrongful_share', 0):.1%})"
+        f"simulated listings at the end are wrongful ({quoted(share) if share else 'n/a'})"
     )
+    if "ever_wrongfully_listed" in end:
+        title += f";<br>{end['ever_wrongfully_listed']:,.0f} simulated people were wrongfully listed at some time"
     return styled(fig, title, height=520)
 
 
@@ -233,7 +236,7 @@ def political_figure(data: RunData) -> go.Figure:
         mode="lines",
         line={"color": WRONGFUL, "width": 2},
     )
-    title = "Political events a day (this run has no baseline: `scslab run --baseline` adds one)"
+    title = "Political events a day (this run has no baseline: `scslab run` without --no-baseline adds one)"
     if data.baseline is not None and "political_events" in data.baseline:
         base = data.baseline["political_events"]
         fig.add_scatter(
@@ -243,24 +246,31 @@ def political_figure(data: RunData) -> go.Figure:
             mode="lines",
             line={"color": BASELINE, "width": 2, "dash": "dash"},
         )
-        total, without = float(ts["political_events"].sum()), float(base.sum())
-        change = total / without - 1 if without else 0.0
-        word = "below" if change <= 0 else "above"
-        title = f"Political events a day: {abs(change):.1%} {word} their level without surveillance"
+        entry = data.summary["figures"].get("chilling_effect")
+        title = "Political events a day, with and without surveillance"
+        if entry is not None:
+            first, last = entry["window"]
+            fig.add_vrect(x0=x.iloc[first], x1=x.iloc[last], fillcolor="rgba(127, 140, 141, 0.08)", line_width=0,
+                          annotation_text="window of the chilling effect", annotation_position="top left")
+            title = f"Chilling effect: {quoted(entry)} of political events suppressed, days {first} to {last}"
     return styled(fig, title, yaxis_title="events a day", yaxis_rangemode="tozero")
 
 
 def disparities_figure(data: RunData) -> go.Figure:
-    """Shares blacklisted, wrongfully blacklisted and rewarded, by each breakdown dimension."""
+    """Shares blacklisted and rewarded (top) and wrongfully blacklisted (below, on its own axis, so that it shows),
+    by each breakdown dimension, with the 95% binomial interval of each share."""
     b = data.breakdowns
     dimensions = [d for d in DIMENSION_LABELS if d in set(b["dimension"])]
     fig = make_subplots(
-        rows=1, cols=len(dimensions), subplot_titles=[DIMENSION_LABELS[d] for d in dimensions], horizontal_spacing=0.05
-    )
+        rows=2, cols=len(dimensions), subplot_titles=[DIMENSION_LABELS[d] for d in dimensions],
+        horizontal_spacing=0.05, vertical_spacing=0.12, shared_xaxes=True, row_heights=[0.55, 0.45],
+    )  # fmt: skip
     for col, dimension in enumerate(dimensions, start=1):
         rows = b[b["dimension"] == dimension]
         for share, label in SHARES:
             counts = rows[share.removesuffix("_share")]
+            spans = [binomial(k, n) for k, n in zip(counts, rows["citizens"], strict=True)]
+            shares = rows[share].to_numpy(dtype=float)
             fig.add_bar(
                 x=[esc(v.replace("_", " ")) for v in rows["value"]],
                 y=rows[share],
@@ -268,17 +278,23 @@ def disparities_figure(data: RunData) -> go.Figure:
                 marker_color=SHARE_COLOURS[share],
                 legendgroup=share,
                 showlegend=col == 1,
+                error_y={"type": "data", "symmetric": False, "array": [hi - v for (_, hi), v in zip(spans, shares,
+                         strict=True)], "arrayminus": [v - lo for (lo, _), v in zip(spans, shares, strict=True)],
+                         "thickness": 1, "width": 2},
                 customdata=list(zip(counts, rows["citizens"], strict=True)),
                 hovertemplate="%{y:.2%} (%{customdata[0]:,.0f} of %{customdata[1]:,.0f})",
-                row=1,
+                row=2 if share == "wrongful_share" else 1,
                 col=col,
-            )
+            )  # fmt: skip
     fig.update_yaxes(tickformat=".1%")
-    fig.update_xaxes(tickangle=-45)
+    fig.update_yaxes(tickformat=".2%", row=2)
+    fig.update_yaxes(title_text="share listed or rewarded", row=1, col=1)
+    fig.update_yaxes(title_text="share wrongfully listed", row=2, col=1)
+    fig.update_xaxes(tickangle=-45, row=2)
     return styled(
         fig,
-        "Disparities: shares by group, income quintile, occupation and party membership",
-        height=480,
+        "Disparities: shares by group, income quintile, occupation and party membership (95% intervals)",
+        height=620,
         barmode="group",
         hovermode="closest",
         margin={"l": 60, "r": 20, "t": 90, "b": 90},

@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from scslab import uncertainty
 from scslab.model.catalogue import COUNT
 from scslab.model.metrics import catalogue, describe
 from scslab.report.data import RunData
-from scslab.results import headline_figures
 from scslab.scenario import ScenarioParams
 
 # (dimension, numerator, denominator): the ratios of shares the report shows.
@@ -57,36 +57,48 @@ def tooltip(key: str) -> str:
 
 def headline_titles(data: RunData) -> list[str]:
     """The tooltip of each row of `headline_rows`."""
-    return [tooltip(key) for _, key, _ in headline_figures() if key in data.summary["figures"]]
+    return [tooltip(row.metric) for row in uncertainty.headline_rows(data.summary)]
 
 
-def headline_rows(data: RunData) -> list[tuple[str, str, str]]:
-    """(figure, simulated, scaled to the real population) for each headline figure of the run."""
-    figures = data.summary["figures"]
-    scale = float(data.summary["scale"])
+HEADLINE_HEADER = ("figure", "simulated", "real population", "95% interval", "note")
+
+
+def headline_rows(data: RunData) -> list[tuple[str, str, str, str, str]]:
+    """(figure, simulated, estimate for the real population, its 95% interval, note) for each headline figure:
+    counts at the precision their interval supports, small counts flagged (`uncertainty.headline_rows`)."""
     rows = []
-    for label, key, scales in headline_figures():
-        if key in figures:
-            value = float(figures[key])
-            shown = label if label == label.lstrip() else f"– {label.strip()}"  # a sub-figure of the one above
-            rows.append((shown, number(value, key), number(value * scale, key) if scales else ""))
+    for row in uncertainty.headline_rows(data.summary):
+        shown = row.figure if row.figure == row.figure.lstrip() else f"– {row.figure.strip()}"  # a sub-figure
+        span = f"{row.low} to {row.high}" if row.low else ""
+        rows.append((shown, row.simulated, row.estimate, span, row.note))
     return rows
 
 
-def ratio(breakdowns: pd.DataFrame, dimension: str, num: str, den: str, share: str) -> float | None:
-    """Share of `num` over share of `den` within one dimension; None where undefined."""
-    rows = breakdowns[breakdowns["dimension"] == dimension].set_index("value")
-    if num not in rows.index or den not in rows.index or rows.at[den, share] == 0:
-        return None
-    return float(rows.at[num, share] / rows.at[den, share])
+def ratio(breakdowns: pd.DataFrame, dimension: str, num: str, den: str, share: str) -> dict[str, Any] | None:
+    """Share of `num` over share of `den` within one dimension, with Katz's interval and its counts; None where
+    undefined."""
+    return uncertainty.disparity(breakdowns, dimension, num, den, share.removesuffix("_share"))
+
+
+def ratio_text(entry: dict[str, Any] | None) -> str:
+    """A ratio as "4.22× (1.61 to 11.1; 5 of 2,000 and 90 of 150,000)", with "few" when a count is below 30."""
+    if entry is None:
+        return "n/a"
+    counts = "; ".join(f"{a:,.0f} of {n:,.0f}" for a, n in entry["counts"].values())
+    if entry["interval"] is None:
+        return f"{entry['value']:.2f}× (no interval: {counts})"
+    low, high = entry["interval"]
+    few = " few" if entry["small"] else ""
+    return f"{entry['value']:.2f}× (95%: {low:.2f} to {high:.2f}; {counts}){few}"
 
 
 def ratio_rows(data: RunData) -> list[tuple[str, ...]]:
-    """(pair, blacklisted ratio, wrongful ratio, rewarded ratio) for each pair of RATIO_PAIRS."""
+    """(pair, blacklisted ratio, wrongful ratio, rewarded ratio) for each pair of RATIO_PAIRS, each with its
+    Katz interval and the counts behind it."""
     rows = []
     for dimension, num, den in RATIO_PAIRS:
         values = [ratio(data.breakdowns, dimension, num, den, share) for share, _ in SHARES]
-        rows.append((f"{num} / {den}", *(f"{v:.2f}×" if v is not None else "n/a" for v in values)))
+        rows.append((f"{num} / {den}", *(ratio_text(v) for v in values)))
     return rows
 
 

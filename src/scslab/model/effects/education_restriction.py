@@ -96,6 +96,7 @@ EFFECT = Effect(
             "Children with an adult of their household under an education restriction.",
             "children",
             headline=10,
+            dispersion=2.1,  # children share households (bench/uncertainty.py)
         ),
     ),
     act=daily,

@@ -57,6 +57,7 @@ EFFECT = Effect(
             "Civil servants' promotions granted.",
             "promotions",
             counted=True,
+            dispersion=1.1,  # measured over seeds (bench/uncertainty.py)
         ),
         Metric(
             "promotions_blocked",

@@ -59,6 +59,7 @@ EFFECT = Effect(
             "Business owners holding a red loan.",
             "citizens",
             headline=12,
+            dispersion=1.2,  # measured over seeds (bench/uncertainty.py)
         ),
     ),
     act=red_loans,

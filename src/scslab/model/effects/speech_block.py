@@ -47,6 +47,7 @@ EFFECT = Effect(
             headline=7,
             experiment=8,
             counted=True,
+            dispersion=3.7,  # the blocked speak many times each (bench/uncertainty.py)
         ),
     ),
     events=suppress,

@@ -106,10 +106,14 @@ def act(state: State, charges: Charges, draws: Draws, day: int) -> None:
     travel(state, draws, day)
 
 
-def _denied(name: str, label: str, description: str, headline: int = 0, experiment: int = 0) -> Metric:
+def _denied(
+    name: str, label: str, description: str, headline: int = 0, experiment: int = 0, dispersion: float = 1.0
+) -> Metric:
+    """A count of denied trips; the banned travel many times each, so it is overdispersed (bench/uncertainty.py)."""
     return Metric(
-        name, "flow", True, label, description, "trips", headline=headline, experiment=experiment, counted=True
-    )
+        name, "flow", True, label, description, "trips", headline=headline, experiment=experiment, counted=True,
+        dispersion=dispersion,
+    )  # fmt: skip
 
 
 EFFECT = Effect(
@@ -120,10 +124,11 @@ EFFECT = Effect(
     severity=severe("freedom of movement"),
     metrics=(
         _denied(
-            "trips_denied", "Trips denied", "Trips wanted by citizens under a travel ban.", headline=6, experiment=7
+            "trips_denied", "Trips denied", "Trips wanted by citizens under a travel ban.", headline=6, experiment=7,
+            dispersion=6.7,
         ),
-        _denied("trips_denied_plane", "Trips denied (plane)", "Denied trips by plane."),
-        _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train."),
+        _denied("trips_denied_plane", "Trips denied (plane)", "Denied trips by plane.", dispersion=4.6),
+        _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train.", dispersion=3.6),
     ),
     act=act,
     records=(DENIED,),
