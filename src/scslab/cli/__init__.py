@@ -24,7 +24,10 @@ from scslab.cli import experiments
 # isort: split
 from scslab.cli import audit
 
-__all__ = ["app", "audit", "experiments", "main", "run"]
+# isort: split
+from scslab.cli import lab
+
+__all__ = ["app", "audit", "experiments", "lab", "main", "run"]
 
 
 def main() -> None:
