@@ -20,5 +20,8 @@ def Lab(root: Path | str = "runs", max_runs: int | None = None) -> Any:  # noqa:
     """The lab as a Solara element: the last expression of a notebook cell displays it."""
     configure(root, max_runs)
     from scslab.lab.app import Page
+    from scslab.lab.charts import NOTEBOOK
+
+    NOTEBOOK["on"] = True
 
     return Page()

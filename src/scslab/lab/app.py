@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import random
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from scslab.audit import audit
 from scslab.errors import ScslabError
 from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
+from scslab.lab.charts import Chart
 from scslab.lab.design import Design, Rule, groups, read_upload, scenario_text
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
@@ -35,7 +37,7 @@ from scslab.scenario import Scenario, list_presets, load_scenario
 
 DEFAULT_PRESET = "beijing-2020"
 DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
-UI_SECONDS = 0.1  # a progress update reaches the page at most this often (snapshots always do)
+UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
 
 
@@ -170,29 +172,51 @@ def run_folder(sc: Scenario, run_seed: int) -> Path:
     return path
 
 
+class Painter:
+    """Brings a run's progress and snapshots to its session's page, on a thread of its own: drawing (the
+    report's figures, plotly's widgets) never holds up the run, and a snapshot that comes while the last
+    one is drawn replaces the one waiting, so the page shows the newest."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.wake = threading.Event()
+        self.run: LiveRun | None = None
+        self.thread = threading.Thread(target=self._loop, name="lab-painter", daemon=True)
+
+    def follow(self, run: LiveRun) -> None:
+        self.run = run
+        run.on_update = lambda _: self.wake.set()
+        self.thread.start()
+
+    def _loop(self) -> None:
+        drawn: Snapshot | None = None
+        while True:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            run = self.run
+            assert run is not None
+            ended = not run.active
+            with self.context:
+                progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
+                if run.snapshot is not drawn:
+                    drawn = run.snapshot
+                    snapshot.set(drawn)
+                if ended and run.state == "done":
+                    history.set((*history.peek(), run.target))
+            if ended:
+                return
+            time.sleep(UI_SECONDS)
+
+
 def start_run() -> None:
-    """Queue a run of the current design; its updates reach this session's page."""
+    """Queue a run of the current design; a painter brings its updates to this session's page."""
     context = kernel_context.get_current_context()
     sc = design.value.scenario()
-    last = [0.0]
-
-    def on_update(run: LiveRun) -> None:
-        now = time.perf_counter()
-        fresh = run.snapshot is not snapshot.peek()
-        if not (fresh or not run.active or now - last[0] >= UI_SECONDS or run.state != progress.peek().state):
-            return
-        last[0] = now
-        with context:
-            progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
-            if fresh:
-                snapshot.set(run.snapshot)
-            if run.state == "done":
-                history.set((*history.peek(), run.target))
-
-    run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value, on_update)
+    run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value)
     live.set(run)
     snapshot.set(None)
     progress.set(Progress("queued", "", 0, sc.params.days, None))
+    Painter(context).follow(run)
     run.start(CONFIG.queue)
 
 
@@ -213,8 +237,7 @@ def Charts(snap: Snapshot | None) -> None:
         return
     with solara.ColumnsResponsive(12, large=6):
         for name, fig in figures.items():
-            with solara.Div(classes=["scs-chart", f"scs-chart-{name}"]):
-                solara.FigurePlotly(fig)
+            Chart(fig, name)
 
 
 @solara.component
@@ -275,7 +298,8 @@ def ComparePage() -> None:
                    "with its 95% interval over the seeds.")  # fmt: skip
         with solara.Row():
             solara.Select("B", values=choices, value=other if other in choices else choices[0], on_value=set_other)
-            solara.InputInt("seeds (K)", value=seeds, on_value=set_seeds, continuous_update=False)
+            solara.InputInt("seeds (K)", value=seeds, on_value=set_seeds, continuous_update=False,
+                            classes=["scs-compare-seeds"])
             solara.InputInt("citizens", value=size, on_value=set_size, continuous_update=False)
             solara.InputInt("days", value=days, on_value=set_days, continuous_update=False)
 
@@ -301,7 +325,7 @@ def ComparePage() -> None:
         if job.comparison is not None:
             rows = compare_rows(job.comparison)
             solara.DataFrame(rows, items_per_page=len(rows))
-            solara.FigurePlotly(compare_figure(job.comparison))
+            Chart(compare_figure(job.comparison), "compare")
 
 
 @solara.component
@@ -330,6 +354,7 @@ def AuditPage() -> None:
 
 @solara.component
 def PeoplePage() -> None:
+    _ = progress.value  # drawn again when the run ends
     run = live.value
     if run is None or run.result is None:
         text_block("Run a design first (Run page): this page lists the people its blacklist took, and opens "

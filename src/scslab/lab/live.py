@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from scslab.report import CHARTS, RunData, build_figures
 from scslab.report.compare import Comparison, metric_rows, series_figure
 
+PLOTLY_JS = "plotly.min.js"  # served from plotly's own package data (server.configure), once per page
 COMPARE_COLUMNS = ("figure", "A", "B", "B − A", "95% interval", "B − A scaled")
 
 
@@ -25,3 +30,15 @@ def compare_rows(comparison: Comparison) -> pd.DataFrame:
 def compare_figure(comparison: Comparison) -> go.Figure:
     """A's and B's daily series overlaid, with their spread over the seeds."""
     return series_figure(comparison)
+
+
+def plotly_assets() -> Path:
+    """The folder of plotly.min.js inside the installed plotly package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data"
+
+
+def figure_json(fig: go.Figure) -> dict[str, Any]:
+    """A figure as plain JSON data (dates as ISO text, arrays as lists): what one chart update sends."""
+    return dict(json.loads(fig.to_json()))

@@ -15,11 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import solara
 
+from scslab.lab.charts import Chart
 from scslab.results import Result
 from scslab.scenario.schema import CAUSES
 
 ALL = "all"
-ATTRIBUTES = ("group", "occupation", "district", "income_q", "score", "counterfactual_score", "own",
+ATTRIBUTES = ("wrongful", "group", "occupation", "district", "income_q", "score", "counterfactual_score", "own",
               "misattributed", "association", "degree_family", "degree_work", "degree_friends")  # fmt: skip
 
 
@@ -33,7 +34,10 @@ def listed_people(result: Result) -> pd.DataFrame:
     out["occupation"] = out["occupation"].astype(str)
     out["cause"] = out["cause"].astype(str)
     out["exit_reason"] = out["exit_reason"].astype(str)
-    out["wrongful"] = out["wrongful_at_exit"].astype(bool)
+    # an episode's wrongfulness when it ended, or today's for one still open
+    out["wrongful"] = out["wrongful_at_exit"].fillna(out["wrongful"]).astype(bool)
+    out["offence_day"] = out["offence_day"].fillna(-1).astype(int)
+    out["exit_day"] = out["exit_day"].fillna(-1).astype(int)
     return out
 
 
@@ -113,4 +117,4 @@ def PeopleView(result: Result, target: Path) -> None:
                         f"{person['degree_friends']} friends ties at the end.")  # fmt: skip
             for line in case_lines(df, chosen):
                 solara.HTML(tag="p", unsafe_innerHTML=html.escape(line), classes=["scs-case-line"])
-            solara.FigurePlotly(ledger_figure(person))
+            Chart(ledger_figure(person), "ledger")

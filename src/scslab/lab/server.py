@@ -9,6 +9,7 @@ uses `solara.Markdown`, so KaTeX is never asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from scslab.errors import ScslabError
 from scslab.hardware import available_cores
 from scslab.lab.jobs import RunQueue
+from scslab.lab.live import plotly_assets
 
 # Set before Solara is imported (its settings read the environment once).
 SOLARA_ENV = {
@@ -51,12 +53,32 @@ def configure(root: Path | str = "runs", max_runs: int | None = None) -> LabConf
     import solara.server.settings as settings  # the settings object may exist already (a notebook)
 
     settings.telemetry.mixpanel_enable = False
+    if str(plotly_assets()) not in settings.assets.extra_locations:  # plotly.min.js at /static/assets/
+        settings.assets.extra_locations = [*settings.assets.extra_locations, str(plotly_assets())]
+    # Solara warns each time it sends plotly's dates (it then encodes them fine): not for the lab's terminal.
+    logging.getLogger("solara.server.kernel").setLevel(logging.ERROR)
     return CONFIG
+
+
+def warm_up() -> threading.Thread:
+    """Compile (or load from numba's cache) the model's kernels on a thread, so that a first Run draws at once."""
+
+    def work() -> None:
+        from scslab.results import simulate
+        from scslab.scenario import load_scenario
+
+        sc = load_scenario("beijing-2020").with_overrides({"population.size": 500, "days": 3})
+        simulate(sc, 1)
+
+    thread = threading.Thread(target=work, name="lab-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def check_port(host: str, port: int) -> None:
     """Refuse a port that is taken, with one line."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it: a closed lab's port is free
         try:
             s.bind((host, port))
         except OSError as exc:
@@ -85,6 +107,7 @@ def serve(host: str = "127.0.0.1", port: int = 8521, root: Path | str = "runs", 
 
     import solara.server.starlette
 
+    warm_up()
     config = uvicorn.Config(solara.server.starlette.app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     if open_browser:

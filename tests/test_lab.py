@@ -1,0 +1,283 @@
+"""The lab in a real browser: `scslab lab` on a free port, driven by Playwright through Debian's Chromium.
+
+Every page is opened with a guard that fails on any request leaving 127.0.0.1 and on any console
+error; each page's screenshot goes to tests/artifacts/. The figures the page draws are read back
+from plotly's own data in the page and checked against the run's Parquet files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import scslab
+from runkit import cli
+from scslab.audit import audit
+from scslab.lab.server import free_port
+from test_browser import ARTIFACTS, CHROMIUM
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium not installed: `make test` installs Debian's chromium (apt-get install -y chromium, as root)",
+)
+# The brief's flags, and no name resolution at all: a request off this machine cannot even start.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # fmt: skip
+PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
+SIZE, DAYS = 20_000, 60
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`scslab lab` on a free port, with its root in a temporary folder."""
+    root = tmp_path_factory.mktemp("lab-runs")
+    port = free_port()
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "scslab", "lab", "--port", str(port), "--root", str(root),
+                             "--no-browser", "--max-runs", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the lab did not answer within 60 s"
+            time.sleep(0.3)
+    yield {"url": url, "root": root, "proc": proc}
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+class Guard:
+    """What a page did that it must not: requests off 127.0.0.1, console errors, script errors."""
+
+    def __init__(self) -> None:
+        self.off_machine: list[str] = []
+        self.errors: list[str] = []
+
+    def watch(self, context: Any) -> None:
+        def route(r: Any) -> None:
+            if re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]", r.request.url) or r.request.url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                self.off_machine.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+
+    def page(self, context: Any) -> Any:
+        page = context.new_page()
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+    def check(self) -> None:
+        assert self.off_machine == [], self.off_machine
+        assert self.errors == [], self.errors
+
+
+def open_lab(chromium: Any, server: dict[str, Any]) -> tuple[Any, Any, Guard]:
+    guard = Guard()
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    guard.watch(context)
+    page = guard.page(context)
+    page.goto(server["url"])
+    page.get_by_text("Start from").wait_for(timeout=60_000)
+    return context, page, guard
+
+
+def tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def field(page: Any, key: str) -> Any:
+    return page.locator(".scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", ""))
+
+
+def set_value(page: Any, key: str, text: str) -> None:
+    box = field(page, key).locator("input").first
+    box.fill(text)
+    box.press("Enter")
+
+
+def plotted(page: Any, chart: str) -> dict[str, list[Any]]:
+    """The y values of each trace of a chart, by trace name, as plotly holds them in the page."""
+    return page.evaluate(
+        """(chart) => { const gd = document.querySelector('.scs-chart-' + chart + ' .js-plotly-plot');
+           const out = {}; for (const t of gd.data) { out[t.name] = Array.from(t.y); } return out; }""",
+        chart,
+    )
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"lab-{name.lower()}.png"), full_page=True)
+
+
+def only_run(root: Path, before: set[Path]) -> Path:
+    new = [p for p in root.iterdir() if p not in before and not p.name.startswith(".")]
+    assert len(new) == 1, new
+    return new[0]
+
+
+def test_design_run_live_people_and_download(chromium: Any, server: dict[str, Any], tmp_path: Path) -> None:
+    """Change a control, run 20,000 citizens for 60 days, check the charts against the run's Parquet files,
+    the scenario download against `scslab run`, and a wrongful case against the listing log."""
+    context, page, guard = open_lab(chromium, server)
+    set_value(page, "sources.cameras.misattribution", "0.05")
+    shoot(page, "Design")
+    with page.expect_download() as download:
+        page.get_by_text("Download scenario.toml").click()
+    design_file = tmp_path / "scenario.toml"
+    download.value.save_as(design_file)
+    tab(page, "Run")
+    set_value(page, "days", str(DAYS))
+    assert field(page, "population.size").locator("input").input_value() == str(SIZE)
+    before = set(server["root"].iterdir())
+    page.locator(".scs-run").click()
+    page.locator(".scs-chart-blacklist .js-plotly-plot").wait_for(timeout=60_000)
+    page.locator(".scs-state-done").wait_for(timeout=90_000)
+    shoot(page, "Run")
+    run = only_run(server["root"], before)
+    ts = pd.read_parquet(run / "timeseries.parquet")
+    assert len(ts) == DAYS
+    blacklist = plotted(page, "blacklist")
+    assert blacklist["wrongfully listed"] == ts["blacklisted_wrongful"].tolist()
+    assert blacklist["own conduct"] == ts["blacklisted_own_conduct"].tolist()
+    score = plotted(page, "score")
+    assert score["median"] == pytest.approx(ts["score_p50"].tolist())
+    base = pd.read_parquet(run / "baseline_timeseries.parquet")
+    assert plotted(page, "political")["without surveillance, 7-day mean"] == pytest.approx(
+        base["political_events"].rolling(7, min_periods=1).mean().tolist())
+    ran = scslab.load_scenario(run / "scenario.toml").params
+    assert ran.sources["cameras"].misattribution == 0.05 and ran.days == DAYS and ran.population.size == SIZE
+    # the downloaded design reproduces the run with `scslab run`, byte for byte
+    text = design_file.read_text()
+    assert "--seed 1" in text.splitlines()[0]
+    again = tmp_path / "again"
+    design_file.write_text(text.replace("days = 120", f"days = {DAYS}"))  # the download came before the days changed
+    done = cli("run", str(design_file), "--seed", "1", "--out", str(again), "--baseline", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "baseline_timeseries.parquet",
+                 "scenario.toml"):  # fmt: skip
+        assert (again / name).read_bytes() == (run / name).read_bytes(), name
+    with page.expect_download() as zipped:
+        page.get_by_text("Download run").click()
+    assert zipped.value.suggested_filename == f"{run.name}.zip"
+    # People: a random wrongful case, checked against the listing log
+    tab(page, "People")
+    page.locator(".scs-random-case").click()
+    card = page.locator(".scs-case")
+    card.wait_for(timeout=10_000)
+    citizen = int(re.search(r"Case of citizen (\d+)", card.inner_text()).group(1))
+    listings = pd.read_parquet(run / "listings.parquet")
+    mine = listings[listings["citizen"] == citizen]
+    assert mine["wrongful_at_exit"].any()
+    lines = card.locator(".scs-case-line").all_inner_texts()
+    assert [int(re.search(r"Listed on day (\d+)", line).group(1)) for line in lines] == mine["entry_day"].tolist()
+    shoot(page, "People")
+    guard.check()
+    context.close()
+
+
+def test_invalid_value_shows_its_message(chromium: Any, server: dict[str, Any]) -> None:
+    context, page, guard = open_lab(chromium, server)
+    set_value(page, "events.criticism.rate", "-1")
+    message = field(page, "events.criticism.rate").locator(".v-messages")
+    message.get_by_text("-1 is out of range (allowed: a number in [0, 100])").wait_for(timeout=10_000)
+    set_value(page, "sources.cameras.coverage", "lots")
+    field(page, "sources.cameras.coverage").get_by_text("(allowed: a probability in [0, 1])").wait_for(timeout=10_000)
+    assert "Traceback" not in page.content()
+    guard.check()
+    context.close()
+
+
+def test_cancel_stops_the_run_and_leaves_nothing(chromium: Any, server: dict[str, Any]) -> None:
+    context, page, guard = open_lab(chromium, server)
+    tab(page, "Run")
+    set_value(page, "days", "3000")
+    set_value(page, "population.size", "50000")
+    before = set(server["root"].iterdir())
+    page.locator(".scs-run").click()
+    page.locator(".scs-state-running").wait_for(timeout=60_000)
+    page.locator(".scs-cancel").click()
+    page.locator(".scs-state-cancelled").wait_for(timeout=5_000)
+    assert set(server["root"].iterdir()) == before  # nothing of the cancelled run is left
+    guard.check()
+    context.close()
+
+
+def test_two_sessions_do_not_share_state(chromium: Any, server: dict[str, Any]) -> None:
+    first, page_a, guard_a = open_lab(chromium, server)
+    second, page_b, guard_b = open_lab(chromium, server)
+    set_value(page_a, "blacklist.threshold", "700")
+    field(page_a, "blacklist.threshold").locator("input").blur()
+    page_b.reload()
+    page_b.get_by_text("Start from").wait_for(timeout=60_000)
+    assert field(page_b, "blacklist.threshold").locator("input").input_value() == "650"
+    assert field(page_a, "blacklist.threshold").locator("input").input_value() == "700"
+    tab(page_a, "Audit")
+    tab(page_b, "Run")
+    assert page_b.locator(".scs-status").count() == 0  # no run of the other session shows here
+    guard_a.check()
+    guard_b.check()
+    first.close()
+    second.close()
+
+
+def test_every_page_compare_and_audit(chromium: Any, server: dict[str, Any]) -> None:
+    """Every page opens with no console error and no request off the machine; Compare and Audit give the
+    project's own figures."""
+    context, page, guard = open_lab(chromium, server)
+    for name in PAGES:
+        tab(page, name)
+        page.wait_for_timeout(300)
+        shoot(page, name) if name in ("Sessions",) else None
+    tab(page, "Audit")
+    report = audit(scslab.load_scenario("beijing-2020"))
+    verdict = page.locator(".scs-verdict").inner_text()
+    assert verdict.startswith("No rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet")
+    for finding in report.findings:
+        page.get_by_text(f"{finding.rule}: {finding.effect.replace('_', ' ')} ({finding.trigger})").wait_for()
+    shoot(page, "Audit")
+    tab(page, "Compare")
+    seeds = page.locator(".scs-compare-seeds input").first
+    seeds.fill("2")
+    seeds.press("Enter")
+    page.locator(".scs-compare").click()
+    page.locator(".scs-compare-status").get_by_text("done").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").last.wait_for()
+    cells = page.locator("table").last.inner_text()
+    comparison = scslab.compare(scslab.load_scenario("beijing-2020").with_overrides({"population.size": 20_000,
+                                "days": 120}), "beijing-2020", seeds=2,
+                                overrides={"population.size": 5_000, "days": 60})  # fmt: skip
+    from scslab.report.compare import metric_rows
+
+    first = metric_rows(comparison)[0]
+    assert first[0] in cells and first[3] in cells
+    shoot(page, "Compare")
+    guard.check()
+    context.close()
