@@ -58,7 +58,7 @@ def case_lines(df: pd.DataFrame, citizen: int) -> list[str]:
     for row in df[df["citizen"] == citizen].itertuples(index=False):
         end = "still listed at the end" if row.exit_reason == "still_listed" else (
             f"taken off on day {row.exit_day} ({row.exit_reason.replace('_', ' ')})")  # fmt: skip
-        wrong = "wrongful" if row.wrongful_at_exit else "rightful"
+        wrong = "wrongful" if row.wrongful else "rightful"
         offence = "" if row.offence_day < 0 else f", for an offence of day {row.offence_day}"
         lines.append(f"Listed on day {row.entry_day} by {row.cause.replace('_', ' ')}{offence}; {end}; {wrong}.")
     return lines
