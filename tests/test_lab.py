@@ -36,7 +36,8 @@ pytestmark = pytest.mark.skipif(
 )
 # The brief's flags, and no name resolution at all: a request off this machine cannot even start.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # fmt: skip
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # fmt: skip
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
 SIZE, DAYS = 20_000, 60
 
@@ -83,7 +84,8 @@ class Guard:
 
     def watch(self, context: Any) -> None:
         def route(r: Any) -> None:
-            if re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]", r.request.url) or r.request.url.startswith(("data:", "blob:")):
+            address = r.request.url
+            if re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]", address) or address.startswith(("data:", "blob:")):
                 r.continue_()
             else:
                 self.off_machine.append(r.request.url)
@@ -215,7 +217,8 @@ def test_design_run_live_people_and_download(chromium: Any, server: dict[str, An
     listings = pd.read_parquet(run / "listings.parquet").fillna({"exit_day": -1})
     mine = listings[listings["citizen"] == citizen]
     # wrongful when it ended, or (still listed) at entry flipped by each change of status since
-    now = [bool(row.wrongful_at_exit) if row.exit_day >= 0 else bool(row.wrongful_at_entry) ^ (len(row.wrongful_changes) % 2 == 1)
+    now = [bool(row.wrongful_at_exit) if row.exit_day >= 0
+           else bool(row.wrongful_at_entry) ^ (len(row.wrongful_changes) % 2 == 1)
            for row in mine.itertuples()]  # fmt: skip
     assert any(now)
     lines = card.locator(".scs-case-line").all_inner_texts()

@@ -14,8 +14,9 @@ from scslab.errors import ScslabError
 @app.command()
 def lab(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8521,
-    host: Annotated[str, typer.Option(help="Address to bind (another than 127.0.0.1 opens the lab to the "
-                                           "network).")] = "127.0.0.1",  # fmt: skip
+    host: Annotated[
+        str, typer.Option(help="Address to bind (another than 127.0.0.1 opens the lab to the network).")
+    ] = "127.0.0.1",
     root: Annotated[Path, typer.Option("--root", help="Folder the lab writes its runs into.")] = Path("runs"),
     max_runs: Annotated[
         int | None, typer.Option("--max-runs", min=1, help="Runs at once over all sessions (default: the cores).")

@@ -16,7 +16,7 @@ from scslab.lab.server import configure, serve
 __all__ = ["Lab", "serve"]
 
 
-def Lab(root: Path | str = "runs", max_runs: int | None = None) -> Any:  # noqa: N802 (a component, as in Solara)
+def Lab(root: Path | str = "runs", max_runs: int | None = None) -> Any:
     """The lab as a Solara element: the last expression of a notebook cell displays it."""
     configure(root, max_runs)
     from scslab.lab.app import Page

@@ -60,12 +60,12 @@ class Progress:
 design = solara.reactive(start_design())
 seed = solara.reactive(1)
 baseline = solara.reactive(True)
-live = solara.reactive(None)  # LiveRun | None
+live: solara.Reactive[LiveRun | None] = solara.reactive(None)
 progress = solara.reactive(Progress())
-snapshot = solara.reactive(None)  # Snapshot | None
-history = solara.reactive(())  # this session's finished run folders
-saved = solara.reactive({})  # name -> Design, saved in this session
-comparison = solara.reactive(None)  # CompareRun | None
+snapshot: solara.Reactive[Snapshot | None] = solara.reactive(None)
+history: solara.Reactive[tuple[Path, ...]] = solara.reactive(())  # this session's finished run folders
+saved: solara.Reactive[dict[str, Design]] = solara.reactive({})  # designs saved in this session, by name
+comparison: solara.Reactive[CompareRun | None] = solara.reactive(None)
 compare_tick = solara.reactive(0)
 upload_message = solara.reactive("")
 tab = solara.reactive(0)
@@ -89,7 +89,7 @@ def ValueControl(key: str, label: str, help: str) -> None:
         continuous_update=False,
         error=error or False,
         message=error or help,
-        classes=[f"scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")],
+        classes=["scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")],
     )
 
 
@@ -111,7 +111,9 @@ def DesignPage() -> None:
     sc, errors = d.resolved()
     presets = [name for name, _ in list_presets()]
 
-    def choose(name: str) -> None:
+    def choose(name: str | None) -> None:
+        if name is None:
+            return
         design.set(start_design(name))
         upload_message.set("")
 
@@ -128,8 +130,9 @@ def DesignPage() -> None:
         text_block("A preset (a documented scoring system), or a scenario file of your own (.toml, at most 1 MiB: "
                    "it is read as data by the scenario loader, never run as code).")  # fmt: skip
         with solara.Row():
-            solara.Select("preset", values=presets, value=d.label.removeprefix("preset ")
-                          if d.label.removeprefix("preset ") in presets else None, on_value=choose)  # fmt: skip
+            preset: str | None = d.label.removeprefix("preset ")
+            solara.Select("preset", values=presets, value=preset if preset in presets else None,
+                          on_value=choose)  # fmt: skip
             solara.FileDrop(label="Drop a scenario.toml here", on_file=uploaded, lazy=False)
         if upload_message.value:
             text_block(upload_message.value)

@@ -96,7 +96,9 @@ def groups(sc: Scenario) -> list[Group]:
         for key, label, text in SOURCE_KEYS
     )
     events = tuple(
-        Control(f"events.{name}.{key}", f"{name}: {label}", text) for name in p.events for key, label, text in EVENT_KEYS
+        Control(f"events.{name}.{key}", f"{name}: {label}", text)
+        for name in p.events
+        for key, label, text in EVENT_KEYS
     )
     layers = tuple(
         Control(f"networks.{layer}.alpha", f"{layer}", f"Share of a charge that also falls on each contact in this "
@@ -221,7 +223,8 @@ class Design:
 
 def scenario_text(sc: Scenario, seed: int) -> str:
     """The design as a scenario file: the resolved scenario, with the command that reproduces its run."""
-    return f"# Designed in the scslab lab. Reproduce its run with: scslab run scenario.toml --seed {seed}\n" + sc.to_toml()
+    command = f"scslab run scenario.toml --seed {seed}"
+    return f"# Designed in the scslab lab. Reproduce its run with: {command}\n" + sc.to_toml()
 
 
 def read_upload(name: str, data: bytes) -> Scenario:

@@ -178,8 +178,8 @@ class LiveRun:
         self._set("running")
         result = runner.simulate(job, self._at, self.guard, self._on_day)
         self.result = result
-        self._set("baseline" if self.baseline else "writing",
-                  "running the same city without surveillance (the baseline)" if self.baseline else "writing")  # fmt: skip
+        words = "running the same city without surveillance (the baseline)" if self.baseline else "writing"
+        self._set("baseline" if self.baseline else "writing", words)
         runner.finish(job, result)
         self.snapshot = Snapshot(self.days, self.days, RunData.from_dir(self.target), final=True)
         self._set("done", f"written to {self.target}")
@@ -203,7 +203,7 @@ class LiveRun:
         self.on_update(self)
 
 
-class Cancelled(Exception):
+class CancelledError(Exception):
     """A comparison cancelled from the page (raised from its per-run callback)."""
 
 
@@ -247,7 +247,7 @@ class CompareRun:
         self.done = done
         self.on_update(self)
         if self._cancel:
-            raise Cancelled
+            raise CancelledError
 
     def _work(self, queue: RunQueue) -> None:
         try:
@@ -258,7 +258,7 @@ class CompareRun:
             self.comparison = compare(self.a, self.b, seeds=self.seeds, overrides=self.overrides, crn=True,
                                       on_run=self._on_run)  # fmt: skip
             self._set("done", f"{self.seeds} seeds, common random numbers")
-        except Cancelled:
+        except CancelledError:
             self._set("cancelled", f"cancelled after {self.done} of {self.total} runs")
         except ScslabError as exc:
             self._set("failed", str(exc))

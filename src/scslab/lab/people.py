@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import random
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,11 @@ def filtered(df: pd.DataFrame, choices: dict[str, str], wrongful_only: bool) -> 
     return df[keep]
 
 
+def random_case(wrongful: pd.DataFrame) -> int:
+    """A citizen drawn at random among the wrongful listings."""
+    return int(wrongful["citizen"].iloc[random.randrange(len(wrongful))])
+
+
 def case_lines(df: pd.DataFrame, citizen: int) -> list[str]:
     """A person's listings, in words."""
     lines = []
@@ -85,12 +91,13 @@ def PeopleView(result: Result, target: Path) -> None:
     district, set_district = solara.use_state(ALL)
     income, set_income = solara.use_state(ALL)
     wrongful_only, set_wrongful_only = solara.use_state(False)
-    chosen, set_chosen = solara.use_state(None)
+    chosen, set_chosen = solara.use_state(cast(int | None, None))
     rows = filtered(df, {"cause": cause, "group": group, "occupation": occupation, "district": district,
                          "income_q": income}, wrongful_only)  # fmt: skip
     wrongful = df[df["wrongful"]]
     solara.Text(f"{len(df):,} listings of {df['citizen'].nunique():,} people in {target.name}; "
-                f"{len(wrongful):,} wrongful at their end. Showing {len(rows):,}.", classes=["scs-people-count"])  # fmt: skip
+                f"{len(wrongful):,} wrongful at their end. Showing {len(rows):,}.",
+                classes=["scs-people-count"])  # fmt: skip
     with solara.Row():
         solara.Select("cause", values=[ALL, *CAUSES], value=cause, on_value=set_cause)
         solara.Select("group", values=[ALL, "majority", "minority"], value=group, on_value=set_group)
@@ -102,11 +109,12 @@ def PeopleView(result: Result, target: Path) -> None:
                       on_value=set_income)  # fmt: skip
         solara.Checkbox(label="wrongful only", value=wrongful_only, on_value=set_wrongful_only)
         solara.Button("Random wrongful case", disabled=wrongful.empty, classes=["scs-random-case"],
-                      on_click=lambda: set_chosen(int(wrongful["citizen"].iloc[random.randrange(len(wrongful))])))  # fmt: skip
+                      on_click=lambda: set_chosen(random_case(wrongful)))  # fmt: skip
     shown = rows[["citizen", "cause", "entry_day", "exit_day", "exit_reason", "wrongful", "group", "occupation",
                   "district", "income_q"]].head(500)  # fmt: skip
     solara.DataFrame(shown, items_per_page=10, cell_actions=[
-        solara.CellAction(name="Open the case", on_click=lambda column, row: set_chosen(int(shown["citizen"].iloc[row])))
+        solara.CellAction(name="Open the case",
+                          on_click=lambda column, row: set_chosen(int(shown["citizen"].iloc[row])))
     ])  # fmt: skip
     if chosen is not None:
         person = result.people.iloc[chosen]

@@ -82,7 +82,8 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise ScslabError(f"--port: {port} on {host} cannot be used ({exc.strerror}) (allowed: a free port)") from None
+            why = f"--port: {port} on {host} cannot be used ({exc.strerror})"
+            raise ScslabError(f"{why} (allowed: a free port)") from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,9 +104,8 @@ def serve(host: str = "127.0.0.1", port: int = 8521, root: Path | str = "runs", 
     configure(root, max_runs)
     check_port(host, port)
     os.environ["SOLARA_APP"] = APP
-    import uvicorn
-
     import solara.server.starlette
+    import uvicorn
 
     warm_up()
     config = uvicorn.Config(solara.server.starlette.app, host=host, port=port, log_level="warning")
