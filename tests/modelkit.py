@@ -132,12 +132,15 @@ def build_state(params: ScenarioParams, pop: Population, seed: int = 1) -> State
     return initial_state(compile_params(params), pop, np.random.default_rng(seed))
 
 
-def charges(target: Any = (), event: Any = 0, misattributed: Any = False) -> Charges:
-    """Hand-made records reaching the scoring authority (scalars broadcast over `target`)."""
+def charges(target: Any = (), event: Any = 0, misattributed: Any = False, actor: Any = None) -> Charges:
+    """Hand-made records reaching the scoring authority (scalars broadcast over `target`); `actor`, when
+    given, is who did each (the target unless misattributed)."""
     target = np.asarray(target, dtype=np.int64).reshape(-1)
     event = np.broadcast_to(np.asarray(event, dtype=np.int64), target.shape).copy()
     misattributed = np.broadcast_to(np.asarray(misattributed, dtype=bool), target.shape).copy()
-    return Charges(target, event, misattributed)
+    if actor is not None:
+        actor = np.where(misattributed, np.broadcast_to(np.asarray(actor, dtype=np.int64), target.shape), target)
+    return Charges(target, event, misattributed, actor)
 
 
 def draws(state: State, rng: np.random.Generator, day: int) -> Draws:

@@ -19,7 +19,8 @@ import pytest
 
 import scslab
 from runkit import SMALL, small
-from scslab.experiments import compare, simulate_baseline
+from scslab.cases import report_picks
+from scslab.experiments import compare
 from scslab.report import CHARTS, COMPARE_FILE, REPORT_FILE, save_run, write_compare
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -60,6 +61,8 @@ window.addEventListener("load", function () { setTimeout(function () {
   var report = {
     errors: window.__probe.errors, csp: window.__probe.csp, figures: figures.length,
     drawn: figures.filter(function (f) { return f.querySelector(".main-svg") !== null; }).length,
+    cases: figures.filter(function (f) { return f.id.indexOf("case-") === 0; }).map(function (f) {
+      return [f.id, f.querySelector(".main-svg") !== null, f.querySelectorAll("g.trace").length]; }),
     traces: figures.map(function (f) { return (f.data || []).length; }),
     drawn_traces: figures.map(function (f) { return f.querySelectorAll("g.trace").length; }),
     network: performance.getEntriesByType("resource").map(function (r) { return r.name; })
@@ -116,11 +119,21 @@ def assert_clean(seen: dict[str, Any], figures: int) -> None:
     assert seen["drawn_traces"] == seen["traces"], seen
 
 
+# Listings of several causes in a small run, for the report's Cases section.
+LISTED = {"blacklist.threshold": 780, "blacklist.term_days": 15, "blacklist.min_days": 5, "recovery.clean_days": 5,
+          "recovery.per_day": 2.0, "appeal.rate": 0.05}  # fmt: skip
+
+
 def test_report_renders_every_figure(tmp_path: Path) -> None:
-    scenario = small()
-    run_dir = save_run(scslab.simulate(scenario, seed=2), tmp_path / "run", baseline=simulate_baseline(scenario, 2))
-    seen = open_page(run_dir / REPORT_FILE, tmp_path, "report.png")
-    assert_clean(seen, len(CHARTS))
+    """Every chart and every case of the Cases section is drawn, each with all its traces."""
+    scenario = small().with_overrides(LISTED)
+    result = scslab.run(scenario, 2, tmp_path / "run", baseline=True)
+    cases = report_picks(result.listings, 2)
+    assert len(cases) >= 2
+    seen = open_page(tmp_path / "run" / REPORT_FILE, tmp_path, "report.png")
+    assert_clean(seen, len(CHARTS) + len(cases))
+    assert [(i, drawn) for i, drawn, _ in seen["cases"]] == [(f"case-{c}", True) for c in cases]
+    assert all(n >= 2 for *_, n in seen["cases"])  # the score line and at least one kind of charge
 
 
 def test_compare_renders_every_figure(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """scslab: a simulation lab for social credit systems, on synthetic populations.
 
 The API (scslab/api.py): `load_scenario`, `simulate`, `run`, `resume`, `plot`, `write_report`, `compare`,
-`Scenario`, `Result`. They are imported on first use, for start-up speed: `import scslab` (and a worker's
-import of one module) does not load numba, pandas and plotly.
+`explain`, `Scenario`, `Result`, `CaseFile`. They are imported on first use, for start-up speed: `import scslab`
+(and a worker's import of one module) does not load numba, pandas and plotly.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ compile_cache.ensure()
 
 _WHERE = {
     "compare": "api",
+    "explain": "api",
+    "CaseFile": "cases",
     "load_scenario": "api",
     "plot": "api",
     "resume": "api",
@@ -33,11 +35,12 @@ _WHERE = {
     "Result": "results",
     "Scenario": "scenario",
 }
-__all__ = ["Result", "Scenario", "__version__", "compare", "load_scenario", "plot", "resume", "run", "simulate",
-           "write_report"]  # fmt: skip
+__all__ = ["CaseFile", "Result", "Scenario", "__version__", "compare", "explain", "load_scenario", "plot", "resume",
+           "run", "simulate", "write_report"]  # fmt: skip
 
 if TYPE_CHECKING:
-    from scslab.api import compare, load_scenario, plot, resume, run, simulate, write_report
+    from scslab.api import compare, explain, load_scenario, plot, resume, run, simulate, write_report
+    from scslab.cases import CaseFile
     from scslab.results import Result
     from scslab.scenario import Scenario
 

@@ -1,8 +1,8 @@
 """The Python API that notebooks and the CLI use: a run in memory or written to its folder, resumed, drawn.
 
-    import scslab
-    res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
-    res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
+import scslab
+res = scslab.run("beijing-2020", seed=7, out="runs/mine", checkpoint_every=30)
+res = scslab.resume("runs/mine")          # after a stop: goes on from the last checkpoint
 """
 
 from __future__ import annotations
@@ -10,24 +10,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from scslab import runner
+from scslab import replay, runner
+from scslab.cases import CaseFile
 from scslab.engine import Midway
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
 from scslab.experiments.comparison import compare
 from scslab.memory import check_memory
+from scslab.model.trace import check_ids, parse_trace
 from scslab.progress_bars import day_bar
 from scslab.report import RunData, build_figures
 from scslab.report import write_report as write_report_file
-from scslab.results import Result
+from scslab.results import Result, TraceLike
 from scslab.results import simulate as simulate_result
 from scslab.scenario import Scenario
 from scslab.scenario import load_scenario as load
 
-__all__ = ["Interrupted", "compare", "default_dir", "load_scenario", "plot", "resume", "run", "run_folder",
-           "simulate", "write_report"]  # fmt: skip
+__all__ = ["Interrupted", "compare", "default_dir", "explain", "explain_run", "load_scenario", "plot", "resume",
+           "run", "run_folder", "simulate", "write_report"]  # fmt: skip
 
 ShowProgress = bool | Callable[[int, int], None]  # True: a bar; a callable: called as progress(day, days)
 
@@ -50,11 +52,18 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
 
-def simulate(scenario: Scenario | str | Path, seed: int = 1, progress: ShowProgress = False) -> Result:
-    """Run `scenario` once with `seed`, in memory."""
+def simulate(
+    scenario: Scenario | str | Path, seed: int = 1, progress: ShowProgress = False, trace: TraceLike = None
+) -> Result:
+    """Run `scenario` once with `seed`, in memory; `trace` (`"listed"`, `"all"`, `"panel:N"`, `"ids:FILE"` or
+    citizen ids) records those citizens' charges and sanctions (`Result.charges`, `Result.sanctions`)."""
     sc = _scenario(scenario)
+    spec = parse_trace(trace)
+    if spec is not None:
+        check_ids(spec, sc.params.population.size)
+        check_memory(sc.params, sc.origin, trace=spec)
     with day_bar(sc.name, sc.params.days, 0, enabled=progress is True) as bar:
-        return simulate_result(sc, seed, progress if callable(progress) else bar)
+        return simulate_result(sc, seed, progress if callable(progress) else bar, trace=spec)
 
 
 def default_dir(scenario: Scenario, seed: int) -> Path:
@@ -73,12 +82,14 @@ def run(
     checkpoint_every: int = 0,
     check: bool = False,
     progress: ShowProgress = False,
+    trace: TraceLike = None,
 ) -> Result:
     """Run `scenario` once and write its folder `out` (default: `default_dir`) as `scslab run` does.
 
     `people` adds people.parquet, `baseline` the same run without surveillance, `report` report.html;
     `checkpoint_every` saves the full state every that many days (then `resume` finishes a stopped run);
-    `check` checks the model's invariants after every day.
+    `check` checks the model's invariants after every day; `trace` (`"listed"`, `"all"`, `"panel:N"`,
+    `"ids:FILE"` or citizen ids) adds trace.parquet and sanctions.parquet for those citizens.
     """
     sc = _scenario(scenario)
     target = Path(out) if out is not None else default_dir(sc, seed)
@@ -86,9 +97,13 @@ def run(
         raise ScslabError(f"{target}: output directory already exists (allowed: a new directory)")
     if checkpoint_every < 0:
         raise ScslabError(f"checkpoint_every: {checkpoint_every} (allowed: 0 for none, or a number of days)")
-    if people:
-        check_memory(sc.params, sc.origin, people=True)
-    options = {"people": people, "with_baseline": baseline, "report": report}
+    spec = parse_trace(trace)
+    check_ids(spec, sc.params.population.size)
+    if people or spec is not None:
+        check_memory(sc.params, sc.origin, people=people, trace=spec)
+    options: dict[str, Any] = {"people": people, "with_baseline": baseline, "report": report}
+    if spec is not None:  # (ids are kept themselves, not their file: a resumed run traces the same citizens)
+        options["trace"] = list(spec.ids) if spec.kind == "ids" else spec.text
     job = runner.Job(sc, seed, target, checkpoint_every, check, options)
     if checkpoint_every:
         runner.begin(job)
@@ -130,11 +145,37 @@ def plot(result: Result, with_baseline: bool = False) -> dict[str, Any]:
     return build_figures(RunData.from_result(result, baseline))
 
 
-def write_report(run_dir: str | Path, with_baseline: bool = False) -> Path:
-    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing."""
+def write_report(run_dir: str | Path, with_baseline: bool = False, cases: bool = True) -> Path:
+    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing;
+    `cases` fills its Cases section from the folder's trace.parquet, or else by a replay (`explain_run`)."""
     root = Path(run_dir)
     data = RunData.from_dir(root)
     baseline = None
     if with_baseline and data.baseline is None:
         baseline = simulate_baseline(load_scenario(root / "scenario.toml"), int(data.summary["seed"]))
-    return write_report_file(root, baseline)
+    found, left_out = replay.folder_cases(root) if cases else ([], False)
+    return write_report_file(root, baseline, found, left_out)
+
+
+def explain_run(
+    run_dir: str | Path, citizens: Sequence[int] = (), *, kind: str | None = None, n: int = 1,
+    progress: ShowProgress = False,
+) -> replay.Explained:
+    """Replay the run in `run_dir` with `citizens` (and `n` citizens of `kind`, see `scslab.cases.KINDS`) traced;
+    refused unless the replay reproduces the run's tables byte for byte. Their case files, and what was checked."""
+    run = replay.open_run(run_dir)
+    sc = run.scenario
+    with day_bar(f"replay {sc.name}", sc.params.days, 0, enabled=progress is True) as bar:
+        return replay.explain(run, citizens, kind=kind, n=n, on_day=progress if callable(progress) else bar)
+
+
+@overload
+def explain(run_dir: str | Path, citizens: int) -> CaseFile: ...
+@overload
+def explain(run_dir: str | Path, citizens: Sequence[int]) -> list[CaseFile]: ...
+def explain(run_dir: str | Path, citizens: int | Sequence[int]) -> CaseFile | list[CaseFile]:
+    """The case file of a citizen (or a list, for a sequence of ids) of the finished run in `run_dir`, by a
+    replay checked byte for byte against the run (`explain_run`)."""
+    one = isinstance(citizens, int)
+    cases = list(explain_run(run_dir, [citizens] if isinstance(citizens, int) else citizens).cases)
+    return cases[0] if one else cases

@@ -31,10 +31,11 @@ from scslab.model.metrics import MetricTable
 from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity
 from scslab.model.state import Calendar, DayCounters, IdSet, Kept, Scratch, State
+from scslab.model.trace import Rows, Trace
 from scslab.population.types import Layer, Population
 from scslab.version import __version__
 
-FORMAT = "scslab-checkpoint/2"  # 2: every byte checked (archive.py); the state holds the listing log
+FORMAT = "scslab-checkpoint/3"  # 2: every byte checked (archive.py), the listing log; 3: the trace, pending actors
 __all__ = ["MANIFEST", "load_checkpoint", "read_meta", "same_state", "save_checkpoint"]
 # The only classes a checkpoint may rebuild (by name); `cp` is compiled again from the scenario.
 CLASSES: dict[str, Any] = {
@@ -52,6 +53,8 @@ CLASSES: dict[str, Any] = {
         MetricTable,
         Kept,
         ListingLog,
+        Trace,
+        Rows,
     )
 }
 SKIP = {"State": ("cp", "scoring_arrays")}  # (scoring_arrays: views of the state's arrays, rebuilt on use)

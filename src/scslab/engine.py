@@ -21,6 +21,7 @@ from scslab.model.sanctions import initial_effects, sanctions
 from scslab.model.scoring import scoring, settle_all
 from scslab.model.state import State, initial_state
 from scslab.model.surveillance import Charges, surveillance
+from scslab.model.trace import TraceSpec, attach
 from scslab.population import Population, build_population
 from scslab.population.types import Attributes
 from scslab.scenario.schema import ScenarioParams
@@ -87,14 +88,16 @@ def run(
     population: Population | None = None,
     resume: Midway | None = None,
     after_day: DayHook | None = None,
+    trace: TraceSpec | None = None,
 ) -> Run:
     """Simulate `params.days` days from a fresh synthetic population (or a given one, for tests).
 
-    `resume` continues a saved run from its day; `after_day` sees the run after every day
-    (checkpoints, `--check`, stop requests) and may raise to stop it.
+    `resume` continues a saved run from its day (with its trace, if it has one); `after_day` sees
+    the run after every day (checkpoints, `--check`, stop requests) and may raise to stop it;
+    `trace` says whom a fresh run traces (`model.trace`).
     """
     started = time.perf_counter()
-    at = resume or start(params, seed, source, population)
+    at = resume or start(params, seed, source, population, trace)
     before = numba.get_num_threads()
     numba.set_num_threads(threads_for(at.state.n))
     try:
@@ -137,6 +140,8 @@ def one_day(
     """One day of MODEL.md section 2, its row written to `table` and each phase's seconds added to
     `profile`. Given `charges` (hand-made, in tests) stand in for the day's behaviour and surveillance."""
     start_day(state)
+    if state.trace is not None:
+        state.trace.today = day
     lap = Stopwatch(dict.fromkeys(PHASES, 0.0) if profile is None else profile)
     if charges is None:
         events = behaviour(state, draws["behaviour"], day)
@@ -182,11 +187,16 @@ def build_with_propensities(
 
 
 def start(
-    params: ScenarioParams, seed: int, source: str = "scenario", population: Population | None = None
+    params: ScenarioParams,
+    seed: int,
+    source: str = "scenario",
+    population: Population | None = None,
+    trace: TraceSpec | None = None,
 ) -> Midway:
-    """A run at day 0: its population, initial state, empty table and fresh random streams."""
+    """A run at day 0: its population, initial state (tracing `trace`'s citizens), empty table and fresh
+    random streams."""
     if population is None:
-        check_memory(params, source)
+        check_memory(params, source, trace=trace)
     started = time.perf_counter()
     profile = dict.fromkeys(PHASES, 0.0)
     rng = streams(seed)
@@ -197,6 +207,7 @@ def start(
     else:
         pop, drawn = population, None
     state = initial_state(cp, pop, rng["propensity"], crn_seed, drawn)
+    attach(state, trace, seed)
     initial_effects(state)
     table = MetricTable(cp, params.days)
     profile["population"] = time.perf_counter() - started

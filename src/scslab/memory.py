@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from scslab.errors import ResourceError
 from scslab.hardware import available_bytes
 from scslab.model import effects
+from scslab.model.trace import ROW_BYTES, ROW_DISK_BYTES, TraceSpec, expected_citizens
 from scslab.population import estimate_bytes_per_citizen, held_bytes_per_citizen
 from scslab.population.build import expected_degrees
 from scslab.scenario.schema import Eligible, ScenarioParams
@@ -95,15 +96,18 @@ def _eligible_share(params: ScenarioParams, rule: Eligible) -> float:
     return share
 
 
-def check_memory(params: ScenarioParams, source: str, people: bool = False) -> None:
+def check_memory(params: ScenarioParams, source: str, people: bool = False, trace: TraceSpec | None = None) -> None:
     """Raise a one-line ResourceError when the run would not fit in available memory.
 
     The error names the key that asks for the most memory: `population.size` when the citizens'
     own arrays do, else the key of the largest demand (`demands`), with the citizens that would fit.
+    A run that fits without its trace but not with it is refused naming the trace that would fit.
     """
     need = estimate_peak_bytes(params, people)
     have = int(available_bytes() * 0.9)
     if need <= have:
+        if trace is not None:
+            check_trace(trace, trace_bytes(params, trace)[0], have - need, "memory", params)
         return
     n = params.population.size
     fixed = FIXED_BYTES + sum(d.bytes for d in demands(params) if not d.per_citizen)
@@ -128,8 +132,8 @@ def check_memory(params: ScenarioParams, source: str, people: bool = False) -> N
 # a day's event at the day's peak: the thinning candidates (positions, ids), the events' actor,
 # type and key (int64 each), the detection's uniforms and masks and the detected copies.
 EVENT_DAY_BYTES = 160
-# A charge waiting for its source's delay (`State.pending`): target and type (int64), the flag.
-PENDING_BYTES = 17
+# A charge waiting for its source's delay (`State.pending`): target, type and true actor (int64).
+PENDING_BYTES = 24
 # A recovery check waiting for its clean days (`State.recovery_due`): an int64 id.
 DUE_BYTES = 8
 # A charge passed on to a contact (association): its id and the touched list.
@@ -234,3 +238,87 @@ def _score_demands(params: ScenarioParams) -> list[Demand]:
         slots = bins + round(a_day) * (params.days + 2)
         out.append(Demand("recovery.per_day", f"a moving histogram of {slots:,} bins", BIN_BYTES * slots, False))
     return out
+
+
+# The trace (`model.trace`): a mask and the effects' held bits a citizen (bool, uint16), and per
+# ledger row its columns in memory (`ROW_BYTES`, in blocks that grow without copying more than one;
+# a second time while the table of every row is built, not for `listed`, whose table holds the
+# listed only) and on disk (`ROW_DISK_BYTES`). Rows over the run: the charges detected and shared
+# (at the highest coverage of their source, without deterrence) and the association points they
+# pass on, with TRACE_RUN_MARGIN for Poisson variation; recovery rows, under scheduled recovery
+# SCHEDULED_RECOVERY_ROWS a charge (measured on beijing-2020: 0.22), under eager recovery one a day
+# and negative ledger while recovering: at most RECOVERY_LEDGERS a day for each `per_day` of points
+# charged. For beijing-2020 this is 3.2 times the rows measured (11.0 a citizen against 3.4).
+TRACE_CITIZEN_BYTES = 1 + 2
+TRACE_RUN_MARGIN = 1.2
+SCHEDULED_RECOVERY_ROWS = 0.5
+RECOVERY_LEDGERS = 3
+
+
+def trace_rows_a_citizen(params: ScenarioParams) -> float:
+    """An upper bound on the ledger rows a traced citizen gets over the run (when everyone is traced)."""
+    n = params.population.size
+    degrees = expected_degrees(params.population, params.networks)
+    net = params.networks
+    alphas = {"family": net.family.alpha, "work": net.work.alpha, "friends": net.friends.alpha}
+    fanout = sum(degrees[name] for name, alpha in alphas.items() if alpha > 0)
+    spread = sum(degrees[name] * alpha for name, alpha in alphas.items())
+    loss = sum(s.size for s in params.sanctions if s.effect == "loan_penalty")
+    stress = max(1.0, 1.0 + params.stress.sigma * min(1.0, loss))
+    charges = contacts = debt = 0.0  # a day, over everyone
+    for name, e in params.events.items():
+        src = params.sources[e.source]
+        seen = min(1.0, max(src.coverage, src.coverage_end or 0.0) * max(1.0, src.civil_servant_multiplier))
+        a_day = n * e.rate * _trace_share(params, e.eligible) * (stress if e.financial else 1.0) * seen * src.share
+        charges += a_day
+        if e.points < 0:
+            debt += a_day * -e.points
+            if name in params.association.events:
+                contacts += a_day * fanout
+                debt += a_day * -e.points * spread
+    rows = (charges + contacts) * TRACE_RUN_MARGIN
+    per_day = params.recovery.per_day
+    if per_day > 0:
+        eager = abs(per_day / SCORE_BIN - round(per_day / SCORE_BIN)) > 1e-9
+        rows += (
+            min(RECOVERY_LEDGERS * n, RECOVERY_LEDGERS * debt / per_day) if eager else SCHEDULED_RECOVERY_ROWS * rows
+        )
+    return rows * params.days / max(n, 1)
+
+
+def _trace_share(params: ScenarioParams, rule: Eligible) -> float:
+    """`_eligible_share`, with party members their expected share (members among the others and among civil
+    servants) rather than the sum of both shares."""
+    pop = params.population
+    share = _eligible_share(params, rule)
+    if rule.party_member:
+        civil = pop.occupation_shares.civil_servant
+        share = min(share, pop.party_member_share + civil * pop.party_member_share_civil_servants)
+    return share
+
+
+def trace_bytes(params: ScenarioParams, spec: TraceSpec) -> tuple[int, int]:
+    """The memory and disk (bytes) that tracing `spec`'s citizens takes in a run of `params`."""
+    n = params.population.size
+    rows = trace_rows_a_citizen(params) * expected_citizens(spec, n)
+    memory = TRACE_CITIZEN_BYTES * n + (1 if spec.kind == "listed" else 2) * ROW_BYTES * rows
+    return int(memory), int(ROW_DISK_BYTES * rows)
+
+
+def check_trace(spec: TraceSpec, need: int, have: int, where: str, params: ScenarioParams) -> None:
+    """A one-line ResourceError when a trace needs more `where` (memory or disk) than the `have` bytes
+    left, naming the panel that would fit."""
+    if need <= have:
+        return
+    n = params.population.size
+    per_citizen = trace_bytes(params, TraceSpec("panel", size=1))[int(where == "disk")] - (
+        TRACE_CITIZEN_BYTES * n if where == "memory" else 0)  # fmt: skip
+    fixed = TRACE_CITIZEN_BYTES * n if where == "memory" else 0
+    fits = int(min(n, max(0, (have - fixed) / max(per_citizen, 1))))
+    while fits > 0 and trace_bytes(params, TraceSpec("panel", size=fits))[int(where == "disk")] > have:
+        fits -= 1  # (the bytes are rounded down: a panel at the edge may need a byte more)
+    advice = f"--trace panel:{fits:,} would fit".replace(",", "") if fits else "no trace fits"
+    raise ResourceError(
+        f"--trace {spec}: needs about {need / 1e9:.1f} GB of {where} here, {max(have, 0) / 1e9:.1f} GB free; "
+        f"{advice} (allowed: a smaller trace)"
+    )

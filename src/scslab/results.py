@@ -4,6 +4,7 @@ episodes, the people."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,17 +17,23 @@ import pyarrow.parquet as pq
 
 from scslab import engine
 from scslab.atomic import new_directory
+from scslab.cases import CaseFile, Context, person_frame
 from scslab.engine import DayCallback, Run
-from scslab.model import effects, listings
+from scslab.errors import ScslabError
+from scslab.model import effects, listings, trace
 from scslab.model.metrics import catalogue
 from scslab.model.sanctions import wrongful
 from scslab.model.scoring import counterfactual
 from scslab.model.state import State
+from scslab.model.trace import TraceSpec, parse_trace
 from scslab.scenario import Scenario
 from scslab.scenario.schema import CAUSES, OCCUPATIONS
 from scslab.version import __version__
 
 AGE_BANDS = ("child", "adult", "senior")
+TRACE_FILE = "trace.parquet"
+SANCTIONS_FILE = "sanctions.parquet"
+TraceLike = str | Sequence[int] | TraceSpec | None  # what `trace=` accepts (`model.trace.parse_trace`)
 DIMENSIONS = ("group", "occupation", "income_q", "party_member")
 
 
@@ -227,6 +234,57 @@ class Result:
         """listings.parquet's table (`model.listings.SCHEMA`)."""
         return self.state.listings.table()
 
+    @property
+    def traced(self) -> bool:
+        """Whether the run traced anyone (`trace=`): then it has trace.parquet and sanctions.parquet."""
+        return self.state.trace is not None
+
+    @cached_property
+    def charges(self) -> pd.DataFrame:
+        """Every ledger row of the traced citizens, in the order posted (trace.parquet; docs/model.md,
+        "The trace"); empty, with its columns, when nobody was traced."""
+        return trace.frame(self.charges_table())
+
+    def charges_table(self) -> pa.Table:
+        """trace.parquet's table (`model.trace.CHARGE_SCHEMA`)."""
+        return trace.charge_table(self.state)
+
+    @cached_property
+    def sanctions(self) -> pd.DataFrame:
+        """Every sanction and reward the traced citizens felt, with its day (sanctions.parquet); empty, with
+        its columns, when nobody was traced."""
+        return trace.frame(self.sanctions_table())
+
+    def sanctions_table(self) -> pa.Table:
+        """sanctions.parquet's table (`model.trace.SANCTION_SCHEMA`)."""
+        return trace.sanction_table(self.state)
+
+    def has_case(self, citizen: int) -> bool:
+        """Whether the run's trace holds `citizen`'s rows (`case` gives their case file)."""
+        tr = self.state.trace
+        c = int(citizen)
+        if tr is None or not 0 <= c < self.state.n or not tr.mask[c]:
+            return False
+        return tr.kind != "listed" or bool(self.state.ever_blacklisted[c])
+
+    def drop_trace(self) -> None:
+        """Forget the trace (a run that traced only for its report's cases writes no trace files)."""
+        self.state.trace = None
+        for name in ("charges", "sanctions"):
+            self.__dict__.pop(name, None)
+
+    def case(self, citizen: int) -> CaseFile:
+        """The case file of a traced `citizen` (scslab.cases): who, each charge and its cause, the listings and
+        the sanctions felt. A citizen the run did not trace is refused (`scslab.explain` replays a finished run
+        with anyone traced)."""
+        c = int(citizen)
+        if not self.has_case(c):
+            raise ScslabError(f"citizen {citizen}: not traced in this run (allowed: a citizen it traced; "
+                              f"scslab.explain(RUN_DIR, {citizen}) replays a finished run to trace anyone)")
+        context = Context.of(self.scenario.params, self.seed, str(self.summary["scslab_version"]))
+        return CaseFile.build(c, person_frame(self.state, [c]), self.charges, self.listings, self.sanctions, context,
+                              provenance="the run's own trace")  # fmt: skip
+
     def headline(self) -> pd.DataFrame:
         """The headline figures, simulated and scaled to the real population (and their metric names)."""
         f = self.summary["figures"]
@@ -243,6 +301,9 @@ class Result:
         self.timeseries.to_parquet(directory / "timeseries.parquet", index=False)
         self.breakdowns.to_parquet(directory / "breakdowns.parquet", index=False)
         pq.write_table(self.listings_table(), directory / "listings.parquet")
+        if self.traced:
+            pq.write_table(self.charges_table(), directory / TRACE_FILE)
+            pq.write_table(self.sanctions_table(), directory / SANCTIONS_FILE)
         (directory / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
         (directory / "scenario.toml").write_text(self.scenario.to_toml())
         if people:
@@ -255,6 +316,9 @@ class Result:
         return Path(directory)
 
 
-def simulate(scenario: Scenario, seed: int, on_day: DayCallback | None = None) -> Result:
-    """Run `scenario` once with `seed`, in memory; `on_day(day, days)` is called after each day."""
-    return Result.from_run(scenario, seed, engine.run(scenario.params, seed, on_day, scenario.origin))
+def simulate(scenario: Scenario, seed: int, on_day: DayCallback | None = None, trace: TraceLike = None) -> Result:
+    """Run `scenario` once with `seed`, in memory; `on_day(day, days)` is called after each day; `trace`
+    (`listed`, `all`, `panel:N`, `ids:FILE`, or citizen ids) records those citizens' charges and sanctions."""
+    spec = parse_trace(trace)
+    run = engine.run(scenario.params, seed, on_day, scenario.origin, trace=spec)
+    return Result.from_run(scenario, seed, run)

@@ -9,6 +9,7 @@ atomically. `--resume` accepts either folder. Every run holds the lock on its ou
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -20,13 +21,17 @@ from typing import Any
 
 from scslab import engine
 from scslab.atomic import fsync_dir, write_error, write_text
+from scslab.cases import CaseFile, report_picks
 from scslab.checkpoint import load_checkpoint, save_checkpoint
 from scslab.errors import ScslabError
 from scslab.experiments.baseline import simulate_baseline
+from scslab.hardware import available_bytes
 from scslab.lock import OutputLock
+from scslab.memory import check_trace, estimate_peak_bytes, trace_bytes
 from scslab.model.invariants import Checker
 from scslab.model.params import compile_params
-from scslab.preflight import check_output
+from scslab.model.trace import TraceSpec, parse_trace
+from scslab.preflight import check_output, existing_ancestor
 from scslab.report import save_run
 from scslab.results import Result
 from scslab.scenario import Scenario, load_scenario
@@ -52,6 +57,7 @@ from scslab.workdir import (
 
 __all__ = ["WORK_SUFFIX", "Job", "StopOnSignals", "Stopped", "begin", "finish", "resume", "simulate",
            "work_dir"]  # fmt: skip
+REPORT_TRACE_SHARE = 0.1  # the most memory a run spends tracing for its report's Cases, as a share of its peak
 CHECKPOINT_BYTES_PER_CITIZEN = 400  # a checkpoint is about 470 bytes per citizen (docs/reliability.md)
 PEOPLE_BYTES_PER_CITIZEN = 16
 
@@ -140,6 +146,11 @@ class Job:
     def work(self) -> Path:
         return work_dir(self.target)
 
+    @property
+    def trace(self) -> TraceSpec | None:
+        """Whom the run traces (its `trace` option)."""
+        return parse_trace(self.options.get("trace"))
+
     def identity(self) -> dict[str, Any]:
         """What its checkpoints carry to identify it."""
         sha = self.scenario_sha256 or text_hash(self.scenario.to_toml())
@@ -167,6 +178,7 @@ def begin(job: Job) -> None:
     """Check the output path, take its lock and, for a run with checkpoints, create its work folder with
     everything `--resume` needs. A refusal leaves nothing behind."""
     check_output(job.target, need_bytes=disk_estimate(job))
+    check_trace_disk(job)
     job.created = _make_parents(job.target.parent)
     try:
         job.lock = OutputLock(job.target).acquire()
@@ -210,10 +222,24 @@ def _make_parents(folder: Path) -> list[Path]:
 
 
 def disk_estimate(job: Job) -> int:
-    """A low estimate of the bytes a run writes at its peak: two checkpoints during a write, people.parquet."""
+    """A low estimate of the bytes a run writes at its peak: two checkpoints during a write, people.parquet
+    (the trace's files are checked apart, `check_trace_disk`)."""
     n = job.scenario.params.population.size
     return (2 * CHECKPOINT_BYTES_PER_CITIZEN * n if job.every else 0) + (PEOPLE_BYTES_PER_CITIZEN * n if
             job.options.get("people") else 0)  # fmt: skip
+
+
+def check_trace_disk(job: Job) -> None:
+    """A one-line refusal when the trace's files (and their copies in checkpoints) would not fit on the
+    output's disk beside the rest of the run, naming the trace that would."""
+    spec = job.trace
+    if spec is None:
+        return
+    params = job.scenario.params
+    memory, disk = trace_bytes(params, spec)
+    need = disk + (2 * memory if job.every else 0)  # (two checkpoints while one is written hold the rows)
+    free = shutil.disk_usage(existing_ancestor(job.target)).free - disk_estimate(job)
+    check_trace(spec, need, free, "disk", params)
 
 
 def resume(run_dir: Path) -> tuple[Job, engine.Midway | None]:
@@ -292,7 +318,7 @@ def simulate(
         guard.check()
 
     try:
-        at = progress or engine.start(sc.params, job.seed, sc.origin)
+        at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace or report_trace(job))
         checker = Checker(at.state) if job.check else None
         with guard.polled():
             run = engine.run(sc.params, job.seed, on_day, sc.origin, resume=at, after_day=after_day)
@@ -302,6 +328,26 @@ def simulate(
         if isinstance(exc, ScslabError) and job.last_checkpoint is not None:
             raise type(exc)(f"{exc}; {_kept(job)}") from None
         raise
+
+
+def report_trace(job: Job) -> TraceSpec | None:
+    """What a run that writes its report but traces nobody traces for the report's Cases section: everyone ever
+    listed, when that takes at most REPORT_TRACE_SHARE of the run's memory and fits (else None: the section
+    names the command that explains anyone). No trace file is written for it (`finish`)."""
+    if job.trace is not None or not job.options.get("report", False):
+        return None
+    params, spec = job.scenario.params, TraceSpec("listed", text="listed")
+    peak = estimate_peak_bytes(params, bool(job.options.get("people")))
+    need = trace_bytes(params, spec)[0]
+    return spec if need <= REPORT_TRACE_SHARE * peak and peak + need <= 0.9 * available_bytes() else None
+
+
+def report_cases(result: Result) -> tuple[list[CaseFile], bool]:
+    """The report's cases (`cases.report_picks`) from the run's own trace, and whether any pick was left out
+    because the run did not trace it."""
+    picks = report_picks(result.listings, result.seed)
+    cases = [result.case(c) for c in picks if result.has_case(c)]
+    return cases, len(cases) < len(picks)
 
 
 def _stop(job: Job) -> None:
@@ -319,6 +365,11 @@ def finish(job: Job, result: Result) -> Path:
     """Write the run directory (atomically; with the baseline run first if asked), then drop the work
     folder; let go of the lock."""
     options = dict(job.options)
+    options.pop("trace", None)  # (the result knows whether it traced)
+    if options.get("report", True):
+        options["cases"], options["cases_left_out"] = report_cases(result)
+    if job.trace is None and result.traced:  # traced for the report only: no trace files
+        result.drop_trace()
     baseline = simulate_baseline(result.scenario, result.seed) if options.pop("with_baseline", False) else None
     try:
         if job.every:

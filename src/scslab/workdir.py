@@ -93,8 +93,13 @@ def read_record(work: Path) -> JobRecord:
     if raw["target"] != target_of(work).name:
         raise ScslabError(f"{path}: damaged (target {raw['target'][:60]!r}; allowed: {target_of(work).name!r})")
     options = raw["options"]
-    if not set(options) <= set(OPTION_KEYS) or not all(isinstance(v, bool) for v in options.values()):
-        raise ScslabError(f"{path}: damaged (options; allowed: {', '.join(OPTION_KEYS)}, each true or false)")
+    flags = {k: v for k, v in options.items() if k != "trace"}
+    if not set(options) <= {*OPTION_KEYS, "trace"} or not all(isinstance(v, bool) for v in flags.values()):
+        raise ScslabError(f"{path}: damaged (options; allowed: {', '.join(OPTION_KEYS)}, each true or false, "
+                          f"and trace)")  # fmt: skip
+    whom = options.get("trace", "")
+    if not isinstance(whom, str) and not (isinstance(whom, list) and all(type(i) is int and i >= 0 for i in whom)):
+        raise ScslabError(f"{path}: damaged (options.trace; allowed: a trace as --trace takes it, or citizen ids)")
     if not HEX64.fullmatch(raw["scenario_sha256"]):
         raise ScslabError(f"{path}: damaged (scenario_sha256 is not a SHA-256)")
     if raw["version"] != __version__:

@@ -22,12 +22,15 @@ from scslab.signals import Stopped, raising_on_signals
 from scslab.cli import experiments
 
 # isort: split
+from scslab.cli import explain
+
+# isort: split
 from scslab.cli import audit
 
 # isort: split
 from scslab.cli import lab
 
-__all__ = ["app", "audit", "experiments", "lab", "main", "run"]
+__all__ = ["app", "audit", "experiments", "explain", "lab", "main", "run"]
 
 
 def main() -> None:

@@ -42,6 +42,16 @@ def run(
         Path | None, typer.Option("--resume", metavar="RUN_DIR", help="Go on with a run stopped after a checkpoint.")
     ] = None,
     check: Annotated[bool, typer.Option("--check", help="Check the model's invariants after every day.")] = False,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="WHOM",
+            help="Also write trace.parquet and sanctions.parquet: every charge and sanction of listed (everyone "
+            "ever listed), all, panel:N (N citizens drawn from the seed) or ids:FILE (one id a line, or a CSV or "
+            "Parquet file with a citizen column).",
+        ),
+    ] = None,
     allow_extends: Annotated[
         list[Path] | None, typer.Option("--allow-extends", metavar="DIR", help="Let `extends` read files in DIR.")
     ] = None,
@@ -55,7 +65,7 @@ def run(
             given = {"SCENARIO": scenario is not None, "--set": bool(set_), "--seed": seed is not None,
                      "--out": out_dir is not None, "--save-people": save_people,
                      "--report/--no-report": report is not None, "--baseline": baseline,
-                     "--checkpoint-every": checkpoint_every > 0, "--check": check,
+                     "--checkpoint-every": checkpoint_every > 0, "--check": check, "--trace": trace is not None,
                      "--allow-extends": bool(allow_extends)}  # fmt: skip
             if extra := [name for name, on in given.items() if on]:
                 raise ScslabError(
@@ -69,7 +79,7 @@ def run(
             target = out_dir or api.default_dir(sc, 1 if seed is None else seed)
             result = api.run(sc, 1 if seed is None else seed, target, people=save_people, baseline=baseline,
                              report=report is not False, checkpoint_every=checkpoint_every, check=check,
-                             progress=show)  # fmt: skip
+                             progress=show, trace=trace)  # fmt: skip
     except api.Interrupted as stop:
         saved = stop.last_checkpoint
         where = "no checkpoint" if saved is None else (
@@ -104,12 +114,16 @@ def report_command(
     baseline: Annotated[
         bool, typer.Option("--baseline", help="First run the scenario without surveillance, if not stored.")
     ] = False,
+    cases: Annotated[
+        bool,
+        typer.Option("--cases/--no-cases", help="The Cases section: from the run's trace.parquet, or by a replay."),
+    ] = True,
 ) -> None:
     """Write report.html into a run directory."""
     from scslab import api
 
     try:
-        path = api.write_report(run_dir, with_baseline=baseline)
+        path = api.write_report(run_dir, with_baseline=baseline, cases=cases)
     except ScslabError as exc:
         fail(str(exc))
         return

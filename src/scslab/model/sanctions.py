@@ -18,6 +18,7 @@ from scslab.model.params import (
 from scslab.model.scoring import refresh_scores, settle
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
+from scslab.model.trace import spans, struck_out
 
 
 def enlist(state: State, ids: np.ndarray, cause: np.ndarray, charged_wrongly: np.ndarray, day: int) -> np.ndarray:
@@ -172,6 +173,7 @@ def exits_and_appeals(state: State, draws: Draws, day: int) -> None:
     state.counters.add("appeals_won", won.size)
     delist(state, won, APPEAL_WON, day)
     settle(state, won, day)  # today's recovery is taken before the misattributed points are struck out
+    struck_out(state, won, day)
     state.misattributed[won] = 0.0
     refresh_scores(state, won, day)
 
@@ -181,6 +183,8 @@ def initial_effects(state: State) -> None:
     for effect in effects.REGISTRY:
         if effect.start is not None:
             effect.start(state)
+    if state.trace is not None:
+        spans(state, np.flatnonzero(state.trace.mask))
 
 
 def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
@@ -194,3 +198,4 @@ def sanctions(state: State, charges: Charges, draws: Draws, day: int) -> None:
     for effect in effects.REGISTRY:  # (in the registry's order: it fixes the order of the draws)
         if effect.act is not None:
             effect.act(state, charges, draws, day)
+    spans(state)  # (traced citizens starting or ending an effect that reaches them by tier or listing)

@@ -20,6 +20,7 @@ from scslab.model.posting import post_charges, post_to_contacts, refresh
 from scslab.model.recovery import ready_to_recover, settle_ids, settled_copy, start_and_wake, stop_recovery
 from scslab.model.state import State, concat
 from scslab.model.surveillance import Charges
+from scslab.model.trace import after_change, association_rows, before_change, record_charges, traced_contacts
 
 
 def tier_of(state: State, score: np.ndarray) -> np.ndarray:
@@ -71,7 +72,10 @@ def refresh_scores(
         return done
     index = state.index
     notable = np.empty(ids.size, dtype=bool)
+    traced = before_change(state, ids, cur, recover > 0) if state.trace and (recover > 0 or lazy > 0) else None
     total, moving = refresh(state.scoring_arrays, ids, notable, done, recover, cur, lazy)
+    if traced is not None:
+        after_change(state, traced, cur)
     index.total += total
     index.n_moving += moving
     state.changed.append(ids[notable])
@@ -85,7 +89,11 @@ def settle(state: State, ids: np.ndarray, cur: int) -> None:
     read or written as a whole (scheduled recovery; nothing to do otherwise)."""
     lazy = settling(state)
     if lazy > 0 and ids.size:
-        settle_ids(state.ledgers, state.sched, np.asarray(ids, dtype=np.int64), cur, lazy)
+        ids = np.asarray(ids, dtype=np.int64)
+        traced = before_change(state, state.scratch.distinct(ids), cur, False) if state.trace else None
+        settle_ids(state.ledgers, state.sched, ids, cur, lazy)
+        if traced is not None:
+            after_change(state, traced, cur)
 
 
 def current_ledgers(state: State, day: int) -> np.ndarray:
@@ -103,20 +111,28 @@ def settle_all(state: State, day: int) -> None:
         refresh_scores(state, state.recovering.ids(), day, unique=True)
 
 
-def association_charges(state: State, target: np.ndarray, points: np.ndarray, cur: int) -> np.ndarray:
+def association_charges(
+    state: State, target: np.ndarray, points: np.ndarray, cur: int, event: np.ndarray | None = None
+) -> np.ndarray:
     """Charge `alpha_l * w_e` to every active contact of each target (settled through `cur`);
-    return who was charged."""
+    return who was charged. With a trace, `event` (the targets' charges' event types) is recorded
+    with the points passed on to traced contacts."""
     spans = [
-        (layer, state.cp.alpha[name], *row_spans(layer.indptr, target))
-        for name, layer in state.pop.layers.items()
+        (code, layer, state.cp.alpha[name], *row_spans(layer.indptr, target))
+        for code, (name, layer) in enumerate(state.pop.layers.items())
         if state.cp.alpha.get(name, 0.0) > 0
     ]
     touched = np.empty(sum(int(offset[-1]) for *_, offset in spans), dtype=np.int64)
     n = 0
     lazy = settling(state)
-    for layer, alpha, start, offset in spans:
+    for code, layer, alpha, start, offset in spans:
+        amount = alpha * points
+        if state.trace is not None and event is not None:
+            contact, row = traced_contacts(layer.indices, layer.active, start, offset, state.trace.mask)
+            settle(state, contact, cur)  # (as post_to_contacts would, so that their recovery is a row of its own)
+            association_rows(state, code, contact, row, target, event, amount, cur + 1)
         n = post_to_contacts(
-            state.scoring_arrays, layer.indices, layer.active, start, offset, alpha * points, touched, n, cur, lazy
+            state.scoring_arrays, layer.indices, layer.active, start, offset, amount, touched, n, cur, lazy
         )
     return touched[:n]
 
@@ -144,13 +160,18 @@ def apply_charges(state: State, charges: Charges, day: int) -> None:
     ev = state.cp.events
     target, event, mis = charges.target, charges.event, charges.misattributed
     points = ev.points[event]
+    if state.trace is not None:
+        settle(state, target[state.trace.mask[target]], day - 1)  # (as post_charges would: recovery is a row)
+        record_charges(state, target, event, mis, charges.actor, day)
     # today's recovery comes after the charges: the ledgers are settled through yesterday
     post_charges(state.scoring_arrays, target, points, mis, day - 1, settling(state))
     negative = points < 0
     state.charged_direct.append(target[negative])
     spread = negative & ev.associated[event]
     contacts_charged = (
-        association_charges(state, target[spread], points[spread], day - 1) if spread.any() else concat([])
+        association_charges(state, target[spread], points[spread], day - 1, event[spread])
+        if spread.any()
+        else concat([])
     )
     mark_negative(state, np.concatenate([target[negative], contacts_charged]), day)
     refresh_scores(state, np.concatenate([target, contacts_charged]), day - 1)

@@ -27,6 +27,7 @@ from scslab.model.params import Compiled
 from scslab.model.propensity import Propensity, propensities
 from scslab.model.recovery import recovery_records, scheduled_bins_a_day, wake_meta, wake_pool, wake_pool_blocks
 from scslab.model.risk import EXPOSURE, RHO, RHO_DAY, initial_risk
+from scslab.model.trace import Trace
 from scslab.population.types import CIVIL_SERVANT, SECTOR_PRIVATE, Population
 
 
@@ -186,7 +187,7 @@ class State:
     sched: np.ndarray
     wake_meta: np.ndarray
     wake_pool: np.ndarray
-    pending: Calendar  # charges waiting for their source's delay: (target, event, misattributed)
+    pending: Calendar  # charges waiting for their source's delay: (target, event, actor)
     # blacklist (section 6)
     blacklist: IdSet
     cause: np.ndarray  # int8 cause code, -1 when not listed
@@ -195,6 +196,7 @@ class State:
     ever_blacklisted: np.ndarray
     kept: Kept  # what the sanction and reward effects keep, as they declare it
     listings: ListingLog  # every listing episode, from entry to exit
+    trace: Trace | None  # the traced citizens' charges and sanctions (`model.trace`), or None
     # feedback (section 7): per citizen rho, the day it was written, and
     # A_i = sum_l alpha_l * active degree (columns RHO, RHO_DAY, EXPOSURE, float64)
     risk: np.ndarray
@@ -350,6 +352,7 @@ def initial_state(
         ever_blacklisted=np.zeros(n, dtype=bool),
         kept=kept_state(pop, scratch),
         listings=ListingLog(n),
+        trace=None,
         risk=initial_risk(cp, pop),
         rho_sum=p.feedback.rho0 * n,
         firm_score=np.full(pop.n_firms, p.firms.start if p.firms else 0.0),

@@ -8,7 +8,7 @@ scoring authority with probability `share`, and lands `delay` days later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class Charges:
     target: np.ndarray  # the attributed citizen
     event: np.ndarray
     misattributed: np.ndarray  # charged to someone who did not do it
+    actor: np.ndarray | None = field(default=None)  # who did it (None: not known, in hand-made charges)
 
 
 def wrong_person(state: State, actor: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -66,12 +67,12 @@ def surveillance(state: State, events: DayEvents, draws: Draws, day: int) -> Cha
             if wrong.any():
                 u = draws.uniform(actor[wrong], PICK, key[wrong])
                 target[wrong] = wrong_person(state, actor[wrong], u)
-        misattributed = target != actor
         shared = np.ones(actor.size, dtype=bool)
         if (src.share < 1).any():
             shared = draws.uniform(actor, SHARE, key) < src.share[s]
         for d in src.delays:  # one batch per source delay
             sel = shared if src.delays.size == 1 else shared & (src.delay[s] == d)
-            state.pending.push(day + int(d), target[sel], event[sel], misattributed[sel])
-    target, event, misattributed = state.pending.pop(day, 3)
-    return Charges(target.astype(np.int64), event.astype(np.int64), misattributed.astype(bool))
+            state.pending.push(day + int(d), target[sel], event[sel], actor[sel])
+    target, event, actor = state.pending.pop(day, 3)
+    target = target.astype(np.int64)
+    return Charges(target, event.astype(np.int64), target != actor, actor.astype(np.int64))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import pandas as pd
 from scslab.errors import ScslabError
 
 if TYPE_CHECKING:
+    from scslab.cases import CaseFile
     from scslab.results import Result
 
 BASELINE_FILE = "baseline_timeseries.parquet"
@@ -41,14 +43,18 @@ class RunData:
     summary: dict[str, Any]
     scenario: dict[str, Any]  # the fully resolved scenario, as plain TOML data
     baseline: pd.DataFrame | None = None  # the same run's daily table with every source's coverage at 0
+    cases: tuple[CaseFile, ...] = ()  # the people of the report's Cases section
+    cases_left_out: bool = False  # some people picked for it were not traced
 
     @classmethod
-    def from_result(cls, result: Result, baseline: pd.DataFrame | None = None) -> RunData:
+    def from_result(
+        cls, result: Result, baseline: pd.DataFrame | None = None, cases: Sequence[CaseFile] = ()
+    ) -> RunData:
         scenario = result.scenario.params.model_dump(mode="json", exclude_none=True)
-        return cls(result.timeseries, result.breakdowns, result.summary, scenario, baseline)
+        return cls(result.timeseries, result.breakdowns, result.summary, scenario, baseline, tuple(cases))
 
     @classmethod
-    def from_dir(cls, directory: str | Path) -> RunData:
+    def from_dir(cls, directory: str | Path, cases: Sequence[CaseFile] = ()) -> RunData:
         """Read a run directory; a missing or unreadable file is one ScslabError line naming it."""
         root = Path(directory)
         if not root.is_dir():
@@ -64,6 +70,7 @@ class RunData:
             summary=summary,
             scenario=_read(root / "scenario.toml", lambda p: tomllib.loads(p.read_text("utf-8"))),
             baseline=_read(baseline_path, pd.read_parquet) if baseline_path.exists() else None,
+            cases=tuple(cases),
         )
 
     @property

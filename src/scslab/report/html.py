@@ -53,6 +53,8 @@ class Section:
     intro: str = ""
     figure: go.Figure | None = None
     html: str = ""
+    level: int = 2  # 2: a section of the page; 3: a part of the section before it
+    figure_id: str = ""  # the figure's element id (default figure-N)
 
 
 @cache
@@ -107,11 +109,12 @@ def page(
         parts.append(f'<p class="description">{text(description)}</p>')
     parts.append(meta_line(meta))
     for n, section in enumerate(sections):
-        parts.append(f"<section><h2>{text(section.heading)}</h2>")
+        h = f"h{section.level}"
+        parts.append(f"<section><{h}>{text(section.heading)}</{h}>")
         if section.intro:
             parts.append(f'<p class="intro">{text(section.intro)}</p>')
         if section.figure is not None:
-            div_id = f"figure-{n}"
+            div_id = text(section.figure_id or f"figure-{n}")
             specs.append({"id": div_id, "figure": json.loads(section.figure.to_json())})
             parts.append(f'<div class="scs-figure" id="{div_id}"></div>')
         parts.append(section.html + "</section>")

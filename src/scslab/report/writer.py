@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from scslab.atomic import new_directory, write_parquet, write_text
+from scslab.report.cases import cases_sections
 from scslab.report.data import BASELINE_FILE, RunData
 from scslab.report.figures import build_figures
 from scslab.report.html import Section, page, table
 from scslab.report.tables import SHARES, headline_rows, parameter_rows, ratio_rows
 
 if TYPE_CHECKING:
+    from scslab.cases import CaseFile
     from scslab.results import Result
 
 REPORT_FILE = "report.html"
@@ -65,6 +69,7 @@ def report_html(data: RunData) -> str:
             figs["disparities"],
             table(("ratio of shares", *(label for _, label in SHARES)), ratio_rows(data)),
         ),
+        *cases_sections(data.cases, data.cases_left_out),
         Section(
             "Scenario",
             "Every parameter of the resolved scenario; rerunning it with the same seed and "
@@ -87,13 +92,18 @@ def report_html(data: RunData) -> str:
     return page(f"scslab report: {data.name}", data.description, meta, sections, footer)
 
 
-def write_report(run_dir: str | Path, baseline: pd.DataFrame | None = None) -> Path:
-    """Write report.html into a run directory; a `baseline` daily table is stored beside it first."""
+def write_report(
+    run_dir: str | Path,
+    baseline: pd.DataFrame | None = None,
+    cases: Sequence[CaseFile] = (),
+    cases_left_out: bool = False,
+) -> Path:
+    """Write report.html into a run directory, with `cases` in its Cases section (`cases_left_out`: some people
+    picked for it were not traced); a `baseline` daily table is stored beside it first."""
     root = Path(run_dir)
-    data = RunData.from_dir(root)
     if baseline is not None:
         write_parquet(baseline, root / BASELINE_FILE)
-        data = RunData.from_dir(root)
+    data = dataclasses.replace(RunData.from_dir(root, cases), cases_left_out=cases_left_out)
     return write_text(root / REPORT_FILE, report_html(data))
 
 
@@ -103,13 +113,15 @@ def save_run(
     people: bool = False,
     baseline: pd.DataFrame | None = None,
     report: bool = True,
+    cases: Sequence[CaseFile] = (),
+    cases_left_out: bool = False,
 ) -> Path:
-    """Save a run with its baseline's daily table (if given) and report.html; the directory appears complete or
-    not at all."""
+    """Save a run with its baseline's daily table (if given) and report.html (with `cases`); the directory
+    appears complete or not at all."""
     with new_directory(directory) as staging:
         result.write_files(staging, people=people)
         if baseline is not None:
             baseline.to_parquet(staging / BASELINE_FILE, index=False)
         if report:
-            write_report(staging)
+            write_report(staging, cases=cases, cases_left_out=cases_left_out)
     return Path(directory)

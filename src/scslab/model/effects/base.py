@@ -6,7 +6,10 @@ state allocates them, `State.kept`, and the memory estimate reads their bytes), 
 rows (spliced into the catalogue), its audit context and severity, and its hooks:
 `income` changes the income (and so the financial stress) of the citizens it reaches, `events` drops events it
 prevents, `act` runs each day in the sanctions phase (after the day's listings), and
-`start` runs once on the initial state.
+`start` runs once on the initial state. It also declares what it records in a trace
+(`model.trace`, sanctions.parquet): the `what` words of its rows (`records`), written by one
+`trace.felt` call where they happen, or, for an effect that holds while a rule reaches a citizen,
+`reaches` and the words of its start and end (`spans`), which the trace looks at itself.
 """
 
 from __future__ import annotations
@@ -98,6 +101,14 @@ class Effect:
     start: Start | None = None  # what holds from the start
     read: dict[str, Callable[[State], float]] = field(default_factory=dict)  # its stocks' values
     holds: Holds | None = None  # which of `ids` hold the reward now (the breakdowns' "rewarded")
+    records: tuple[str, ...] = ()  # the `what` of the rows it writes to a trace (sanctions.parquet)
+    reaches: Holds | None = None  # which of `ids` it reaches now, for an effect the trace records as spans
+    spans: tuple[str, str] | None = None  # the `what` of a span's start and end (with `reaches`)
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        """Every `what` its trace rows may have."""
+        return self.records + (self.spans or ())
 
     @property
     def bytes_per_citizen(self) -> float:

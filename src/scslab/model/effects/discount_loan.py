@@ -24,4 +24,6 @@ EFFECT = Effect(
     description="The income multiplier of the citizens it reaches rises by the rule's `size`.",
     income=discount,
     holds=reached("discount_loan"),
+    reaches=reached("discount_loan"),
+    spans=("loan discounted", "loan discount ended"),
 )

@@ -10,9 +10,12 @@ import numpy as np
 from scslab.model.catalogue import Metric
 from scslab.model.effects.base import Array, Effect, changed_today, severe
 from scslab.model.params import applies
+from scslab.model.trace import felt
 from scslab.population.types import AGE_CHILD, Population
 
 HOUSEHOLDS = ("household_restricted", "household_children")  # its household arrays
+KEY = "education_restriction"
+RESTRICTED, FREED = "children restricted", "children freed"  # its trace rows (count: the household's children)
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
@@ -25,7 +28,7 @@ def education(state: State, ids: np.ndarray | None = None) -> None:
 
     Re-checks the citizens whose score or listing changed today, or `ids` (everyone, at the start).
     """
-    rules = state.cp.sanctions.get("education_restriction", ())
+    rules = state.cp.sanctions.get(KEY, ())
     if not rules:
         return
     ids = changed_today(state) if ids is None else ids
@@ -45,6 +48,15 @@ def education(state: State, ids: np.ndarray | None = None) -> None:
     after = restricted[uh] > 0
     kept.tallies["children_restricted"] += int(children[uh][after & ~before].sum())
     kept.tallies["children_restricted"] -= int(children[uh][before & ~after].sum())
+    if state.trace is not None:  # on the first adult of each household whose children it restricts or frees
+        flipped = uh[after != before]
+        if flipped.size:
+            first = ids[np.unique(house, return_index=True)[1]]
+            h = state.pop.household[first]
+            now_restricted = restricted[h] > 0
+            was = now_restricted ^ np.isin(h, flipped)
+            felt(state, KEY, RESTRICTED, first[now_restricted & ~was], count=children[h[now_restricted & ~was]])
+            felt(state, KEY, FREED, first[was & ~now_restricted], count=children[h[was & ~now_restricted]])
 
 
 def children_of(pop: Population) -> np.ndarray:
@@ -63,7 +75,7 @@ def initial(state: State) -> None:
 
 
 EFFECT = Effect(
-    key="education_restriction",
+    key=KEY,
     role="sanction",
     description="Children lose priority admission while an adult of their household is sanctioned.",
     context="education",
@@ -89,4 +101,5 @@ EFFECT = Effect(
     act=daily,
     start=initial,
     read={"children_restricted": lambda state: state.kept.tallies["children_restricted"]},
+    records=(RESTRICTED, FREED),
 )

@@ -42,4 +42,6 @@ EFFECT = Effect(
     ),
     read={"green_channel_benefits": holders},
     holds=reached("green_channel"),
+    reaches=reached("green_channel"),
+    spans=("green channel granted", "green channel withdrawn"),
 )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scslab.model.effects.base import Effect
+from scslab.model.params import applies
 
 if TYPE_CHECKING:
     from scslab.model.params import Compiled
@@ -19,6 +20,11 @@ def penalty(state: State, ids: np.ndarray, multiplier: np.ndarray) -> None:
     """`multiplier -= x` for each penalty of size x that reaches a citizen of `ids`."""
     for rule, s in state.cp.sanction_entries.get("loan_penalty", ()):
         multiplier -= s.size * rule.hits(ids, state.blacklist.member, state.tier)
+
+
+def penalised(state: State, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` a loan penalty reaches now."""
+    return applies(state.cp.sanctions.get("loan_penalty", ()), ids, state.blacklist.member, state.tier)
 
 
 def largest_loss(cp: Compiled) -> float:
@@ -39,4 +45,6 @@ EFFECT = Effect(
     severity=severity,
     income=penalty,
     income_loss=largest_loss,
+    reaches=penalised,
+    spans=("loan penalised", "loan penalty lifted"),
 )

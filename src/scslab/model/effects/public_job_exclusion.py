@@ -11,11 +11,15 @@ from scslab.model.catalogue import Metric
 from scslab.model.draws import PROMOTION
 from scslab.model.effects.base import Effect, severe
 from scslab.model.params import applies
+from scslab.model.trace import felt
 
 if TYPE_CHECKING:
     from scslab.model.draws import Draws
     from scslab.model.state import State
     from scslab.model.surveillance import Charges
+
+KEY = "public_job_exclusion"
+BLOCKED = "promotion blocked"  # its trace rows
 
 
 def promotions(state: State, draws: Draws, day: int) -> None:
@@ -27,9 +31,10 @@ def promotions(state: State, draws: Draws, day: int) -> None:
     if who.size == 0:
         return
     ok = (state.tier[who] <= state.cp.promotion_min_tier) & ~state.blacklist.member[who]
-    ok &= ~applies(state.cp.sanctions.get("public_job_exclusion", ()), who, state.blacklist.member, state.tier)
+    ok &= ~applies(state.cp.sanctions.get(KEY, ()), who, state.blacklist.member, state.tier)
     state.counters.add("promotions_granted", int(ok.sum()))
     state.counters.add("promotions_blocked", int((~ok).sum()))
+    felt(state, KEY, BLOCKED, who[~ok])
 
 
 def act(state: State, charges: Charges, draws: Draws, day: int) -> None:
@@ -38,7 +43,7 @@ def act(state: State, charges: Charges, draws: Draws, day: int) -> None:
 
 
 EFFECT = Effect(
-    key="public_job_exclusion",
+    key=KEY,
     role="sanction",
     description="Civil servants it reaches are not promoted (the blacklist and `promotion.min_tier` block too).",
     context="public employment",
@@ -65,4 +70,5 @@ EFFECT = Effect(
         ),
     ),
     act=act,
+    records=(BLOCKED,),
 )

@@ -8,6 +8,7 @@ import numpy as np
 
 from scslab.model.catalogue import Metric
 from scslab.model.effects.base import NEVER, Array, Effect
+from scslab.model.trace import felt
 from scslab.population.types import BUSINESS_OWNER
 
 if TYPE_CHECKING:
@@ -15,10 +16,13 @@ if TYPE_CHECKING:
     from scslab.model.state import IdSet, State
     from scslab.model.surveillance import Charges
 
+KEY = "red_loan"
+GRANTED, ENDED = "red loan granted", "red loan ended"  # its trace rows
+
 
 def red_loans(state: State, charges: Charges, draws: Draws, day: int) -> None:
     """Business owners with a detected party-promotion event in the last `window_days` hold a red loan."""
-    entries = state.cp.reward_entries.get("red_loan", ())
+    entries = state.cp.reward_entries.get(KEY, ())
     if not entries:
         return
     window = entries[-1][1].window_days  # (the last rule's window)
@@ -27,9 +31,11 @@ def red_loans(state: State, charges: Charges, draws: Draws, day: int) -> None:
     ids = ids[state.pop.occupation[ids] == BUSINESS_OWNER]
     until, loans = state.kept.arrays["red_loan_until"], state.kept.sets["red_loan"]
     until[ids] = day + window  # held on days day .. day + window - 1
-    loans.add(ids)
+    felt(state, KEY, GRANTED, loans.add(ids))
     held = loans.ids()
-    loans.discard(held[until[held] <= day])
+    ended = held[until[held] <= day]
+    loans.discard(ended)
+    felt(state, KEY, ENDED, ended)
 
 
 def holders(state: State, ids: np.ndarray) -> np.ndarray:
@@ -39,7 +45,7 @@ def holders(state: State, ids: np.ndarray) -> np.ndarray:
 
 
 EFFECT = Effect(
-    key="red_loan",
+    key=KEY,
     role="reward",
     description="Business owners with a detected party-promotion event in the last `window_days` hold a loan.",
     arrays=(Array("red_loan_until", np.int32, fill=NEVER),),  # the day each citizen's loan ends
@@ -58,4 +64,5 @@ EFFECT = Effect(
     act=red_loans,
     read={"red_loans": lambda state: state.kept.sets["red_loan"].size},
     holds=holders,
+    records=(GRANTED, ENDED),
 )

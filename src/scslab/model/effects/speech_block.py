@@ -9,24 +9,29 @@ import numpy as np
 from scslab.model.catalogue import Metric
 from scslab.model.effects.base import Effect, severe
 from scslab.model.params import applies
+from scslab.model.trace import felt
 
 if TYPE_CHECKING:
     from scslab.model.state import State
+
+KEY = "speech_block"
+SUPPRESSED = "speech suppressed"  # its trace rows (detail: the event type)
 
 
 def suppress(state: State, e: int, ids: np.ndarray) -> np.ndarray:
     """The actors of event type `e` whose speech is not blocked; the blocked ones are counted."""
     cp = state.cp
-    speech_rules = cp.sanctions.get("speech_block", ())
+    speech_rules = cp.sanctions.get(KEY, ())
     if cp.events.political[e] and speech_rules and ids.size:
         blocked = applies(speech_rules, ids, state.blacklist.member, state.tier)
         state.counters.add("speech_suppressed", int(blocked.sum()))
+        felt(state, KEY, SUPPRESSED, ids[blocked], cp.events.names[e])
         ids = ids[~blocked]
     return ids
 
 
 EFFECT = Effect(
-    key="speech_block",
+    key=KEY,
     role="sanction",
     description="Political events of the citizens it reaches do not happen.",
     context="online speech",
@@ -45,4 +50,5 @@ EFFECT = Effect(
         ),
     ),
     events=suppress,
+    records=(SUPPRESSED,),
 )

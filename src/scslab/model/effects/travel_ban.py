@@ -11,6 +11,7 @@ from scslab.model.catalogue import Metric
 from scslab.model.draws import PLANE, TRIPS, repeat_ranks
 from scslab.model.effects.base import Effect, severe
 from scslab.model.params import Rule, applies
+from scslab.model.trace import felt, split_among
 from scslab.scenario.schema import TRAVEL_MODES
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from scslab.model.surveillance import Charges
 
 KEY = "travel_ban"
+DENIED = "trip denied"  # its trace rows (detail: the mode)
 
 
 def ban_modes(cp: Compiled) -> tuple[tuple[Rule, tuple[int, ...]], ...]:
@@ -40,6 +42,7 @@ def deny_trips(state: State, who: np.ndarray, plane: np.ndarray) -> None:
     state.counters.add("trips_denied", int(denied.sum()))
     state.counters.add("trips_denied_plane", int((denied & plane).sum()))
     state.counters.add("trips_denied_train", int((denied & ~plane).sum()))
+    felt(state, KEY, DENIED, who[denied], np.asarray(TRAVEL_MODES)[(~plane[denied]).astype(np.int64)])
 
 
 def travel(state: State, draws: Draws, day: int) -> None:
@@ -76,6 +79,10 @@ def travel_of_listed(state: State, rng: np.random.Generator) -> None:
     state.counters.add("trips_denied", plane + train)
     state.counters.add("trips_denied_plane", plane)
     state.counters.add("trips_denied_train", train)
+    if state.trace is not None:  # who was denied: the totals split by each one's rate (the trace's own draws)
+        for m, total in enumerate((plane, train)):
+            weight = state.cp.trip_rates[state.pop.income_q[listed] - 1, m]
+            felt(state, KEY, DENIED, split_among(state, listed, weight, total, state.trace.today, m), TRAVEL_MODES[m])
 
 
 def travel_keyed(state: State, draws: Draws) -> None:
@@ -117,4 +124,5 @@ EFFECT = Effect(
         _denied("trips_denied_train", "Trips denied (train)", "Denied trips by train."),
     ),
     act=act,
+    records=(DENIED,),
 )
