@@ -169,8 +169,8 @@ class LiveRun:
         job = runner.Job(sc, self.seed, self.target, 0, False, options)
         self._set("building", "building the synthetic population")
         runner.begin(job)
-        try:
-            self._at = engine.start(sc.params, self.seed, sc.origin)
+        try:  # traced as `scslab run` traces for its report's cases (everyone listed, where memory allows)
+            self._at = engine.start(sc.params, self.seed, sc.origin, trace=runner.report_trace(job))
         except BaseException:
             job.undo()
             raise
@@ -180,7 +180,9 @@ class LiveRun:
         self.result = result
         words = "running the same city without surveillance (the baseline)" if self.baseline else "writing"
         self._set("baseline" if self.baseline else "writing", words)
-        runner.finish(job, result)
+        kept = result.state.trace
+        runner.finish(job, result)  # (drops the report's trace, which writes no file)
+        result.state.trace = kept  # the People page opens the listed people's cases from it
         self.snapshot = Snapshot(self.days, self.days, RunData.from_dir(self.target), final=True)
         self._set("done", f"written to {self.target}")
 

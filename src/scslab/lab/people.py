@@ -1,7 +1,8 @@
-"""The People page: the listed and wrongfully listed people of a run, filterable, and each one's case.
+"""The People page: the listed and wrongfully listed people of a run, filterable, and each one's case file.
 
-Built on the run's listing log (listings.parquet, docs/model.md "The listing log") joined with
-the people's attributes at the end of the run (`Result.people`).
+The list is the run's listing log (listings.parquet, docs/model.md "The listing log") joined with
+the people's attributes at the end of the run (`Result.people`); a case is `scslab.cases.CaseFile`,
+from the run's own trace or from `scslab explain`'s replay.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import solara
+import solara.lab
 
+from scslab.api import explain
+from scslab.cases import CaseFile
 from scslab.lab.charts import Chart
 from scslab.results import Result
 from scslab.scenario.schema import CAUSES
@@ -58,28 +61,32 @@ def random_case(wrongful: pd.DataFrame) -> int:
     return int(wrongful["citizen"].iloc[random.randrange(len(wrongful))])
 
 
-def case_lines(df: pd.DataFrame, citizen: int) -> list[str]:
-    """A person's listings, in words."""
-    lines = []
-    for row in df[df["citizen"] == citizen].itertuples(index=False):
-        end = "still listed at the end" if row.exit_reason == "still_listed" else (
-            f"taken off on day {row.exit_day} ({row.exit_reason.replace('_', ' ')})")  # fmt: skip
-        wrong = "wrongful" if row.wrongful else "rightful"
-        offence = "" if row.offence_day < 0 else f", for an offence of day {row.offence_day}"
-        lines.append(f"Listed on day {row.entry_day} by {row.cause.replace('_', ' ')}{offence}; {end}; {wrong}.")
-    return lines
+def open_case(result: Result, target: Path, citizen: int) -> CaseFile:
+    """A citizen's case file: from the run's own trace (everyone listed, where memory allowed it), else by
+    `scslab explain`'s replay of the run folder (checked byte for byte against the run)."""
+    if result.has_case(citizen):
+        return result.case(citizen)
+    return explain(target, citizen)
 
 
-def ledger_figure(person: pd.Series) -> go.Figure:
-    """Where the person's score at the end comes from: own conduct, misattributed charges, association."""
-    parts = {"own conduct": person["own"], "misattributed to them": person["misattributed"],
-             "others' conduct (association)": person["association"]}  # fmt: skip
-    fig = go.Figure(go.Bar(x=list(parts), y=list(parts.values()), marker_color=["#2c3e50", "#e67e22", "#f1c40f"]))
-    fig.update_layout(template="plotly_white", height=300, margin={"l": 50, "r": 10, "t": 50, "b": 40},
-                      title={"text": f"Points on the score by origin (score {person['score']:.0f}; "
-                                     f"{person['counterfactual_score']:.0f} without others' conduct and errors)",
-                             "x": 0})  # fmt: skip
-    return fig
+@solara.component
+def CaseView(case: CaseFile) -> None:
+    """A case file: its summary, timeline, score plot, association network, charges and sanctions."""
+    with solara.Card(f"Case of citizen {case.citizen}", classes=["scs-case"]):
+        solara.HTML(tag="p", unsafe_innerHTML=html.escape(case.summary()), classes=["scs-case-summary"],
+                    style="font-size: 1.05em")  # fmt: skip
+        for row in case.timeline().itertuples(index=False):
+            solara.HTML(tag="p", unsafe_innerHTML=html.escape(f"{row.date}: {row.text}"), classes=["scs-case-line"],
+                        style="margin: 2px 0")  # fmt: skip
+        with solara.ColumnsResponsive(12, large=6):
+            Chart(case.plot(), "case-score")
+            Chart(case.network().figure, "case-network")
+        with solara.Details("Charges (one row per ledger entry)"):
+            solara.DataFrame(case.charges, items_per_page=10)
+        with solara.Details("Sanctions and rewards felt"):
+            solara.DataFrame(case.sanctions, items_per_page=10)
+        text_provenance = f"From {case.provenance}." if case.provenance else ""
+        solara.Text(text_provenance)
 
 
 @solara.component
@@ -116,13 +123,13 @@ def PeopleView(result: Result, target: Path) -> None:
         solara.CellAction(name="Open the case",
                           on_click=lambda column, row: set_chosen(int(shown["citizen"].iloc[row])))
     ])  # fmt: skip
+    case = solara.lab.use_task(lambda: None if chosen is None else open_case(result, target, chosen),
+                               dependencies=[chosen], raise_error=False)  # fmt: skip
     if chosen is not None:
-        person = result.people.iloc[chosen]
-        with solara.Card(f"Case of citizen {chosen}", classes=["scs-case"]):
-            group_word = "minority" if person["group"] == 1 else "majority"
-            solara.Text(f"{group_word}, {person['occupation']}, district {person['district']}, income quintile "
-                        f"{person['income_q']}; {person['degree_family']} family, {person['degree_work']} work and "
-                        f"{person['degree_friends']} friends ties at the end.")  # fmt: skip
-            for line in case_lines(df, chosen):
-                solara.HTML(tag="p", unsafe_innerHTML=html.escape(line), classes=["scs-case-line"])
-            Chart(ledger_figure(person), "ledger")
+        if case.pending:
+            solara.Text(f"opening the case of citizen {chosen} (a replay of the run, if it did not trace them)")
+            solara.ProgressLinear(True)
+        elif case.error:
+            solara.Error(f"citizen {chosen}: {case.exception}")
+        elif case.value is not None:
+            CaseView(case.value)
