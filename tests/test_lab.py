@@ -267,7 +267,7 @@ def test_cancel_stops_the_run_and_leaves_nothing(chromium: Any, server: dict[str
     context.close()
 
 
-def test_two_sessions_do_not_share_state(chromium: Any, server: dict[str, Any]) -> None:
+def test_two_sessions_are_independent_and_a_closed_one_frees_its_run(chromium: Any, server: dict[str, Any]) -> None:
     first, page_a, guard_a = open_lab(chromium, server)
     second, page_b, guard_b = open_lab(chromium, server)
     expand(page_a, "Blacklist")
@@ -278,12 +278,23 @@ def test_two_sessions_do_not_share_state(chromium: Any, server: dict[str, Any]) 
     expand(page_b, "Blacklist")
     assert field(page_b, "blacklist.threshold").locator("input").input_value() == "650"
     assert field(page_a, "blacklist.threshold").locator("input").input_value() == "700"
-    tab(page_a, "Audit")
+    tab(page_a, "Run")
+    set_value(page_a, "days", "5000")
+    page_a.locator(".scs-run").click()
+    page_a.locator(".scs-state-running").wait_for(timeout=60_000)
     tab(page_b, "Run")
     assert page_b.locator(".scs-status").count() == 0  # no run of the other session shows here
+    tab(page_b, "Sessions")
+    page_b.locator(".scs-refresh").click()
+    page_b.locator(".scs-server").get_by_text("1 run(s) going").wait_for(timeout=10_000)
     guard_a.check()
+    first.close()  # a session that closes frees its run (10 s after its last page went)
+    deadline = time.monotonic() + 40
+    while "0 run(s) going" not in page_b.locator(".scs-server").inner_text():
+        assert time.monotonic() < deadline, "the closed session's run still holds its slot"
+        page_b.locator(".scs-refresh").click()
+        page_b.wait_for_timeout(1000)
     guard_b.check()
-    first.close()
     second.close()
 
 
@@ -303,20 +314,23 @@ def test_every_page_compare_and_audit(chromium: Any, server: dict[str, Any]) -> 
         page.get_by_text(f"{finding.rule}: {finding.effect.replace('_', ' ')} ({finding.trigger})").wait_for()
     shoot(page, "Audit")
     tab(page, "Compare")
-    seeds = page.locator(".scs-compare-seeds input").first
-    seeds.fill("2")
-    seeds.press("Enter")
+    for name, value in (("seeds", "2"), ("size", "3000"), ("days", "40")):
+        box = page.locator(f".scs-compare-{name} input").first
+        box.fill(value)
+        box.press("Enter")
     page.locator(".scs-compare").click()
     page.locator(".scs-compare-status").get_by_text("done").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").last.wait_for()
     cells = page.locator("table").last.inner_text()
     comparison = scslab.compare(scslab.load_scenario("beijing-2020").with_overrides({"population.size": 20_000,
-                                "days": 120}), "beijing-2020", seeds=2,
-                                overrides={"population.size": 5_000, "days": 60})  # fmt: skip
+                                "days": 120}), "rights-respecting", seeds=2,
+                                overrides={"population.size": 3_000, "days": 40})  # fmt: skip
     from scslab.report.compare import metric_rows
 
-    first = metric_rows(comparison)[0]
-    assert first[0] in cells and first[3] in cells
+    rows = metric_rows(comparison)
+    assert len(rows) > 10
+    for figure, _, _, difference, span, _ in rows:  # each headline figure's B − A and its interval, as computed here
+        assert f"{figure}\t" in cells and f"\t{difference}\t{span}" in cells, (figure, difference, span)
     shoot(page, "Compare")
     guard.check()
     context.close()

@@ -37,7 +37,9 @@ from scslab.scenario import Scenario, list_presets, load_scenario
 
 DEFAULT_PRESET = "beijing-2020"
 DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
+COMPARE_WITH = "rights-respecting"  # the design B a comparison starts with: the contrast to most presets
 UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
+SESSION_JOBS: dict[str, list[LiveRun | CompareRun]] = {}  # each session's runs and comparisons, by its id
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
 
 
@@ -69,6 +71,7 @@ comparison: solara.Reactive[CompareRun | None] = solara.reactive(None)
 compare_tick = solara.reactive(0)
 upload_message = solara.reactive("")
 tab = solara.reactive(0)
+refreshed = solara.reactive(0)  # the Sessions page's Refresh
 
 
 def text_block(text: str, css: str = "") -> None:
@@ -220,6 +223,7 @@ def start_run() -> None:
     snapshot.set(None)
     progress.set(Progress("queued", "", 0, sc.params.days, None))
     Painter(context).follow(run)
+    keep(run)
     run.start(CONFIG.queue)
 
 
@@ -289,7 +293,7 @@ def ComparePage() -> None:
     _ = compare_tick.value
     job = comparison.value
     presets = [name for name, _ in list_presets()]
-    other, set_other = solara.use_state(f"preset {presets[0]}")
+    other, set_other = solara.use_state(f"preset {COMPARE_WITH}")
     seeds, set_seeds = solara.use_state(5)
     size, set_size = solara.use_state(5_000)
     days, set_days = solara.use_state(60)
@@ -303,8 +307,10 @@ def ComparePage() -> None:
             solara.Select("B", values=choices, value=other if other in choices else choices[0], on_value=set_other)
             solara.InputInt("seeds (K)", value=seeds, on_value=set_seeds, continuous_update=False,
                             classes=["scs-compare-seeds"])
-            solara.InputInt("citizens", value=size, on_value=set_size, continuous_update=False)
-            solara.InputInt("days", value=days, on_value=set_days, continuous_update=False)
+            solara.InputInt("citizens", value=size, on_value=set_size, continuous_update=False,
+                            classes=["scs-compare-size"])
+            solara.InputInt("days", value=days, on_value=set_days, continuous_update=False,
+                            classes=["scs-compare-days"])
 
         def go() -> None:
             context = kernel_context.get_current_context()
@@ -315,8 +321,9 @@ def ComparePage() -> None:
                 with context:
                     compare_tick.set(compare_tick.peek() + 1)
 
-            comparison.set(CompareRun(d.scenario(), b, seeds, {"population.size": size, "days": days},
-                                      on_update=tick).start(CONFIG.queue))  # fmt: skip
+            job = CompareRun(d.scenario(), b, seeds, {"population.size": size, "days": days}, on_update=tick)
+            keep(job)
+            comparison.set(job.start(CONFIG.queue))
 
         busy = job is not None and job.active
         with solara.Row():
@@ -368,13 +375,13 @@ def PeoplePage() -> None:
 
 @solara.component
 def SessionsPage() -> None:
+    _ = progress.value, refreshed.value
     going, waiting = CONFIG.queue.counts()
-    _ = progress.value
     name, set_name = solara.use_state("")
     with solara.Card("This server"):
         solara.Text(f"{going} run(s) going, {waiting} waiting; at most {CONFIG.queue.slots} at once (--max-runs). "
                     f"Runs are written under {CONFIG.root}.", classes=["scs-server"])  # fmt: skip
-        solara.Button("Refresh", on_click=lambda: progress.set(replace(progress.value)))
+        solara.Button("Refresh", on_click=lambda: refreshed.set(refreshed.value + 1), classes=["scs-refresh"])
     with solara.Card("Designs saved in this session"):
         with solara.Row():
             solara.InputText("name", value=name, on_value=set_name)
@@ -396,15 +403,18 @@ def SessionsPage() -> None:
 
 def free_session_runs() -> Callable[[], None]:
     """When a session closes (its tab gone for a while), its runs stop and their slots free."""
-    context = kernel_context.get_current_context()
+    session = kernel_context.get_current_context().id
 
     def cleanup() -> None:
-        with context:
-            for job in (live.peek(), comparison.peek()):
-                if job is not None:
-                    job.cancel()
+        for job in SESSION_JOBS.pop(session, []):
+            job.cancel()
 
     return cleanup
+
+
+def keep(job: LiveRun | CompareRun) -> None:
+    """Note a job of this session, for `free_session_runs`."""
+    SESSION_JOBS.setdefault(kernel_context.get_current_context().id, []).append(job)
 
 
 solara.lab.on_kernel_start(free_session_runs)

@@ -107,6 +107,8 @@ def serve(host: str = "127.0.0.1", port: int = 8521, root: Path | str = "runs", 
     import solara.server.starlette
     import uvicorn
 
+    import scslab.lab.app  # noqa: F401 (before any session: its on_kernel_start hook then sees every session)
+
     warm_up()
     config = uvicorn.Config(solara.server.starlette.app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
