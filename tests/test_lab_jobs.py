@@ -4,6 +4,7 @@ writes, a cancel leaves nothing, and the server-wide cap queues runs in order.""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 pytest.importorskip("solara")
 
 import scslab
-from runkit import small
+from runkit import cli, small
 from scslab.errors import ScenarioError
 from scslab.lab.design import Design, read_upload, scenario_text
 from scslab.lab.jobs import LiveRun, RunQueue
@@ -129,3 +130,26 @@ def test_a_run_cancelled_in_the_queue_never_starts(tmp_path: Path) -> None:
     assert run.thread is not None
     run.thread.join(5)
     assert run.state == "cancelled" and queue.counts() == (1, 0) and not (tmp_path / "x").exists()
+
+
+def test_lab_refuses_a_taken_port_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("lab", "--port", str(port), "--no-browser", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: --port: {port} on 127.0.0.1 cannot be used (Address already "
+                                                f"in use) (allowed: a free port)"]  # fmt: skip
+
+
+def test_the_lab_is_an_element_for_a_notebook() -> None:
+    import reacton.core
+
+    from scslab.lab import Lab
+
+    element = Lab()
+    assert isinstance(element, reacton.core.Element)
+    import solara.server.settings as settings
+
+    assert settings.telemetry.mixpanel_enable is False  # no request to solara.dev or mixpanel
