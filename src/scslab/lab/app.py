@@ -39,6 +39,7 @@ DEFAULT_PRESET = "beijing-2020"
 DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
 COMPARE_WITH = "rights-respecting"  # the design B a comparison starts with: the contrast to most presets
 UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
+DRAW_PAUSE = 3.0  # and waits this many times as long as its last drawing took before the next
 SESSION_JOBS: dict[str, list[LiveRun | CompareRun]] = {}  # each session's runs and comparisons, by its id
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
 
@@ -202,6 +203,7 @@ class Painter:
             run = self.run
             assert run is not None
             ended = not run.active
+            began = time.perf_counter()
             with self.context:
                 progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
                 if run.snapshot is not drawn:
@@ -211,7 +213,8 @@ class Painter:
                     history.set((*history.peek(), run.target))
             if ended:
                 return
-            time.sleep(UI_SECONDS)
+            # drawing takes the server this long, and the browser about as long again: leave the run the rest
+            time.sleep(max(UI_SECONDS, DRAW_PAUSE * (time.perf_counter() - began)))
 
 
 def start_run() -> None:

@@ -29,8 +29,8 @@ from scslab.scenario import Scenario
 
 STATES = ("queued", "building", "running", "baseline", "writing", "done", "cancelled", "failed")
 SNAPSHOT_DAYS = 5  # a live snapshot at least every this many simulated days
-SNAPSHOT_SECONDS = 0.5  # and at most this often in wall time (the first and the last always): the browser draws
-# six charts per snapshot, which takes it a few hundred milliseconds at a year's length
+SNAPSHOT_SECONDS = 1.0  # and at most this often in wall time (the first and the last always): the browser draws
+# six charts per snapshot, which takes it a few hundred milliseconds at a year's length (on the same cores)
 
 
 class RunQueue:
