@@ -182,6 +182,8 @@ def test_design_run_live_people_and_download(chromium: Any, server: dict[str, An
     page.locator(".scs-run").click()
     page.locator(".scs-chart-blacklist .js-plotly-plot").wait_for(timeout=60_000)
     page.locator(".scs-state-done").wait_for(timeout=90_000)
+    page.wait_for_function("""() => { const gd = document.querySelector('.scs-chart-political .js-plotly-plot');
+        return gd && gd.data.some((t) => t.name.startsWith('without surveillance')); }""", timeout=30_000)
     shoot(page, "Run")
     run = only_run(server["root"], before)
     ts = pd.read_parquet(run / "timeseries.parquet")

@@ -204,11 +204,11 @@ class Painter:
             assert run is not None
             ended = not run.active
             began = time.perf_counter()
-            with self.context:
-                progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
+            with self.context:  # (the charts first: "done" is shown once the last charts are sent)
                 if run.snapshot is not drawn:
                     drawn = run.snapshot
                     snapshot.set(drawn)
+                progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
                 if ended and run.state == "done":
                     history.set((*history.peek(), run.target))
             if ended:
