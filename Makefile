@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser lab
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/scslab run beijing-2020 --report
+
+# The lab (docs/lab.md): a local web app, on 127.0.0.1 only; runs go under runs/.
+lab: $(STAMP)
+	$(BIN)/scslab lab
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2

@@ -87,9 +87,10 @@ def test_scenarios_lists_presets(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_commands_in_their_order(tmp_path: Path) -> None:
-    """The commands of the cli package's modules, in the order they register: runs, experiments, audit."""
+    """The commands of the cli package's modules, in the order they register: runs, experiments, audit, the lab."""
     res = cli("--help", cwd=tmp_path)
-    order = ["run", "scenarios", "report", "compare", "ensemble", "sweep", "sensitivity", "calibrate", "runs", "audit"]
+    order = ["run", "scenarios", "report", "compare", "ensemble", "sweep", "sensitivity", "calibrate", "runs", "audit",
+             "lab"]
     lines = [line.strip("│ ").split(" ")[0] for line in res.stdout.splitlines()]
     assert res.returncode == 0 and [name for name in lines if name in order] == order
 

@@ -27,7 +27,10 @@ from scslab.cli import explain
 # isort: split
 from scslab.cli import audit
 
-__all__ = ["app", "audit", "experiments", "explain", "main", "run"]
+# isort: split
+from scslab.cli import lab
+
+__all__ = ["app", "audit", "experiments", "explain", "lab", "main", "run"]
 
 
 def main() -> None:

@@ -1,0 +1,448 @@
+"""The lab's pages (Solara): Design, Run, Compare, People, Audit, Sessions.
+
+Each browser session has its own design and runs: the state below is Solara's reactive
+variables, which live per session (per virtual kernel). Runs go on worker threads
+(`jobs.LiveRun`); they hand their snapshots to the page through the session's context.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import random
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import solara
+import solara.lab
+from solara.server import kernel_context
+
+from scslab.audit import audit
+from scslab.errors import ScslabError
+from scslab.hardware import available_bytes
+from scslab.lab import people as people_view
+from scslab.lab.charts import Chart
+from scslab.lab.design import Design, Rule, groups, read_upload, scenario_text
+from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
+from scslab.lab.live import chart_figures, compare_figure, compare_rows
+from scslab.lab.server import CONFIG
+from scslab.memory import check_memory, estimate_peak_bytes
+from scslab.scenario import Scenario, list_presets, load_scenario
+
+DEFAULT_PRESET = "beijing-2020"
+DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
+COMPARE_WITH = "rights-respecting"  # the design B a comparison starts with: the contrast to most presets
+UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
+DRAW_PAUSE = 3.0  # and waits this many times as long as its last drawing took before the next
+SESSION_JOBS: dict[str, list[LiveRun | CompareRun]] = {}  # each session's runs and comparisons, by its id
+PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
+
+
+def start_design(preset: str = DEFAULT_PRESET) -> Design:
+    base = load_scenario(preset).with_overrides({"population.size": DEFAULT_SIZE, "days": DEFAULT_DAYS})
+    return Design.start(base, f"preset {preset}")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where this session's run is, as the Run page shows it."""
+
+    state: str = ""
+    message: str = ""
+    day: int = 0
+    days: int = 0
+    queue: int | None = None  # place in the server's queue
+
+
+design = solara.reactive(start_design())
+seed = solara.reactive(1)
+baseline = solara.reactive(True)
+live: solara.Reactive[LiveRun | None] = solara.reactive(None)
+progress = solara.reactive(Progress())
+snapshot: solara.Reactive[Snapshot | None] = solara.reactive(None)
+history: solara.Reactive[tuple[Path, ...]] = solara.reactive(())  # this session's finished run folders
+saved: solara.Reactive[dict[str, Design]] = solara.reactive({})  # designs saved in this session, by name
+comparison: solara.Reactive[CompareRun | None] = solara.reactive(None)
+compare_tick = solara.reactive(0)
+upload_message = solara.reactive("")
+tab = solara.reactive(0)
+refreshed = solara.reactive(0)  # the Sessions page's Refresh
+
+
+def text_block(text: str, css: str = "") -> None:
+    """Plain text as a paragraph (escaped; no Markdown, whose KaTeX would come from the network)."""
+    solara.HTML(tag="p", unsafe_innerHTML=html.escape(text), style=css or "margin: 4px 0; color: #444")
+
+
+@solara.component
+def ValueControl(key: str, label: str, help: str) -> None:
+    """A text field for one scenario value, with the schema's message beside it when refused."""
+    d = design.value
+    _, errors = d.resolved()
+    error = errors.get(key)
+    solara.InputText(
+        label,
+        value=d.text(key),
+        on_value=lambda text: design.set(design.value.with_text(key, text.strip())),
+        continuous_update=False,
+        error=error or False,
+        message=error or help,
+        classes=["scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")],
+    )
+
+
+@solara.component
+def RuleControl(rule: Rule, error: str | None) -> None:
+    with solara.Row(style="align-items: center"):
+        solara.Checkbox(label=f"{rule.kind[:-1]} {rule.effect.replace('_', ' ')}", value=rule.on,
+                        on_value=lambda on: design.set(design.value.with_rule(replace(rule, on=on))))  # fmt: skip
+        if rule.trigger or rule.kind == "sanctions":
+            solara.InputText("trigger", value=rule.trigger, continuous_update=False,
+                             on_value=lambda t: design.set(design.value.with_rule(replace(rule, trigger=t.strip()))),
+                             error=error or False,
+                             message=error or '"blacklist", "tier <= NAME" or "tier >= NAME"')  # fmt: skip
+
+
+@solara.component
+def DesignPage() -> None:
+    d = design.value
+    sc, errors = d.resolved()
+    presets = [name for name, _ in list_presets()]
+
+    def choose(name: str | None) -> None:
+        if name is None:
+            return
+        design.set(start_design(name))
+        upload_message.set("")
+
+    def uploaded(file: dict[str, Any]) -> None:
+        try:
+            base = read_upload(str(file["name"]), bytes(file["data"]))
+        except ScslabError as exc:
+            upload_message.set(str(exc))
+            return
+        design.set(Design.start(base, str(file["name"])))
+        upload_message.set(f"loaded {file['name']}")
+
+    with solara.Card("Start from"):
+        text_block("A preset (a documented scoring system), or a scenario file of your own (.toml, at most 1 MiB: "
+                   "it is read as data by the scenario loader, never run as code).")  # fmt: skip
+        with solara.Row():
+            preset: str | None = d.label.removeprefix("preset ")
+            solara.Select("preset", values=presets, value=preset if preset in presets else None,
+                          on_value=choose)  # fmt: skip
+            solara.FileDrop(label="Drop a scenario.toml here", on_file=uploaded, lazy=False)
+        if upload_message.value:
+            text_block(upload_message.value)
+        text_block(f"{sc.params.description}" if sc.params.description else "")
+        if errors:
+            solara.Warning(f"{len(errors)} value(s) refused: the run uses the last accepted values.")
+        solara.FileDownload(lambda: scenario_text(design.value.scenario(), seed.value).encode(),
+                            filename="scenario.toml", label="Download scenario.toml")  # fmt: skip
+    for group in groups(d.base):
+        with solara.Details(group.title, expand=group.title == "Data sources"):
+            text_block(group.about)
+            with solara.ColumnsResponsive(12, large=4):
+                for control in group.controls:
+                    ValueControl(control.key, control.label, control.help)
+    with solara.Details("Sanctions and rewards", expand=True):
+        text_block("Each rule on or off, and what triggers it: being blacklisted, or a tier at or below "
+                   "(or at or above) a tier of the score.")  # fmt: skip
+        for rule in d.rules:
+            RuleControl(rule, errors.get(rule.key))
+
+
+def memory_line(sc: Scenario) -> tuple[str, str | None]:
+    """The memory estimate of a run, and the refusal (with the size that fits) when it would not fit."""
+    need = estimate_peak_bytes(sc.params)
+    line = f"needs about {need / 2**20:,.0f} MiB of the {available_bytes() / 2**20:,.0f} MiB available"
+    try:
+        check_memory(sc.params, "this design")
+    except ScslabError as exc:
+        return line, str(exc)
+    return line, None
+
+
+def run_folder(sc: Scenario, run_seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = CONFIG.root / f"{sc.name}-{run_seed}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+class Painter:
+    """Brings a run's progress and snapshots to its session's page, on a thread of its own: drawing (the
+    report's figures, plotly's widgets) never holds up the run, and a snapshot that comes while the last
+    one is drawn replaces the one waiting, so the page shows the newest."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.wake = threading.Event()
+        self.run: LiveRun | None = None
+        self.thread = threading.Thread(target=self._loop, name="lab-painter", daemon=True)
+
+    def follow(self, run: LiveRun) -> None:
+        self.run = run
+        run.on_update = lambda _: self.wake.set()
+        self.thread.start()
+
+    def _loop(self) -> None:
+        drawn: Snapshot | None = None
+        while True:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            run = self.run
+            assert run is not None
+            ended = not run.active
+            began = time.perf_counter()
+            with self.context:  # (the charts first: "done" is shown once the last charts are sent)
+                if run.snapshot is not drawn:
+                    drawn = run.snapshot
+                    snapshot.set(drawn)
+                progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
+                if ended and run.state == "done":
+                    history.set((*history.peek(), run.target))
+            if ended:
+                return
+            # drawing takes the server this long, and the browser about as long again: leave the run the rest
+            time.sleep(max(UI_SECONDS, DRAW_PAUSE * (time.perf_counter() - began)))
+
+
+def start_run() -> None:
+    """Queue a run of the current design; a painter brings its updates to this session's page."""
+    context = kernel_context.get_current_context()
+    sc = design.value.scenario()
+    run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value)
+    live.set(run)
+    snapshot.set(None)
+    progress.set(Progress("queued", "", 0, sc.params.days, None))
+    Painter(context).follow(run)
+    keep(run)
+    run.start(CONFIG.queue)
+
+
+def zip_run(folder: Path) -> bytes:
+    """A run folder as a zip (what "Download run" gives)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                z.write(path, f"{folder.name}/{path.name}")
+    return buffer.getvalue()
+
+
+@solara.component
+def Charts(snap: Snapshot | None) -> None:
+    figures = solara.use_memo(lambda: chart_figures(snap.data) if snap is not None else {}, dependencies=[snap])
+    if snap is None:
+        return
+    with solara.ColumnsResponsive(12, large=6):
+        for name, fig in figures.items():
+            Chart(fig, name)
+
+
+@solara.component
+def RunPage() -> None:
+    d = design.value
+    sc, errors = d.resolved()
+    memory, refusal = memory_line(sc)
+    p = progress.value
+    run = live.value
+    busy = run is not None and run.active
+    with solara.Card("Size, days and seed"):
+        with solara.Row():
+            ValueControl("population.size", "citizens", "Simulated citizens (counts are also scaled to the real "
+                         "population).")  # fmt: skip
+            ValueControl("days", "days", "Simulated days.")
+            solara.InputInt("seed", value=seed, continuous_update=False)
+            solara.Checkbox(label="also run without surveillance (the chilling effect)", value=baseline)
+        text_block(f"Memory: {memory}.")
+        if refusal:
+            solara.Error(refusal, classes=["scs-refusal"])
+        if errors:
+            solara.Warning("Some values of the design are refused (see Design): the run uses the accepted ones.")
+        with solara.Row():
+            solara.Button("Run", on_click=start_run, disabled=busy or refusal is not None, color="primary",
+                          classes=["scs-run"])  # fmt: skip
+            solara.Button("Cancel", on_click=lambda: run.cancel() if run else None, disabled=not busy,
+                          classes=["scs-cancel"])  # fmt: skip
+            if run is not None and run.state == "done":
+                solara.FileDownload(lambda: zip_run(run.target), filename=f"{run.target.name}.zip",
+                                    label="Download run")  # fmt: skip
+    if p.state:
+        share = 100 * p.day / p.days if p.days else 0
+        solara.ProgressLinear(share if p.state != "queued" else True)
+        status = {"queued": f"waiting in the queue (place {p.queue})" if p.queue else "waiting for a free slot",
+                  "building": "building the synthetic population", "running": f"day {p.day} of {p.days}"}  # fmt: skip
+        words = status.get(p.state, p.message or p.state)
+        if p.state in ("done", "cancelled", "failed"):
+            words = f"{p.state}: {p.message}"
+        solara.Text(words, classes=["scs-status", f"scs-state-{p.state}"])
+    Charts(snapshot.value)
+
+
+@solara.component
+def ComparePage() -> None:
+    d = design.value
+    _ = compare_tick.value
+    job = comparison.value
+    presets = [name for name, _ in list_presets()]
+    other, set_other = solara.use_state(f"preset {COMPARE_WITH}")
+    seeds, set_seeds = solara.use_state(5)
+    size, set_size = solara.use_state(5_000)
+    days, set_days = solara.use_state(60)
+    choices = [f"preset {name}" for name in presets] + [f"saved {name}" for name in saved.value]
+    with solara.Card("Compare the current design (A) with another (B)"):
+        text_block("Both designs run over the same seeds with common random numbers: everyone whose rates the "
+                   "two designs leave alike makes the same random draws, so each seed's difference is the "
+                   "designs' effect, not noise. The table gives each headline figure's mean difference B − A "
+                   "with its 95% interval over the seeds.")  # fmt: skip
+        with solara.Row():
+            solara.Select("B", values=choices, value=other if other in choices else choices[0], on_value=set_other)
+            solara.InputInt("seeds (K)", value=seeds, on_value=set_seeds, continuous_update=False,
+                            classes=["scs-compare-seeds"])
+            solara.InputInt("citizens", value=size, on_value=set_size, continuous_update=False,
+                            classes=["scs-compare-size"])
+            solara.InputInt("days", value=days, on_value=set_days, continuous_update=False,
+                            classes=["scs-compare-days"])
+
+        def go() -> None:
+            context = kernel_context.get_current_context()
+            b = (saved.value[other.removeprefix("saved ")].scenario() if other.startswith("saved ")
+                 else load_scenario(other.removeprefix("preset ")))  # fmt: skip
+
+            def tick(_: Any) -> None:
+                with context:
+                    compare_tick.set(compare_tick.peek() + 1)
+
+            job = CompareRun(d.scenario(), b, seeds, {"population.size": size, "days": days}, on_update=tick)
+            keep(job)
+            comparison.set(job.start(CONFIG.queue))
+
+        busy = job is not None and job.active
+        with solara.Row():
+            solara.Button("Compare", on_click=go, disabled=busy, color="primary", classes=["scs-compare"])
+            solara.Button("Cancel", on_click=lambda: job.cancel() if job else None, disabled=not busy)
+    if job is not None:
+        solara.ProgressLinear(100 * job.done / job.total if job.total else True)
+        solara.Text(f"{job.state}: {job.message or f'{job.done} of {job.total} runs'}", classes=["scs-compare-status"])
+        if job.comparison is not None:
+            rows = compare_rows(job.comparison)
+            solara.DataFrame(rows, items_per_page=len(rows))
+            Chart(compare_figure(job.comparison), "compare")
+
+
+@solara.component
+def AuditPage() -> None:
+    sc = design.value.scenario()
+    report = solara.use_memo(lambda: audit(sc), dependencies=[sc.to_toml()])
+    verdict = ("No rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet") + (
+        f" the prohibited pattern of {report.article}")
+    (solara.Success if report.passes else solara.Error)(verdict, classes=["scs-verdict"])
+    text_block(report.rule_of_thumb)
+    for f in report.findings:
+        with solara.Card(f"{f.rule}: {f.effect.replace('_', ' ')} ({f.trigger})"):
+            word = "meets the prohibited pattern" if f.prohibited else "does not meet it"
+            solara.Text(f"In {f.context}, {f.severity}: {word}.",
+                        style="font-weight: bold; color: " + ("#c0392b" if f.prohibited else "#27ae60"))  # fmt: skip
+            data = "; ".join(f"{u.name} ({u.path}) {u.context}" for u in f.data) or "none"
+            offences = ", ".join(f"{u.name} {u.gravity}" for u in f.data if u.gravity != "merit") or "none"
+            lines = [f"(a) {f.scoring}", f"(i) data: {data}; applied in {f.context}",
+                     *(f"(i) unrelated: {r}" for r in f.unrelated), f"(ii) {f.severity} against: {offences}",
+                     *(f"(ii) disproportionate: {r}" for r in f.disproportionate), *(f"note: {n}" for n in f.notes)]
+            for line in lines:
+                text_block(line)
+    for note in report.not_audited:
+        text_block(f"not audited: {note}")
+
+
+@solara.component
+def PeoplePage() -> None:
+    _ = progress.value  # drawn again when the run ends
+    run = live.value
+    if run is None or run.result is None:
+        text_block("Run a design first (Run page): this page lists the people its blacklist took, and opens "
+                   "their cases.")  # fmt: skip
+        return
+    people_view.PeopleView(run.result, run.target)
+
+
+@solara.component
+def SessionsPage() -> None:
+    _ = progress.value, refreshed.value
+    going, waiting = CONFIG.queue.counts()
+    name, set_name = solara.use_state("")
+    with solara.Card("This server"):
+        solara.Text(f"{going} run(s) going, {waiting} waiting; at most {CONFIG.queue.slots} at once (--max-runs). "
+                    f"Runs are written under {CONFIG.root}.", classes=["scs-server"])  # fmt: skip
+        solara.Button("Refresh", on_click=lambda: refreshed.set(refreshed.value + 1), classes=["scs-refresh"])
+    with solara.Card("Designs saved in this session"):
+        with solara.Row():
+            solara.InputText("name", value=name, on_value=set_name)
+            solara.Button("Save the current design", disabled=not name.strip(),
+                          on_click=lambda: saved.set(saved.value | {name.strip(): design.value}))  # fmt: skip
+        for key, d in saved.value.items():
+            with solara.Row():
+                solara.Text(key)
+                solara.Button("Load", on_click=lambda d=d: design.set(d), text=True)
+    with solara.Card("Runs of this session"):
+        if not history.value:
+            text_block("none yet")
+        for folder in history.value:
+            with solara.Row():
+                solara.Text(str(folder))
+                solara.FileDownload(lambda folder=folder: zip_run(folder), filename=f"{folder.name}.zip",
+                                    label="Download")  # fmt: skip
+
+
+def free_session_runs() -> Callable[[], None]:
+    """When a session closes (its tab gone for a while), its runs stop and their slots free."""
+    session = kernel_context.get_current_context().id
+
+    def cleanup() -> None:
+        for job in SESSION_JOBS.pop(session, []):
+            job.cancel()
+
+    return cleanup
+
+
+def keep(job: LiveRun | CompareRun) -> None:
+    """Note a job of this session, for `free_session_runs`."""
+    SESSION_JOBS.setdefault(kernel_context.get_current_context().id, []).append(job)
+
+
+solara.lab.on_kernel_start(free_session_runs)
+
+
+@solara.component
+def Page() -> None:
+    solara.Title("scslab lab")
+    with solara.Column(style="max-width: 1400px; margin: 0 auto; padding: 8px"):
+        solara.HTML(tag="h2", unsafe_innerHTML="scslab lab: design a scoring system, run it, open the cases",
+                    style="margin: 4px 0")  # fmt: skip
+        with solara.lab.Tabs(value=tab):
+            with solara.lab.Tab("Design"):
+                DesignPage()
+            with solara.lab.Tab("Run"):
+                RunPage()
+            with solara.lab.Tab("Compare"):
+                ComparePage()
+            with solara.lab.Tab("People"):
+                PeoplePage()
+            with solara.lab.Tab("Audit"):
+                AuditPage()
+            with solara.lab.Tab("Sessions"):
+                SessionsPage()
+
+
+def random_choice(items: pd.Index) -> Any:
+    return items[random.randrange(len(items))]
