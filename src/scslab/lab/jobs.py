@@ -181,9 +181,11 @@ class LiveRun:
         self.result = result
         words = "running the same city without surveillance (the baseline)" if self.baseline else "writing"
         self._set("baseline" if self.baseline else "writing", words)
-        kept = result.state.trace
+        state = result.state
+        assert state is not None  # (a run just made holds its state)
+        kept = state.trace
         runner.finish(job, result)  # (drops the report's trace, which writes no file)
-        result.state.trace = kept  # the People page opens the listed people's cases from it
+        state.trace = kept  # the People page opens the listed people's cases from it
         self.snapshot = Snapshot(self.days, self.days, RunData.from_dir(self.target), final=True)
         self._set("done", f"written to {self.target}")
 
