@@ -217,7 +217,7 @@ def test_quiet_hides_the_tables_but_prints_the_path(tmp_path: Path) -> None:
     res = scslab80("ensemble", "beijing-2020", "--seeds", "2", *TINY, "--workers", "0", "--root", str(tmp_path),
                    "--out", str(tmp_path / "ens"), "--quiet", cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == f"bands and intervals in {tmp_path / 'ens'}"
+    assert res.stdout.strip() == f"report.html, bands and intervals in {tmp_path / 'ens'}"
 
 
 def test_check_says_the_invariants_held(tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_single_runs_are_in_the_catalogue(tmp_path: Path) -> None:
     res = scslab80("runs", "--root", str(tmp_path), "--experiment", "seed2", "--json", cwd=tmp_path)
     (row,) = json.loads(res.stdout)["rows"]["rows"]
     summary = json.loads((tmp_path / "seed2" / "summary.json").read_text())
-    assert row["seed"] == 2 and row["political_events"] == summary["figures"]["political_events"]
+    assert row["seed"] == 2 and row["political_events"] == summary["figures"]["political_events"]["value"]
 
 
 def test_a_damaged_catalogue_is_refused_before_the_run(tmp_path: Path) -> None:

@@ -84,10 +84,10 @@ def test_counts_are_integers_in_parquet_and_json(run_dir: Path) -> None:
     counts = [c for c in ts.columns if c not in ("day", "date") and metrics[c].scales]
     assert counts and all(ts.schema[c] == pl.Int64 for c in counts)
     assert all(ts.schema[c] == pl.Float64 for c in ts.columns if c not in ("day", "date") and c not in counts)
-    for key, value in summary["figures"].items():
-        assert isinstance(value, int) == metrics[key].scales, key
-    assert summary["figures"]["blacklisted"] == ts["blacklisted"][-1]
-    assert summary["figures"]["listings_new"] == ts["listings_new"].sum() > 0
+    for key, entry in summary["figures"].items():
+        assert isinstance(entry["value"], int) == metrics[key].scales, key
+    assert summary["figures"]["blacklisted"]["value"] == ts["blacklisted"][-1]
+    assert summary["figures"]["listings_new"]["value"] == ts["listings_new"].sum() > 0
     b = pq.read_table(path(run_dir, "breakdowns"))
     assert all(b.schema.field(c).type == pa.int64() for c in ("citizens", "blacklisted", "wrongful", "rewarded"))
 

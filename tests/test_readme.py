@@ -11,6 +11,7 @@ import tomllib
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 import typer
 
 from runkit import cli
@@ -30,6 +31,8 @@ NOT_RUN = {
     "make run": "the default scenario at full size (220,000 citizens, 365 days) after installing "
     "scslab; `scslab run beijing-2020 ...` below is the same command at a small size",
     "make test": "the whole test suite, this test included",
+    "make lab": "starts the lab's web server, which runs until stopped; tests/test_lab.py starts it and drives it "
+    "in a browser",
 }
 # Exit codes a command documents besides 0.
 DOCUMENTED_EXIT = {"audit": {1}}  # "exit 1 if prohibited"
@@ -90,18 +93,43 @@ def test_every_file_a_readme_command_names_ships_in_the_repository() -> None:
     assert [w for w in named if not (ROOT / w).is_file() and w.removesuffix(".toml") not in presets] == []
 
 
-def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
+MINE = "runs/mine"  # the folder one README command writes and later ones read
+
+
+def variants_run() -> list[str]:
+    """Every variant of every scslab command of README.md, in the README's order."""
+    return [v for c in readme_commands() if scslab_args(c) is not None for v in variants(c)]
+
+
+def run_variant(variant: str, root: Path) -> str | None:
+    """Run one command variant in `root`; a failure's description, or None."""
+    words = scslab_args(variant) or []
+    done = cli(*words, *small(words, root), cwd=root, timeout=900)
+    if done.returncode in {0, *DOCUMENTED_EXIT.get(words[0], set())}:
+        return None
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return f"{variant} (exit {done.returncode}): {' / '.join(tail)}"
+
+
+@pytest.fixture(scope="module")
+def mine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding `runs/mine`, written by the README command that writes it."""
+    root = tmp_path_factory.mktemp("mine")
+    shutil.copytree(ROOT / "examples", root / "examples")
+    (writer,) = [v for v in variants_run() if f"--out {MINE}" in v]
+    assert run_variant(writer, root) is None
+    return root
+
+
+@pytest.mark.parametrize("variant", variants_run())
+def test_every_readme_command_runs_as_written(variant: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Each command in a fresh folder with the example files; one that reads `runs/mine` (or `runs`, the
+    catalogue that run is recorded in) gets a copy of the folder that the README's own command wrote (so the
+    commands run in parallel)."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    failures = []
-    for command in readme_commands():
-        args = scslab_args(command)
-        if args is None:
-            continue
-        for variant in variants(command):
-            words = scslab_args(variant) or []
-            done = cli(*words, *small(words, tmp_path), cwd=tmp_path, timeout=900)
-            if done.returncode not in {0, *DOCUMENTED_EXIT.get(words[0], set())}:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                failures.append(f"{variant} (exit {done.returncode}): {' / '.join(tail)}")
-    assert failures == []
-    assert (tmp_path / "runs" / "mine" / "report.html").is_file()  # `report runs/mine` found the run
+    reads_mine = (MINE in variant and f"--out {MINE}" not in variant) or variant.split()[1] == "runs"  # (its catalogue)
+    if reads_mine:
+        shutil.copytree(request.getfixturevalue("mine") / "runs", tmp_path / "runs")
+    assert run_variant(variant, tmp_path) is None
+    if variant.split()[1:3] == ["report", MINE]:
+        assert (tmp_path / MINE / "report.html").is_file()

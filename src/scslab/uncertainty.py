@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scslab.intervals import FEW, LEVEL, binomial, katz, paired_ratio, parts, poisson, quote
 from scslab.model.catalogue import SHARE
@@ -38,7 +39,7 @@ def figure_values(summary: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v["value"]) for k, v in summary["figures"].items()}
 
 
-def wrongful_totals(listings: pa.Table, days: int) -> dict[str, float]:
+def wrongful_totals(listings: pa.Table, days: int) -> dict[str, int]:
     """From the listing log: people wrongfully listed at the end of at least one day, wrongful listing-days
     (equal to the sum over days of `blacklisted_wrongful`), and appeals won by listings wrongful when they ended."""
     citizen = listings.column("citizen").to_numpy()
@@ -68,13 +69,13 @@ def wrongful_totals(listings: pa.Table, days: int) -> dict[str, float]:
     length = np.clip(ends - starts, 0, None)
     wrongful_days = length * status
     per_episode = np.bincount(owner, weights=wrongful_days, minlength=len(k))
-    reason = listings.column("exit_reason").to_pylist() if listings.num_rows else []
-    at_exit = listings.column("wrongful_at_exit").to_pylist()
-    appeals = sum(1 for r, w in zip(reason, at_exit, strict=True) if r == "appeal_won" and w)
-    return {
-        "ever_wrongfully_listed": float(np.unique(citizen[per_episode > 0]).size),
-        "wrongful_listing_days": float(per_episode.sum()),
-        "appeals_won_wrongful": float(appeals),
+    appealed = pc.fill_null(pc.equal(listings.column("exit_reason").cast(pa.string()), "appeal_won"), False)
+    wrongful_exit = pc.fill_null(listings.column("wrongful_at_exit"), False)
+    appeals = int(pc.sum(pc.and_(appealed, wrongful_exit)).as_py() or 0)
+    return {  # counts: integers, as in summary.json
+        "ever_wrongfully_listed": int(np.unique(citizen[per_episode > 0]).size),
+        "wrongful_listing_days": int(per_episode.sum()),
+        "appeals_won_wrongful": appeals,
     }
 
 

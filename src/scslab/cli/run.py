@@ -49,11 +49,10 @@ def run(
     report: Annotated[
         bool | None, typer.Option("--report/--no-report", help="Also write report.html.", show_default="report")
     ] = None,
-    baseline: Annotated[
-        bool | None,
-        typer.Option("--baseline/--no-baseline", show_default="baseline",
-                     help="Also run it without surveillance (same seed): the chilling effect."),
-    ] = None,
+    no_baseline: Annotated[
+        bool, typer.Option("--no-baseline", help="Skip the run without surveillance (same seed) that measures the "
+                           "chilling effect.")
+    ] = False,
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", min=0, metavar="DAYS", help="Save the full state every DAYS days.")
     ] = 0,
@@ -93,7 +92,7 @@ def run(
         else:
             sc = load(scenario or "beijing-2020", set_, allow_extends)
             target = out_dir or api.default_dir(sc, seed)
-            result = api.run(sc, seed, target, people=save_people, baseline=baseline is not False,
+            result = api.run(sc, seed, target, people=save_people, baseline=not no_baseline,
                              report=report is not False,
                              checkpoint_every=checkpoint_every, check=check, progress=show,
                              catalog=target.parent, trace=trace)  # fmt: skip

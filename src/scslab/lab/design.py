@@ -2,8 +2,8 @@
 
 Every value goes through the scenario loader (`Scenario.with_overrides`, as `--set` does), so a
 value the schema refuses gets the schema's one-line message, shown beside its control. The
-controls are grouped as MODEL.md groups the mechanisms; their descriptions are the comments of
-the scenario format (shared/scenarios/example.toml) in plain words.
+controls are grouped as docs/model.md groups the mechanisms; their descriptions are the comments of
+the scenario format (src/scslab/scenario/example.toml) in plain words.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Control:
 
 @dataclass(frozen=True)
 class Group:
-    """Controls that belong to one mechanism of MODEL.md."""
+    """Controls that belong to one mechanism of docs/model.md."""
 
     title: str
     about: str
@@ -87,7 +87,7 @@ FIXED_GROUPS = (
 
 
 def groups(sc: Scenario) -> list[Group]:
-    """The controls of a scenario, grouped as in MODEL.md: sources, events, association, blacklist, appeals,
+    """The controls of a scenario, grouped as in docs/model.md: sources, events, association, blacklist, appeals,
     feedback (the rules are `rules`)."""
     p = sc.params
     sources = tuple(
