@@ -24,18 +24,7 @@ from scslab.uncertainty import (
     headline_rows,
     wrongful_totals,
 )
-
-# Listings of every cause, terms, recovery and appeals (as in test_listings.py), with many appeals won.
-BUSY = {
-    "population.size": 10_000,
-    "days": 100,
-    "blacklist.threshold": 780,
-    "blacklist.term_days": 15,
-    "blacklist.min_days": 5,
-    "recovery.clean_days": 5,
-    "recovery.per_day": 2.0,
-    "appeal.rate": 0.05,
-}
+from test_listings import BUSY  # listings of every cause, terms, recovery and appeals, many appeals won
 
 
 @pytest.fixture(scope="module")

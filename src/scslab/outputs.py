@@ -212,13 +212,17 @@ _TRACE_TEXT = {
     "contact": ("On an association row, the contact whose charge was passed on; null otherwise.", ""),
     "layer": ("On an association row, the network layer of the tie (family, work, friends); null otherwise.", ""),
 }
-TRACE = Output(
-    "trace.parquet",
-    "a run folder made with `--trace` (`trace=`)",
-    "one change to a traced citizen's ledger, in the order posted (docs/model.md, \"The trace\")",
-    tuple(Column(f.name, _ARROW_NAMES[f.type], *_TRACE_TEXT[f.name], kind="flow" if f.name == "points" else "")
-          for f in trace.CHARGE_SCHEMA),
-)
+
+
+def _traced(file: str, row: str, schema: pa.Schema, text: dict[str, tuple[str, str]], flow: str) -> Output:
+    """A trace file's declaration from its Arrow schema and each column's (meaning, unit); `flow` is its count."""
+    columns = tuple(Column(f.name, _ARROW_NAMES[f.type], *text[f.name], kind="flow" if f.name == flow else "")
+                    for f in schema)  # fmt: skip
+    return Output(file, "a run folder made with `--trace` (`trace=`)", row, columns)
+
+
+TRACE = _traced("trace.parquet", "one change to a traced citizen's ledger, in the order posted (docs/model.md, "
+                "\"The trace\")", trace.CHARGE_SCHEMA, _TRACE_TEXT, "points")
 _SANCTIONS_TEXT = {
     "citizen": ("The traced citizen who felt it.", ""),
     "day": ("The day it was felt (or began or ended).", "day"),
@@ -227,13 +231,8 @@ _SANCTIONS_TEXT = {
     "detail": ("More about it where there is more: the travel mode, the event type suppressed; null otherwise.", ""),
     "count": ("How many (trips denied, events suppressed, ...) that day.", "events"),
 }
-SANCTIONS = Output(
-    "sanctions.parquet",
-    "a run folder made with `--trace` (`trace=`)",
-    "what one traced citizen felt on one day, in the order felt",
-    tuple(Column(f.name, _ARROW_NAMES[f.type], *_SANCTIONS_TEXT[f.name], kind="flow" if f.name == "count" else "")
-          for f in trace.SANCTION_SCHEMA),
-)
+SANCTIONS = _traced("sanctions.parquet", "what one traced citizen felt on one day, in the order felt",
+                    trace.SANCTION_SCHEMA, _SANCTIONS_TEXT, "count")
 
 
 def run_outputs() -> tuple[Output, ...]:

@@ -326,10 +326,7 @@ class Result:
     def charges_table(self) -> pa.Table:
         """trace.parquet's table (`model.trace.CHARGE_SCHEMA`)."""
         if self.state is None:
-            path = (self.directory or Path()) / TRACE_FILE
-            if not path.is_file():
-                return trace.CHARGE_SCHEMA.empty_table()
-            return pq.read_table(path).cast(trace.CHARGE_SCHEMA)
+            return self._saved_trace(TRACE_FILE, trace.CHARGE_SCHEMA)
         return trace.charge_table(self.state)
 
     @cached_property
@@ -341,11 +338,13 @@ class Result:
     def sanctions_table(self) -> pa.Table:
         """sanctions.parquet's table (`model.trace.SANCTION_SCHEMA`)."""
         if self.state is None:
-            path = (self.directory or Path()) / SANCTIONS_FILE
-            if not path.is_file():
-                return trace.SANCTION_SCHEMA.empty_table()
-            return pq.read_table(path).cast(trace.SANCTION_SCHEMA)
+            return self._saved_trace(SANCTIONS_FILE, trace.SANCTION_SCHEMA)
         return trace.sanction_table(self.state)
+
+    def _saved_trace(self, name: str, schema: pa.Schema) -> pa.Table:
+        """A trace file of the folder this result was read from (empty, with `schema`, when the run traced nobody)."""
+        path = (self.directory or Path()) / name
+        return pq.read_table(path).cast(schema) if path.is_file() else schema.empty_table()
 
     def has_case(self, citizen: int) -> bool:
         """Whether the run's trace holds `citizen`'s rows (`case` gives their case file)."""
