@@ -97,6 +97,9 @@ def test_shared_flags_are_on_every_command_that_needs_them() -> None:
         assert {"--json", "--csv"} <= set(options(name)), name
     for name in ("compare", *EXPERIMENTS):
         assert "--workers" in options(name), name
+    for name in ("run", "compare", *EXPERIMENTS):  # the baseline runs by default: every runner can skip it
+        assert "--no-baseline" in options(name), name
+        assert options(name)["--no-baseline"].help == options("run")["--no-baseline"].help
     for name in OUTPUT_COMMANDS:
         assert {"--out", "--quiet"} <= set(options(name)), name
         assert options(name)["--quiet"].help == options("run")["--quiet"].help
@@ -218,6 +221,18 @@ def test_quiet_hides_the_tables_but_prints_the_path(tmp_path: Path) -> None:
                    "--out", str(tmp_path / "ens"), "--quiet", cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"report.html, bands and intervals in {tmp_path / 'ens'}"
+
+
+def test_report_out_writes_the_page_into_its_folder_and_never_over_one(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    assert scslab80("run", "beijing-2020", *TINY, "--no-report", "--no-baseline", "--out", str(run), "--quiet",
+                    cwd=tmp_path).returncode == 0  # fmt: skip
+    res = scslab80("report", str(run), "--no-cases", "--out", str(tmp_path / "pages"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "pages" / "report.html").is_file() and not (run / "report.html").exists()
+    again = scslab80("report", str(run), "--no-cases", "--out", str(tmp_path / "pages"), cwd=tmp_path)
+    assert again.returncode == 2 and "already holds report.html" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
 
 
 def test_check_says_the_invariants_held(tmp_path: Path) -> None:

@@ -191,16 +191,18 @@ def save_figures(result: Result, directory: str | Path, format: str = "png", wit
     return paths
 
 
-def write_report(run_dir: str | Path, with_baseline: bool = False, cases: bool = True) -> Path:
-    """Write report.html into a run folder; `with_baseline` first runs and stores the baseline if it is missing;
-    `cases` fills its Cases section from the folder's trace.parquet, or else by a replay (`explain_run`)."""
+def write_report(run_dir: str | Path, with_baseline: bool = False, cases: bool = True,
+                 out: str | Path | None = None) -> Path:  # fmt: skip
+    """Write report.html into a run folder (or into the folder `out`); `with_baseline` first runs and stores the
+    baseline if it is missing; `cases` fills its Cases section from the folder's trace.parquet, or else by a
+    replay (`explain_run`)."""
     root = Path(run_dir)
     data = RunData.from_dir(root)
     baseline = None
     if with_baseline and data.baseline is None:
         baseline = simulate_baseline(load_scenario(root / "scenario.toml"), int(data.summary["seed"]))
     found, left_out = replay.folder_cases(root) if cases else ([], False)
-    return write_report_file(root, baseline, found, left_out)
+    return write_report_file(root, baseline, found, left_out, out)
 
 
 def explain_run(

@@ -68,6 +68,8 @@ SeedOpt = Annotated[int, typer.Option(
     "--seed", min=0, help="The random seed; where several runs are made, the first of seeds SEED, SEED+1, ...")]
 TrustOpt = Annotated[list[Path] | None, typer.Option(
     "--allow-extends", metavar="DIR", help="Let the scenario's `extends` read files in DIR (repeatable).")]
+NoBaselineOpt = Annotated[bool, typer.Option(
+    "--no-baseline", help="Skip the run without surveillance (same seed) that measures the chilling effect.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables; still the results path.")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON object instead: the results path and the table's rows.")]

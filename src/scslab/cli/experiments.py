@@ -17,6 +17,7 @@ from scslab.cli.common import (
     CsvOpt,
     JsonOpt,
     MetricOpt,
+    NoBaselineOpt,
     ParamOpt,
     QuietOpt,
     RootOpt,
@@ -59,6 +60,7 @@ class ExperimentArgs:
     as_json: bool
     as_csv: bool
     allow_extends: list[Path] | None
+    no_baseline: bool
 
     @contextmanager
     def session(self) -> Iterator[tuple[Scenario, Options]]:
@@ -67,7 +69,7 @@ class ExperimentArgs:
 
         with session(self.scenario, self.set_, self.executor, self.scheduler, self.workers, self.root, self.id_,
                      self.resume, self.quiet or self.how is not Format.TABLE, self.out,
-                     self.allow_extends or ()) as opened:  # fmt: skip
+                     self.allow_extends or (), not self.no_baseline) as opened:  # fmt: skip
             yield opened
 
     @property
@@ -103,6 +105,7 @@ EXPERIMENT_OPTIONS = (  # the scenario argument first, then the options after ea
     _option("as_json", JsonOpt, False),
     _option("as_csv", CsvOpt, False),
     _option("allow_extends", TrustOpt, None),
+    _option("no_baseline", NoBaselineOpt, False),
 )  # fmt: skip
 
 

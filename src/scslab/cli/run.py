@@ -14,6 +14,7 @@ from scslab.cli.common import (
     DEFAULT_SEED,
     CsvOpt,
     JsonOpt,
+    NoBaselineOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -156,12 +157,15 @@ def report_command(
         bool,
         typer.Option("--cases/--no-cases", help="The Cases section: from the run's trace.parquet, or by a replay."),
     ] = True,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="The output folder for report.html (default: the run's folder).")
+    ] = None,
 ) -> None:
-    """Write report.html into a run directory."""
+    """Write report.html into a run directory (or into --out)."""
     from scslab import api
 
     try:
-        path = api.write_report(run_dir, with_baseline=baseline, cases=cases)
+        path = api.write_report(run_dir, with_baseline=baseline, cases=cases, out=out_dir)
     except ScslabError as exc:
         fail(str(exc))
         return
@@ -184,6 +188,7 @@ def compare_command(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     allow_extends: TrustOpt = None,
+    no_baseline: NoBaselineOpt = False,
 ) -> None:
     """Run two scenarios over the same seeds and write compare.html."""
     from scslab import api
@@ -202,7 +207,7 @@ def compare_command(
         check_output(target)
         with runs_bar(not quiet and how is Format.TABLE and sys.stderr.isatty(), total=2 * seeds) as on_run:
             comparison = api.compare(*pair, seeds=seeds, overrides=overrides, crn=crn, first_seed=seed,
-                                     on_run=on_run, workers=workers)  # fmt: skip
+                                     on_run=on_run, workers=workers, baseline=not no_baseline)  # fmt: skip
         write_compare(comparison, target)
     except ScslabError as exc:
         fail(str(exc))

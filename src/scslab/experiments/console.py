@@ -40,6 +40,7 @@ def session(
     quiet: bool,
     directory: Path | None = None,
     trusted: Sequence[Path] = (),
+    baseline: bool = True,
 ) -> Iterator[tuple[Scenario, Options]]:
     """The scenario with its `--set` overrides, and the options of an experiment command (with a progress bar);
     the folders it writes are checked first."""
@@ -56,7 +57,7 @@ def session(
         with ex, runs_bar(not quiet and sys.stderr.isatty()) as progress:
             if isinstance(ex, DaskExecutor) and scheduler:
                 ex.client()  # a scheduler that cannot be reached is a bad input: say so before writing anything
-            yield sc, Options(ex, root, experiment_id, resume, progress, directory=directory)
+            yield sc, Options(ex, root, experiment_id, resume, progress, directory=directory, baseline=baseline)
     except Stopped as stop:
         stop.hint = STOP_HINT
         raise

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scslab.atomic import new_directory, write_parquet, write_text
+from scslab.errors import ScslabError
 from scslab.intervals import FEW
 from scslab.report.cases import cases_sections
 from scslab.report.data import BASELINE_FILE, RunData
@@ -153,10 +154,12 @@ def write_report(
     baseline: pd.DataFrame | None = None,
     cases: Sequence[CaseFile] = (),
     cases_left_out: bool = False,
+    out: str | Path | None = None,
 ) -> Path:
     """Write report.html into a run directory, with `cases` in its Cases section (`cases_left_out`: some people
     picked for it were not traced); a `baseline` daily table is stored beside it first, and the chilling effect
-    measured against it goes into summary.json."""
+    measured against it goes into summary.json. With `out`, report.html goes into that folder instead (made if
+    missing; an existing report.html there is refused)."""
     root = Path(run_dir)
     if baseline is not None:
         write_parquet(baseline, root / BASELINE_FILE)
@@ -165,7 +168,23 @@ def write_report(
         summary = add_chilling(data.summary, data.timeseries, baseline, params)
         write_text(root / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     data = dataclasses.replace(RunData.from_dir(root, cases), cases_left_out=cases_left_out)
-    return write_text(root / REPORT_FILE, report_html(data))
+    return write_text(_report_path(root, out), report_html(data))
+
+
+def _report_path(root: Path, out: str | Path | None) -> Path:
+    """Where report.html goes: the run folder, or the folder `out` (made if missing; never over a report)."""
+    if out is None:
+        return root / REPORT_FILE
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ScslabError(f"--out {folder}: not a folder (allowed: a folder for report.html)")
+    if (folder / REPORT_FILE).exists():
+        raise ScslabError(f"--out {folder}: already holds {REPORT_FILE} (allowed: a folder without one)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScslabError(f"--out {folder}: cannot be made ({exc.strerror}; allowed: a writable folder)") from None
+    return folder / REPORT_FILE
 
 
 def save_run(
