@@ -27,7 +27,7 @@ from scslab.audit import audit
 from scslab.errors import ScslabError
 from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
-from scslab.lab.charts import Chart
+from scslab.lab.charts import Chart, PlotlyPreload
 from scslab.lab.design import Design, Rule, groups, read_upload, scenario_text
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
@@ -426,6 +426,7 @@ solara.lab.on_kernel_start(free_session_runs)
 @solara.component
 def Page() -> None:
     solara.Title("scslab lab")
+    PlotlyPreload()
     with solara.Column(style="max-width: 1400px; margin: 0 auto; padding: 8px"):
         solara.HTML(tag="h2", unsafe_innerHTML="scslab lab: design a scoring system, run it, open the cases",
                     style="margin: 4px 0")  # fmt: skip
