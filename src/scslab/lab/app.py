@@ -441,6 +441,12 @@ def keep(job: LiveRun | CompareRun) -> None:
 solara.lab.on_kernel_start(free_session_runs)
 
 
+@solara.component_vue(str(Path(__file__).with_name("tabs.vue")))
+def PageTabs(names: list[str], pages: list[solara.Element], event_shown: Callable[[int], None]) -> None:
+    """The pages as tabs, switched in the browser (Solara's Tabs waits for the server, which a run slows);
+    `event_shown` is told the index of the page shown."""
+
+
 @solara.component
 def Page() -> None:
     solara.Title("scslab lab")
@@ -448,19 +454,8 @@ def Page() -> None:
     with solara.Column(style="max-width: 1400px; margin: 0 auto; padding: 8px"):
         solara.HTML(tag="h2", unsafe_innerHTML="scslab lab: design a scoring system, run it, open the cases",
                     style="margin: 4px 0")  # fmt: skip
-        with solara.lab.Tabs(value=tab):
-            with solara.lab.Tab("Design"):
-                DesignPage()
-            with solara.lab.Tab("Run"):
-                RunPage()
-            with solara.lab.Tab("Compare"):
-                ComparePage()
-            with solara.lab.Tab("People"):
-                PeoplePage()
-            with solara.lab.Tab("Audit"):
-                AuditPage()
-            with solara.lab.Tab("Sessions"):
-                SessionsPage()
+        PageTabs(names=list(PAGES), pages=[DesignPage(), RunPage(), ComparePage(), PeoplePage(), AuditPage(),
+                                           SessionsPage()], event_shown=tab.set)  # fmt: skip
 
 
 def random_choice(items: pd.Index) -> Any:
