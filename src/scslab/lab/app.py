@@ -27,7 +27,7 @@ from scslab.audit import audit
 from scslab.errors import ScslabError
 from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
-from scslab.lab.charts import Chart
+from scslab.lab.charts import Chart, PlotlyPreload
 from scslab.lab.design import Design, Rule, groups, read_upload, scenario_text
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
@@ -42,6 +42,7 @@ UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
 DRAW_PAUSE = 3.0  # and waits this many times as long as its last drawing took before the next
 SESSION_JOBS: dict[str, list[LiveRun | CompareRun]] = {}  # each session's runs and comparisons, by its id
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
+RUN_PAGE = PAGES.index("Run")  # the tab whose charts the painter draws
 
 
 def start_design(preset: str = DEFAULT_PRESET) -> Design:
@@ -182,39 +183,56 @@ def run_folder(sc: Scenario, run_seed: int) -> Path:
 class Painter:
     """Brings a run's progress and snapshots to its session's page, on a thread of its own: drawing (the
     report's figures, plotly's widgets) never holds up the run, and a snapshot that comes while the last
-    one is drawn replaces the one waiting, so the page shows the newest."""
+    one is drawn replaces the one waiting, so the page shows the newest. While another page than Run is
+    shown, it draws nothing and sends only changes of state: the newest snapshot is drawn when Run is
+    shown again (and the last one at the end whichever page is shown)."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
         self.wake = threading.Event()
+        self.shown = threading.Event()  # the Run page was shown again
         self.run: LiveRun | None = None
         self.thread = threading.Thread(target=self._loop, name="lab-painter", daemon=True)
 
     def follow(self, run: LiveRun) -> None:
         self.run = run
         run.on_update = lambda _: self.wake.set()
+        self.unsubscribe = tab.subscribe(self._tab)  # (called in the session's context)
         self.thread.start()
+
+    def _tab(self, index: int) -> None:
+        if index == RUN_PAGE:
+            self.shown.set()
+            self.wake.set()
 
     def _loop(self) -> None:
         drawn: Snapshot | None = None
-        while True:
-            self.wake.wait(1.0)
-            self.wake.clear()
-            run = self.run
-            assert run is not None
-            ended = not run.active
-            began = time.perf_counter()
-            with self.context:  # (the charts first: "done" is shown once the last charts are sent)
-                if run.snapshot is not drawn:
-                    drawn = run.snapshot
-                    snapshot.set(drawn)
-                progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
-                if ended and run.state == "done":
-                    history.set((*history.peek(), run.target))
-            if ended:
-                return
-            # drawing takes the server this long, and the browser about as long again: leave the run the rest
-            time.sleep(max(UI_SECONDS, DRAW_PAUSE * (time.perf_counter() - began)))
+        sent = ""
+        try:
+            while True:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                self.shown.clear()
+                run = self.run
+                assert run is not None
+                ended = not run.active
+                began = time.perf_counter()
+                with self.context:  # (the charts first: "done" is shown once the last charts are sent)
+                    visible = tab.peek() == RUN_PAGE
+                    if run.snapshot is not drawn and (visible or ended):
+                        drawn = run.snapshot
+                        snapshot.set(drawn)
+                    if visible or ended or run.state != sent:
+                        sent = run.state
+                        progress.set(Progress(run.state, run.message, run.day, run.days, CONFIG.queue.position(run)))
+                    if ended and run.state == "done":
+                        history.set((*history.peek(), run.target))
+                if ended:
+                    return
+                # drawing takes the server this long, and the browser about as long again: leave the run the rest
+                self.shown.wait(max(UI_SECONDS, DRAW_PAUSE * (time.perf_counter() - began)))
+        finally:
+            self.unsubscribe()
 
 
 def start_run() -> None:
@@ -423,25 +441,21 @@ def keep(job: LiveRun | CompareRun) -> None:
 solara.lab.on_kernel_start(free_session_runs)
 
 
+@solara.component_vue(str(Path(__file__).with_name("tabs.vue")))
+def PageTabs(names: list[str], pages: list[solara.Element], event_shown: Callable[[int], None]) -> None:
+    """The pages as tabs, switched in the browser (Solara's Tabs waits for the server, which a run slows);
+    `event_shown` is told the index of the page shown."""
+
+
 @solara.component
 def Page() -> None:
     solara.Title("scslab lab")
+    PlotlyPreload()
     with solara.Column(style="max-width: 1400px; margin: 0 auto; padding: 8px"):
         solara.HTML(tag="h2", unsafe_innerHTML="scslab lab: design a scoring system, run it, open the cases",
                     style="margin: 4px 0")  # fmt: skip
-        with solara.lab.Tabs(value=tab):
-            with solara.lab.Tab("Design"):
-                DesignPage()
-            with solara.lab.Tab("Run"):
-                RunPage()
-            with solara.lab.Tab("Compare"):
-                ComparePage()
-            with solara.lab.Tab("People"):
-                PeoplePage()
-            with solara.lab.Tab("Audit"):
-                AuditPage()
-            with solara.lab.Tab("Sessions"):
-                SessionsPage()
+        PageTabs(names=list(PAGES), pages=[DesignPage(), RunPage(), ComparePage(), PeoplePage(), AuditPage(),
+                                           SessionsPage()], event_shown=tab.set)  # fmt: skip
 
 
 def random_choice(items: pd.Index) -> Any:

@@ -33,3 +33,11 @@ def Chart(fig: go.Figure, name: str) -> None:
             solara.FigurePlotly(fig)
         else:
             PlotlyChart(figure=data)
+
+
+@solara.component
+def PlotlyPreload() -> None:
+    """plotly.js fetched as the page opens (a hidden chart with no figure), so the first Run's chart is quick."""
+    if not NOTEBOOK["on"]:
+        with solara.Div(style="display: none"):
+            PlotlyChart(figure={})
