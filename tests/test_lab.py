@@ -204,7 +204,7 @@ def test_design_run_live_people_and_download(chromium: Any, server: dict[str, An
     assert "--seed 1" in text.splitlines()[0]
     again = tmp_path / "again"
     design_file.write_text(text.replace("days = 120", f"days = {DAYS}"))  # the download came before the days changed
-    done = cli("run", str(design_file), "--seed", "1", "--out", str(again), "--baseline", "--quiet", cwd=tmp_path)
+    done = cli("run", str(design_file), "--seed", "1", "--out", str(again), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in run.iterdir())
     for name in ("timeseries.parquet", "breakdowns.parquet", "listings.parquet", "baseline_timeseries.parquet",

@@ -125,7 +125,7 @@ def test_figures_from_the_run_directory_equal_scslab_plot(result: Result, tmp_pa
 def test_run_writes_report_with_baseline(tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = cli(
-        "run", "beijing-2020", *SMALL_SET, "--seed", "4", "--baseline", "--out", str(out), "--quiet", cwd=tmp_path
+        "run", "beijing-2020", *SMALL_SET, "--seed", "4", "--out", str(out), "--quiet", cwd=tmp_path
     )
     assert res.returncode == 0, res.stderr
     assert {REPORT_FILE, BASELINE_FILE} <= {p.name for p in out.iterdir()}

@@ -166,7 +166,9 @@ class LiveRun:
 
     def _run(self) -> None:
         sc = self.scenario
-        options = {"people": False, "with_baseline": self.baseline, "report": True}
+        # the baseline runs after the live run (in `runner.finish`), not before it as `runner.simulate` would:
+        # the page's first chart must not wait for it (the files are the same either way)
+        options = {"people": False, "with_baseline": False, "report": True}
         job = runner.Job(sc, self.seed, self.target, 0, False, options)
         self._set("building", "building the synthetic population")
         runner.begin(job)
@@ -178,6 +180,7 @@ class LiveRun:
         self.guard.check()
         self._set("running")
         result = runner.simulate(job, self._at, self.guard, self._on_day)
+        job.options["with_baseline"] = self.baseline
         self.result = result
         words = "running the same city without surveillance (the baseline)" if self.baseline else "writing"
         self._set("baseline" if self.baseline else "writing", words)
