@@ -15,8 +15,8 @@ import scslab
 from runkit import cli
 from scslab.errors import ScenarioError
 from scslab.experiments.comparison import compare, prepare
+from scslab.intervals import t_interval as interval
 from scslab.report import COMPARE_FILE, compare_html
-from scslab.report.compare import interval
 
 TINY = {"population.size": 3000, "days": 30}
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 LEVEL = 0.95
 FEW = 30  # a figure resting on fewer simulated people or events than this is flagged
 
@@ -75,15 +77,15 @@ def count_ratio(a: float, b: float, level: float = LEVEL) -> tuple[float, float,
     return a / b, low / (1 - low), upper
 
 
-def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+def t_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     """The t interval of a mean over a few seeds; NaN with fewer than two values."""
     from scipy import stats
 
-    k = len(values)
+    x = np.asarray(values, dtype=np.float64)
+    k = x.size
     if k < 2:
         return math.nan, math.nan
-    mean = sum(values) / k
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    mean, sd = float(x.mean()), float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / math.sqrt(k)
     return mean - half, mean + half
 

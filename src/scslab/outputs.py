@@ -27,7 +27,6 @@ from scslab.scenario.schema import CAUSES, OCCUPATIONS
 GROUPS = ("majority", "minority")
 INCOME_QUINTILES = ("q1", "q2", "q3", "q4", "q5")
 PARTY = ("non-member", "member")
-AGE_BANDS = ("child", "adult", "senior")
 CATEGORY = pa.dictionary(pa.int8(), pa.string())  # a pandas categorical in Parquet
 WIDE_CATEGORY = pa.dictionary(pa.int32(), pa.string())  # one that may have more than 127 labels
 

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from scslab.model.scoring import counterfactual
-from scslab.scenario.schema import OCCUPATIONS
+from scslab.outputs import GROUPS
+from scslab.scenario.schema import AGE_BANDS, OCCUPATIONS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -30,8 +31,6 @@ SANCTION_COLUMNS = ("citizen", "day", "effect", "what", "detail", "count")
 RECOVERY = "recovery"  # the `event` of a recovery row: what one recovery step gave back, over event_day..posted_day
 APPEAL_WON = "appeal_won"  # the `event` of the row that strikes out the misattributed points when an appeal is won
 NOT_CHARGES = (RECOVERY, APPEAL_WON)
-AGE_BANDS = ("child", "adult", "senior")
-GROUPS = ("majority", "minority")
 PERSON_COLUMNS = ("citizen", "group", "occupation", "age_band", "district", "income_q", "party_member",
                   "household", "firm", "score", "own", "misattributed", "association", "merit",
                   "counterfactual_score", "blacklisted", "ever_blacklisted")  # fmt: skip

@@ -10,13 +10,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from scslab.atomic import new_directory
 from scslab.display import frame_table
+from scslab.intervals import t_interval
 from scslab.report.figures import esc, rolling, styled
 from scslab.report.html import Section, page, table
 from scslab.report.tables import number, parameter_differences
@@ -79,7 +79,7 @@ class Comparison:
         rows = []
         for label, key, scales in self.metrics():
             a, b = (self.figures.loc[self.figures["side"] == s, key] for s in SIDES)
-            low, high = interval(diff[key].to_numpy())
+            low, high = t_interval(diff[key].to_numpy())
             rows.append(
                 {
                     "figure": label,
@@ -93,18 +93,6 @@ class Comparison:
                 }
             )
         return pd.DataFrame(rows)
-
-
-def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """The t interval of the mean of `values`; NaN with fewer than two values."""
-    from scipy import stats
-
-    k = values.size
-    if k < 2:
-        return math.nan, math.nan
-    mean, sd = float(values.mean()), float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / math.sqrt(k)
-    return mean - half, mean + half
 
 
 def shaped(values: pd.Series, how: str) -> pd.Series:
