@@ -29,7 +29,6 @@ from scslab.model.scoring import counterfactual
 from scslab.model.state import State
 from scslab.model.trace import TraceSpec, parse_trace
 from scslab.outputs import (
-    AGE_BANDS,
     BREAKDOWNS,
     GROUPS,
     INCOME_QUINTILES,
@@ -42,7 +41,7 @@ from scslab.outputs import (
 )
 from scslab.outputs import timeseries as timeseries_output
 from scslab.scenario import Scenario, load_scenario
-from scslab.scenario.schema import CAUSES, OCCUPATIONS
+from scslab.scenario.schema import AGE_BANDS, CAUSES, OCCUPATIONS
 from scslab.uncertainty import disparity, figure_values, figures_block, wrongful_totals
 from scslab.version import __version__
 
