@@ -92,9 +92,30 @@ def test_a_cancel_stops_between_days_and_leaves_nothing(tmp_path: Path) -> None:
     run = LiveRun(sc, 1, tmp_path / "runs" / "x", baseline=False, on_update=on_update).start(RunQueue(1))
     assert run.thread is not None
     run.thread.join(60)
-    assert run.state == "cancelled"
-    assert max(seen) == 3  # the runner stopped after the day the cancel came in
+    assert run.state == "cancelled", run.message
+    assert 3 <= max(seen) < sc.params.days  # the worker stopped at the first day's end after the cancel came in
     assert not (tmp_path / "runs").exists()  # the folders begin() made are gone too
+
+
+def test_a_worker_that_does_not_stop_in_time_is_killed_and_replaced(tmp_path: Path) -> None:
+    queue = RunQueue(1)
+
+    def on_update(r: LiveRun) -> None:
+        if r.state == "writing":  # (the worker does not listen while it writes the folder)
+            r.cancel()
+
+    run = LiveRun(small(), 1, tmp_path / "x", baseline=False, on_update=on_update, cancel_seconds=0.0)
+    run.start(queue)
+    assert run.thread is not None
+    run.thread.join(60)
+    assert run.state == "cancelled", run.message
+    assert list(tmp_path.iterdir()) == []  # no folder, no staging files, no lock file
+    again = LiveRun(small(), 1, tmp_path / "y", baseline=False).start(queue)
+    assert again.thread is not None
+    again.thread.join(120)
+    assert again.state == "done", again.message  # in the worker that replaced the killed one
+    assert again.people is not None and len(again.people.listed) == len(scslab.Result.from_dir(tmp_path / "y")
+                                                                       .listings)  # fmt: skip
 
 
 def test_the_cap_queues_runs_in_order() -> None:

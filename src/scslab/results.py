@@ -347,13 +347,19 @@ class Result:
 
     def has_case(self, citizen: int) -> bool:
         """Whether the run's trace holds `citizen`'s rows (`case` gives their case file)."""
-        if self.state is None:
-            return False  # (a run read back has no population to tell who they are: scslab.explain replays it)
-        tr = self.state.trace
-        c = int(citizen)
-        if tr is None or not 0 <= c < self.state.n or not tr.mask[c]:
-            return False
-        return tr.kind != "listed" or bool(self.state.ever_blacklisted[c])
+        return bool(self.with_case(np.array([int(citizen)], dtype=np.int64)).size)
+
+    def with_case(self, citizens: np.ndarray) -> np.ndarray:
+        """Those of `citizens` whose rows the run's trace holds, in their order."""
+        c = np.asarray(citizens, dtype=np.int64)
+        if self.state is None or self.state.trace is None:
+            return c[:0]  # (a run read back has no population to tell who they are: scslab.explain replays it)
+        tr, n = self.state.trace, self.state.n
+        c = c[(c >= 0) & (c < n)]
+        held = tr.mask[c]
+        if tr.kind == "listed":
+            held &= self.state.ever_blacklisted[c]
+        return c[held]
 
     def drop_trace(self) -> None:
         """Forget the trace (a run that traced only for its report's cases writes no trace files)."""

@@ -59,7 +59,7 @@ from scslab.workdir import (
 )  # fmt: skip
 
 __all__ = ["WORK_SUFFIX", "Job", "StopOnSignals", "Stopped", "begin", "finish", "resume", "simulate",
-           "work_dir"]  # fmt: skip
+           "simulate_baseline_of", "work_dir"]  # fmt: skip
 REPORT_TRACE_SHARE = 0.1  # the most memory a run spends tracing for its report's Cases, as a share of its peak
 CHECKPOINT_BYTES_PER_CITIZEN = 400  # a checkpoint is about 470 bytes per citizen (docs/reliability.md)
 PEOPLE_BYTES_PER_CITIZEN = 16
@@ -303,10 +303,15 @@ def simulate(
     progress: engine.Midway | None,
     guard: StopOnSignals,
     on_day: Callable[[int, int], None] | None = None,
+    baseline_first: bool = True,
 ) -> Result:
     """Run (or go on with) `job`: check invariants and write checkpoints after the days asked for; a signal
     stops the day loop between days. A job not begun is begun here. If the run does not get to its end,
-    the lock is let go, and a work folder this process created with no checkpoint yet is removed."""
+    the lock is let go, and a work folder this process created with no checkpoint yet is removed.
+
+    A job `with_baseline` runs its baseline first (then the two runs' states are never in memory together),
+    unless `baseline_first` is False: then `simulate_baseline_of` runs it after (the lab, whose first chart
+    must not wait for it), or `finish` does. The files are the same either way."""
     if job.lock is None:
         begin(job)
     sc = job.scenario
@@ -323,9 +328,8 @@ def simulate(
         guard.check()
 
     try:
-        if job.options.get("with_baseline") and job.baseline is None:
-            # Before the run, so that the two runs' states are never in memory together; a signal stops it at once.
-            job.baseline = simulate_baseline(sc, job.seed)
+        if baseline_first and job.options.get("with_baseline") and job.baseline is None:
+            job.baseline = simulate_baseline(sc, job.seed)  # a signal stops it at once
         at = progress or engine.start(sc.params, job.seed, sc.origin, trace=job.trace or report_trace(job))
         checker = Checker(at.state) if job.check else None
         with guard.polled():
@@ -335,6 +339,25 @@ def simulate(
         _stop(job)
         if isinstance(exc, ScslabError) and job.last_checkpoint is not None:
             raise type(exc)(f"{exc}; {_kept(job)}") from None
+        raise
+
+
+def simulate_baseline_of(job: Job, guard: StopOnSignals, on_day: Callable[[int, int], None] | None = None) -> None:
+    """Run the baseline of a job `with_baseline` whose run is done (`simulate(..., baseline_first=False)`);
+    a stop request is honoured between its days, and then undoes the job as a stopped `simulate` does."""
+    if not job.options.get("with_baseline") or job.baseline is not None:
+        return
+
+    def day(done: int, days: int) -> None:
+        if on_day is not None:
+            on_day(done, days)
+        guard.check()
+
+    try:
+        with guard.polled():
+            job.baseline = simulate_baseline(job.scenario, job.seed, day)
+    except BaseException:
+        _stop(job)
         raise
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from scslab.results import simulate
+from scslab.results import DayCallback, simulate
 from scslab.scenario import Scenario
 
 
@@ -19,6 +19,6 @@ def baseline_scenario(scenario: Scenario) -> Scenario:
     return scenario.with_overrides(overrides)
 
 
-def simulate_baseline(scenario: Scenario, seed: int) -> pd.DataFrame:
-    """The daily table of the scenario without surveillance, with the same seed."""
-    return simulate(baseline_scenario(scenario), seed).timeseries
+def simulate_baseline(scenario: Scenario, seed: int, on_day: DayCallback | None = None) -> pd.DataFrame:
+    """The daily table of the scenario without surveillance, with the same seed (`on_day` as for `simulate`)."""
+    return simulate(baseline_scenario(scenario), seed, on_day).timeseries

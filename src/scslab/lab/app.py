@@ -1,8 +1,9 @@
 """The lab's pages (Solara): Design, Run, Compare, People, Audit, Sessions.
 
 Each browser session has its own design and runs: the state below is Solara's reactive
-variables, which live per session (per virtual kernel). Runs go on worker threads
-(`jobs.LiveRun`); they hand their snapshots to the page through the session's context.
+variables, which live per session (per virtual kernel). Runs go in worker processes, each followed
+by a thread of the server (`jobs.LiveRun`); a painter thread hands their snapshots to the page
+through the session's context.
 """
 
 from __future__ import annotations
@@ -387,11 +388,11 @@ def AuditPage() -> None:
 def PeoplePage() -> None:
     _ = progress.value  # drawn again when the run ends
     run = live.value
-    if run is None or run.result is None:
+    if run is None or run.people is None:
         text_block("Run a design first (Run page): this page lists the people its blacklist took, and opens "
                    "their cases.")  # fmt: skip
         return
-    people_view.PeopleView(run.result, run.target)
+    people_view.PeopleView(run.people)
 
 
 @solara.component

@@ -1,14 +1,15 @@
-"""The lab's runs: each on a worker thread, under a server-wide cap with a queue, live snapshots, cancel.
+"""The lab's runs: each in a worker process, under a server-wide cap with a queue, live snapshots, cancel.
 
-A run is written exactly as `scslab run` writes it: the same `runner.Job`, `runner.simulate` and
-`runner.finish` that `api.run` uses, started from an `engine.start` that the lab keeps a hold of,
-so that it can read the daily table between days. A cancel is a stop request that the runner
-honours between two days, as it honours SIGINT (`runner.StopOnSignals`).
+A run is written exactly as `scslab run` writes it: a worker process (`lab.worker`) runs the same
+`runner.Job`, `runner.simulate` and `runner.finish` that `api.run` uses, and sends its snapshots
+between days. A thread of the server follows each run: it waits for the run's turn in the queue,
+hands the run to a warm worker, and passes on what the worker says. A cancel is a stop request that
+the worker honours between two days, as `scslab run` honours SIGINT; a worker that does not honour
+it within a second is killed, and what it left is removed.
 """
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import traceback
@@ -17,24 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from scslab import engine, runner
 from scslab.api import compare
 from scslab.errors import ScslabError
+from scslab.lab.listed import RunPeople
+from scslab.lab.worker import CANCEL_SECONDS, Order, Workers, remove_killed
 from scslab.report import Comparison, RunData
-from scslab.results import Result, breakdowns, summarise
 from scslab.scenario import Scenario
 
 STATES = ("queued", "building", "running", "baseline", "writing", "done", "cancelled", "failed")
-SNAPSHOT_DAYS = 5  # a live snapshot at least every this many simulated days
-SNAPSHOT_SECONDS = 1.0  # and at most this often in wall time (the first and the last always): the browser draws
-# six charts per snapshot, which takes it a few hundred milliseconds at a year's length (on the same cores)
 
 
 class RunQueue:
-    """The server-wide cap on concurrent runs: the runs going, and those waiting in order."""
+    """The server-wide cap on concurrent runs: the runs going, and those waiting in order; and the warm
+    worker processes the runs go in."""
 
     def __init__(self, slots: int) -> None:
         if slots < 1:
@@ -43,6 +39,7 @@ class RunQueue:
         self.running: list[Any] = []
         self.waiting: list[Any] = []
         self.cond = threading.Condition()
+        self.workers = Workers()
 
     def wait_turn(self, run: Any, cancelled: Callable[[], bool], on_wait: Callable[[], None]) -> bool:
         """Block until `run` may go (True) or is cancelled while it waits (False)."""
@@ -88,17 +85,6 @@ class Snapshot:
     final: bool = False
 
 
-def live_data(scenario: Scenario, seed: int, at: engine.Midway) -> RunData:
-    """The run so far as a RunData: the days done, the breakdowns and summary of today's state."""
-    table = at.table
-    days = table.days_done
-    ts = pd.DataFrame({"day": np.arange(days)} | {k: v[:days].copy() for k, v in table.columns.items()})
-    b = breakdowns(at.state)
-    run = engine.Run(at.state, table, dict(at.profile), at.elapsed)
-    summary = summarise(scenario, seed, run, ts, b)
-    return RunData(ts, b, summary, scenario.params.model_dump(mode="json", exclude_none=True))
-
-
 @dataclass
 class LiveRun:
     """One run of the lab, from the queue to its folder (or to its cancel)."""
@@ -112,13 +98,12 @@ class LiveRun:
     message: str = ""
     day: int = 0
     snapshot: Snapshot | None = None
-    result: Result | None = field(default=None, repr=False)
+    people: RunPeople | None = field(default=None, repr=False)  # the People page's, once done
     started: float = 0.0  # perf_counter when Run was pressed
     first_snapshot_at: float | None = None  # seconds from start to the first snapshot
+    cancel_seconds: float = CANCEL_SECONDS  # a worker that has not stopped this long after a cancel is killed
     thread: threading.Thread | None = field(default=None, repr=False)
-    guard: runner.StopOnSignals = field(default_factory=runner.StopOnSignals, repr=False)
-    _last_snapshot: float = field(default=0.0, repr=False)
-    _at: engine.Midway | None = field(default=None, repr=False)
+    cancel_at: float | None = field(default=None, repr=False)  # perf_counter of the cancel
 
     @property
     def days(self) -> int:
@@ -129,7 +114,7 @@ class LiveRun:
         return self.state in ("queued", "building", "running", "baseline", "writing")
 
     def start(self, queue: RunQueue) -> LiveRun:
-        """Queue the run and go on a worker thread (a daemon: a closing server does not wait for it)."""
+        """Queue the run, followed by a thread of its own (a daemon: a closing server does not wait for it)."""
         self.started = time.perf_counter()
         self.thread = threading.Thread(target=self._work, args=(queue,), name=f"lab-run-{self.target.name}",
                                        daemon=True)  # fmt: skip
@@ -138,11 +123,12 @@ class LiveRun:
 
     def cancel(self) -> None:
         """Stop the run between two days (or before it starts); nothing of it is left under the root."""
-        self.guard.pending = int(signal.SIGINT)
+        if self.cancel_at is None:
+            self.cancel_at = time.perf_counter()
 
     @property
     def cancelled(self) -> bool:
-        return self.guard.pending is not None
+        return self.cancel_at is not None
 
     def _set(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
@@ -153,9 +139,8 @@ class LiveRun:
             if not queue.wait_turn(self, lambda: self.cancelled, lambda: self.on_update(self)):
                 self._set("cancelled", "cancelled while waiting in the queue")
                 return
-            self._run()
-        except runner.Stopped:
-            self._set("cancelled", f"cancelled on day {self.day} of {self.days}; nothing was written")
+            self._set("building", "starting")
+            self._follow(queue.workers)
         except ScslabError as exc:
             self._set("failed", str(exc))
         except Exception as exc:  # a bug: one line on the page, the traceback on the server's terminal
@@ -164,51 +149,58 @@ class LiveRun:
         finally:
             queue.leave(self)
 
-    def _run(self) -> None:
-        sc = self.scenario
-        # the baseline runs after the live run (in `runner.finish`), not before it as `runner.simulate` would:
-        # the page's first chart must not wait for it (the files are the same either way)
-        options = {"people": False, "with_baseline": False, "report": True}
-        job = runner.Job(sc, self.seed, self.target, 0, False, options)
-        self._set("building", "building the synthetic population")
-        runner.begin(job)
-        try:  # traced as `scslab run` traces for its report's cases (everyone listed, where memory allows)
-            self._at = engine.start(sc.params, self.seed, sc.origin, trace=runner.report_trace(job))
-        except BaseException:
-            job.undo()
-            raise
-        self.guard.check()
-        self._set("running")
-        result = runner.simulate(job, self._at, self.guard, self._on_day)
-        job.options["with_baseline"] = self.baseline
-        self.result = result
-        words = "running the same city without surveillance (the baseline)" if self.baseline else "writing"
-        self._set("baseline" if self.baseline else "writing", words)
-        state = result.state
-        assert state is not None  # (a run just made holds its state)
-        kept = state.trace
-        runner.finish(job, result)  # (drops the report's trace, which writes no file)
-        state.trace = kept  # the People page opens the listed people's cases from it
-        self.snapshot = Snapshot(self.days, self.days, RunData.from_dir(self.target), final=True)
-        self._set("done", f"written to {self.target}")
+    def _follow(self, workers: Workers) -> None:
+        """Hand the run to a worker and pass on what it says, until the run ends."""
+        worker = workers.take()
+        worker.conn.send(("run", Order(self.scenario, self.seed, self.target, self.baseline)))
+        told = False
+        while True:
+            if self.cancel_at is not None and not told:
+                worker.conn.send(("cancel",))
+                told = True
+            if self.cancel_at is not None and time.perf_counter() - self.cancel_at > self.cancel_seconds:
+                workers.replace(worker)
+                remove_killed(self.target)
+                self._set("cancelled", f"cancelled on day {self.day} of {self.days}; nothing was written")
+                return
+            try:
+                message = worker.conn.recv() if worker.conn.poll(0.05) else None
+            except (EOFError, OSError):  # (it died)
+                message = None
+            if message is None:
+                if not worker.process.is_alive():
+                    code = worker.process.exitcode
+                    workers.replace(worker)
+                    remove_killed(self.target)
+                    raise ScslabError(f"the run's worker process ended (exit code {code}); nothing was written")
+                continue
+            if self._hear(message):
+                workers.give_back(worker)
+                return
 
-    def _on_day(self, day: int, days: int) -> None:
-        self.day = day
-        now = time.perf_counter()
-        last = self.snapshot.day if self.snapshot else 0
-        if day == days or (day - last >= SNAPSHOT_DAYS and now - self._last_snapshot >= SNAPSHOT_SECONDS):
-            self._snap(final=False)
-        else:
+    def _hear(self, message: tuple[Any, ...]) -> bool:
+        """Take in one message of the worker; True when it is the run's last."""
+        kind = message[0]
+        if kind == "state":
+            self._set(message[1], message[2])
+        elif kind == "day":
+            self.day = message[1]
             self.on_update(self)
-
-    def _snap(self, final: bool) -> None:
-        assert self._at is not None
-        self.snapshot = Snapshot(self._at.table.days_done, self.days, live_data(self.scenario, self.seed, self._at),
-                                 final)  # fmt: skip
-        self._last_snapshot = time.perf_counter()
-        if self.first_snapshot_at is None and self.snapshot.day > 0:
-            self.first_snapshot_at = self._last_snapshot - self.started
-        self.on_update(self)
+        elif kind == "snapshot":
+            self.day = message[1]
+            self.snapshot = Snapshot(message[1], self.days, message[2])
+            if self.first_snapshot_at is None:
+                self.first_snapshot_at = time.perf_counter() - self.started
+            self.on_update(self)
+        elif kind == "done":
+            self.people = message[2]
+            self.snapshot = Snapshot(self.days, self.days, RunData.from_dir(self.target), final=True)
+            self._set("done", message[1])
+        elif kind == "cancelled":
+            self._set("cancelled", f"cancelled on day {self.day} of {self.days}; nothing was written")
+        elif kind == "failed":
+            self._set("failed", message[1])
+        return kind in ("done", "cancelled", "failed")
 
 
 class CancelledError(Exception):

@@ -1,15 +1,14 @@
 """The People page: the listed and wrongfully listed people of a run, filterable, and each one's case file.
 
 The list is the run's listing log (listings.parquet, docs/model.md "The listing log") joined with
-the people's attributes at the end of the run (`Result.people`); a case is `scslab.cases.CaseFile`,
-from the run's own trace or from `scslab explain`'s replay.
+the people's attributes at the end of the run (`lab.listed.RunPeople`, from the run's worker); a case
+is `scslab.cases.CaseFile`, from the run's own trace or from `scslab explain`'s replay.
 """
 
 from __future__ import annotations
 
 import html
 import random
-from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -20,29 +19,10 @@ import solara.lab
 from scslab.api import explain
 from scslab.cases import CaseFile
 from scslab.lab.charts import Chart
-from scslab.results import Result
+from scslab.lab.listed import RunPeople
 from scslab.scenario.schema import CAUSES
 
 ALL = "all"
-ATTRIBUTES = ("wrongful", "group", "occupation", "district", "income_q", "score", "counterfactual_score", "own",
-              "misattributed", "association", "degree_family", "degree_work", "degree_friends")  # fmt: skip
-
-
-def listed_people(result: Result) -> pd.DataFrame:
-    """One row per listing episode, with the citizen's attributes (group as a word)."""
-    episodes = result.listings.copy()
-    people = result.people
-    rows = people.iloc[episodes["citizen"].to_numpy()].reset_index(drop=True)
-    out = pd.concat([episodes.reset_index(drop=True), rows[list(ATTRIBUTES)]], axis=1)
-    out["group"] = np.where(out["group"].to_numpy() == 1, "minority", "majority")
-    out["occupation"] = out["occupation"].astype(str)
-    out["cause"] = out["cause"].astype(str)
-    out["exit_reason"] = out["exit_reason"].astype(str)
-    # an episode's wrongfulness when it ended, or today's for one still open
-    out["wrongful"] = out["wrongful_at_exit"].fillna(out["wrongful"]).astype(bool)
-    out["offence_day"] = out["offence_day"].fillna(-1).astype(int)
-    out["exit_day"] = out["exit_day"].fillna(-1).astype(int)
-    return out
 
 
 def filtered(df: pd.DataFrame, choices: dict[str, str], wrongful_only: bool) -> pd.DataFrame:
@@ -61,12 +41,12 @@ def random_case(wrongful: pd.DataFrame) -> int:
     return int(wrongful["citizen"].iloc[random.randrange(len(wrongful))])
 
 
-def open_case(result: Result, target: Path, citizen: int) -> CaseFile:
+def open_case(people: RunPeople, citizen: int) -> CaseFile:
     """A citizen's case file: from the run's own trace (everyone listed, where memory allowed it), else by
     `scslab explain`'s replay of the run folder (checked byte for byte against the run)."""
-    if result.has_case(citizen):
-        return result.case(citizen)
-    return explain(target, citizen)
+    if people.has_case(citizen):
+        return people.case(citizen)
+    return explain(people.target, citizen)
 
 
 @solara.component
@@ -90,8 +70,9 @@ def CaseView(case: CaseFile) -> None:
 
 
 @solara.component
-def PeopleView(result: Result, target: Path) -> None:
-    df = solara.use_memo(lambda: listed_people(result), dependencies=[id(result)])
+def PeopleView(people: RunPeople) -> None:
+    df = people.listed
+    target = people.target
     cause, set_cause = solara.use_state(ALL)
     group, set_group = solara.use_state(ALL)
     occupation, set_occupation = solara.use_state(ALL)
@@ -123,7 +104,7 @@ def PeopleView(result: Result, target: Path) -> None:
         solara.CellAction(name="Open the case",
                           on_click=lambda column, row: set_chosen(int(shown["citizen"].iloc[row])))
     ])  # fmt: skip
-    case = solara.lab.use_task(lambda: None if chosen is None else open_case(result, target, chosen),
+    case = solara.lab.use_task(lambda: None if chosen is None else open_case(people, chosen),
                                dependencies=[chosen], raise_error=False)  # fmt: skip
     if chosen is not None:
         if case.pending:

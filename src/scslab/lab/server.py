@@ -49,6 +49,7 @@ def configure(root: Path | str = "runs", max_runs: int | None = None) -> LabConf
     for key, value in SOLARA_ENV.items():
         os.environ[key] = value
     CONFIG.root = Path(root)
+    CONFIG.queue.workers.close()  # (a notebook's second `Lab()`: the first one's idle workers go)
     CONFIG.queue = RunQueue(available_cores() if max_runs is None else max_runs)
     import solara.server.settings as settings  # the settings object may exist already (a notebook)
 
@@ -110,6 +111,7 @@ def serve(host: str = "127.0.0.1", port: int = 8521, root: Path | str = "runs", 
     import scslab.lab.app  # noqa: F401 (before any session: its on_kernel_start hook then sees every session)
 
     warm_up()
+    CONFIG.queue.workers.warm()  # a worker process ready for the first Run
     config = uvicorn.Config(solara.server.starlette.app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     if open_browser:
