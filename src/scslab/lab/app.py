@@ -41,6 +41,7 @@ DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
 COMPARE_WITH = "rights-respecting"  # the design B a comparison starts with: the contrast to most presets
 UI_SECONDS = 0.1  # the painter sends progress to the page at most this often
 DRAW_PAUSE = 3.0  # and waits this many times as long as its last drawing took before the next
+SHOW_PAUSE = 0.3  # seconds from the Run page shown to its new charts sent (a reader clicking through is not held up)
 SESSION_JOBS: dict[str, list[LiveRun | CompareRun]] = {}  # each session's runs and comparisons, by its id
 PAGES = ("Design", "Run", "Compare", "People", "Audit", "Sessions")
 RUN_PAGE = PAGES.index("Run")  # the tab whose charts the painter draws
@@ -192,6 +193,7 @@ class Painter:
         self.context = context
         self.wake = threading.Event()
         self.shown = threading.Event()  # the Run page was shown again
+        self.shown_at = 0.0  # (perf_counter)
         self.run: LiveRun | None = None
         self.thread = threading.Thread(target=self._loop, name="lab-painter", daemon=True)
 
@@ -203,6 +205,7 @@ class Painter:
 
     def _tab(self, index: int) -> None:
         if index == RUN_PAGE:
+            self.shown_at = time.perf_counter()
             self.shown.set()
             self.wake.set()
 
@@ -214,6 +217,7 @@ class Painter:
                 self.wake.wait(1.0)
                 self.wake.clear()
                 self.shown.clear()
+                time.sleep(max(0.0, self.shown_at + SHOW_PAUSE - time.perf_counter()))
                 run = self.run
                 assert run is not None
                 ended = not run.active

@@ -16,6 +16,7 @@ A cancel is honoured between two days; the server kills a worker that does not h
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import shutil
 import signal
 import tempfile
@@ -44,6 +45,7 @@ SNAPSHOT_SECONDS = 1.0  # and at most this often in wall time (the first and the
 # six charts per snapshot, which takes it a few hundred milliseconds at a year's length (on the same cores)
 DAY_SECONDS = 0.05  # the day reached is sent at most this often
 CANCEL_SECONDS = 1.0  # a worker that has not stopped this long after a cancel is killed
+NICE = 10  # a worker's scheduling priority below the server's: the page's clicks come before the run's days
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def perform(conn: Connection, order: Order) -> RunPeople:
 def serve_runs(conn: Connection) -> None:
     """A worker's life: warm up, then do each run it is sent until told to quit (or the server is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
+    os.nice(NICE)
     warm_up()
     conn.send(("ready",))
     while True:
