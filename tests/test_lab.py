@@ -170,6 +170,8 @@ def test_design_run_live_people_and_download(chromium: Any, server: dict[str, An
     expand(page, "Blacklist")
     set_value(page, "blacklist.threshold", "780")  # many listings, and wrongful ones, within 60 days
     set_value(page, "sources.cameras.misattribution", "0.05")
+    expand(page, "Reproducibility")
+    set_value(page, "start_date", "2019-06-01")  # a control of a group added with the scenario format's every key
     shoot(page, "Design")
     with page.expect_download() as download:
         page.get_by_text("Download scenario.toml").click()
@@ -198,7 +200,7 @@ def test_design_run_live_people_and_download(chromium: Any, server: dict[str, An
         base["political_events"].rolling(7, min_periods=1).mean().tolist())
     ran = scslab.load_scenario(run / "scenario.toml").params
     assert ran.sources["cameras"].misattribution == 0.05 and ran.blacklist.threshold == 780
-    assert ran.days == DAYS and ran.population.size == SIZE
+    assert ran.days == DAYS and ran.population.size == SIZE and str(ran.start_date) == "2019-06-01"
     # the downloaded design reproduces the run with `scslab run`, byte for byte
     text = design_file.read_text()
     assert "--seed 1" in text.splitlines()[0]

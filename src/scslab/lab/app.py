@@ -29,7 +29,7 @@ from scslab.errors import ScslabError
 from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
 from scslab.lab.charts import Chart, PlotlyPreload
-from scslab.lab.design import Design, Rule, groups, read_upload, scenario_text
+from scslab.lab.design import RULES_GROUP, Design, Rule, groups, read_upload, scenario_text
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
 from scslab.lab.server import CONFIG
@@ -149,16 +149,13 @@ def DesignPage() -> None:
         solara.FileDownload(lambda: scenario_text(design.value.scenario(), seed.value).encode(),
                             filename="scenario.toml", label="Download scenario.toml")  # fmt: skip
     for group in groups(d.base):
-        with solara.Details(group.title, expand=group.title == "Data sources"):
+        with solara.Details(group.title, expand=group.title in ("Data sources", RULES_GROUP)):
             text_block(group.about)
+            for rule in d.rules if group.rules else ():
+                RuleControl(rule, errors.get(rule.key))
             with solara.ColumnsResponsive(12, large=4):
                 for control in group.controls:
                     ValueControl(control.key, control.label, control.help)
-    with solara.Details("Sanctions and rewards", expand=True):
-        text_block("Each rule on or off, and what triggers it: being blacklisted, or a tier at or below "
-                   "(or at or above) a tier of the score.")  # fmt: skip
-        for rule in d.rules:
-            RuleControl(rule, errors.get(rule.key))
 
 
 def memory_line(sc: Scenario) -> tuple[str, str | None]:
