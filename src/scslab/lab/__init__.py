@@ -18,7 +18,8 @@ __all__ = ["Lab", "serve"]
 
 def Lab(root: Path | str = "runs", max_runs: int | None = None) -> Any:
     """The lab as a Solara element: the last expression of a notebook cell displays it."""
-    configure(root, max_runs)
+    config = configure(root, max_runs)
+    config.queue.workers.warm()  # a worker process ready for the first Run, as `scslab lab` has
     from scslab.lab.app import Page
     from scslab.lab.charts import NOTEBOOK
 

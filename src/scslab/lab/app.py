@@ -8,6 +8,7 @@ through the session's context.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import random
@@ -29,12 +30,13 @@ from scslab.errors import ScslabError
 from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
 from scslab.lab.charts import Chart, PlotlyPreload
-from scslab.lab.design import RULES_GROUP, Design, Rule, groups, read_upload, scenario_text
+from scslab.lab.design import RULES_GROUP, Design, Rule, check_upload_size, groups, read_upload, scenario_text
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
 from scslab.lab.server import CONFIG
 from scslab.memory import check_memory, estimate_peak_bytes
 from scslab.scenario import Scenario, list_presets, load_scenario
+from scslab.scenario.loader import MAX_FILE_BYTES
 
 DEFAULT_PRESET = "beijing-2020"
 DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
@@ -125,8 +127,9 @@ def DesignPage() -> None:
         upload_message.set("")
 
     def uploaded(file: dict[str, Any]) -> None:
-        try:
-            base = read_upload(str(file["name"]), bytes(file["data"]))
+        try:  # (the browser sends a file's bytes only when they are read: a file too large is refused unread)
+            check_upload_size(str(file["name"]), int(file["size"]))
+            base = read_upload(str(file["name"]), file["file_obj"].read(MAX_FILE_BYTES + 1))
         except ScslabError as exc:
             upload_message.set(str(exc))
             return
@@ -140,7 +143,7 @@ def DesignPage() -> None:
             preset: str | None = d.label.removeprefix("preset ")
             solara.Select("preset", values=presets, value=preset if preset in presets else None,
                           on_value=choose)  # fmt: skip
-            solara.FileDrop(label="Drop a scenario.toml here", on_file=uploaded, lazy=False)
+            solara.FileDrop(label="Drop a scenario.toml here", on_file=uploaded, lazy=True)
         if upload_message.value:
             text_block(upload_message.value)
         text_block(f"{sc.params.description}" if sc.params.description else "")
@@ -239,7 +242,7 @@ class Painter:
 
 def start_run() -> None:
     """Queue a run of the current design; a painter brings its updates to this session's page."""
-    context = kernel_context.get_current_context()
+    context = session_context()
     sc = design.value.scenario()
     run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value)
     live.set(run)
@@ -336,7 +339,7 @@ def ComparePage() -> None:
                             classes=["scs-compare-days"])
 
         def go() -> None:
-            context = kernel_context.get_current_context()
+            context = session_context()
             b = (saved.value[other.removeprefix("saved ")].scenario() if other.startswith("saved ")
                  else load_scenario(other.removeprefix("preset ")))  # fmt: skip
 
@@ -424,9 +427,22 @@ def SessionsPage() -> None:
                                     label="Download")  # fmt: skip
 
 
+def session_context() -> Any:
+    """This session's context, which a thread enters to set its state; a notebook's kernel is one session and
+    has none (its state is the kernel's own)."""
+    if kernel_context.has_current_context():
+        return kernel_context.get_current_context()
+    return contextlib.nullcontext()
+
+
+def session_id() -> str:
+    """This session's id ("notebook" in a notebook's kernel)."""
+    return kernel_context.get_current_context().id if kernel_context.has_current_context() else "notebook"
+
+
 def free_session_runs() -> Callable[[], None]:
     """When a session closes (its tab gone for a while), its runs stop and their slots free."""
-    session = kernel_context.get_current_context().id
+    session = session_id()
 
     def cleanup() -> None:
         for job in SESSION_JOBS.pop(session, []):
@@ -437,7 +453,7 @@ def free_session_runs() -> Callable[[], None]:
 
 def keep(job: LiveRun | CompareRun) -> None:
     """Note a job of this session, for `free_session_runs`."""
-    SESSION_JOBS.setdefault(kernel_context.get_current_context().id, []).append(job)
+    SESSION_JOBS.setdefault(session_id(), []).append(job)
 
 
 solara.lab.on_kernel_start(free_session_runs)

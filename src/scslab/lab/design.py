@@ -463,12 +463,21 @@ def scenario_text(sc: Scenario, seed: int) -> str:
     return f"# Designed in the scslab lab. Reproduce its run with: {command}\n" + sc.to_toml()
 
 
+def upload_label(name: str) -> str:
+    return Path(name).name or "upload.toml"
+
+
+def check_upload_size(name: str, size: int) -> None:
+    """Refuse a file over the loader's size limit (before its bytes are read)."""
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(f"{upload_label(name)}: larger than {MAX_FILE_BYTES // 2**20} MiB (allowed: a scenario "
+                            f"file of at most 1 MiB)")  # fmt: skip
+
+
 def read_upload(name: str, data: bytes) -> Scenario:
     """A scenario file sent from the browser, read by the scenario loader only (never executed), size-limited."""
-    label = Path(name).name or "upload.toml"
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError(f"{label}: larger than {MAX_FILE_BYTES // 2**20} MiB (allowed: a scenario file of at "
-                            f"most 1 MiB)")  # fmt: skip
+    label = upload_label(name)
+    check_upload_size(name, len(data))
     with tempfile.TemporaryDirectory(prefix="scslab-lab-") as folder:
         path = Path(folder) / (label if label.endswith(".toml") else label + ".toml")
         path.write_bytes(data)
