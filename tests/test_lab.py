@@ -154,6 +154,9 @@ def plotted(page: Any, chart: str) -> dict[str, list[Any]]:
 
 def shoot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("""() => { document.activeElement?.blur();  // the page from its top, as a reader first sees it
+        for (const e of document.querySelectorAll('*')) if (e.scrollTop) e.scrollTop = 0; window.scrollTo(0, 0); }""")
+    page.wait_for_timeout(600)  # the tabs' slide from one page to the next
     page.screenshot(path=str(ARTIFACTS / f"lab-{name.lower()}.png"), full_page=True)
 
 

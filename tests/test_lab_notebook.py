@@ -54,6 +54,9 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
     (folder / "lab.ipynb").write_text(json.dumps(notebook))
     home = folder / "home"  # JupyterLab's settings and workspaces: none of the user's
+    notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)  # no "notified about Jupyter news?" prompt over the page
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1] / "src"),
                         "JUPYTER_CONFIG_DIR": str(home / "config"),
                         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -140,6 +143,7 @@ def test_the_lab_in_a_jupyterlab_notebook(jupyter: dict[str, Any]) -> None:
         verdict = lab.locator(".scs-verdict").inner_text()
         assert verdict.startswith("No rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet")
         ARTIFACTS.mkdir(exist_ok=True)
+        page.wait_for_timeout(600)  # the tabs' slide from one page to the next
         page.screenshot(path=str(ARTIFACTS / "lab-notebook.png"), full_page=True)
         guard.check()
         browser.close()
