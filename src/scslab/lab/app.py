@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import reacton.core
 import solara
 import solara.lab
 from solara.server import kernel_context
@@ -189,8 +190,8 @@ class Painter:
     shown, it draws nothing and sends only changes of state: the newest snapshot is drawn when Run is
     shown again (and the last one at the end whichever page is shown)."""
 
-    def __init__(self, context: Any) -> None:
-        self.context = context
+    def __init__(self, context: Any, render: Any = None) -> None:
+        self.context, self.render = context, render
         self.wake = threading.Event()
         self.shown = threading.Event()  # the Run page was shown again
         self.shown_at = 0.0  # (perf_counter)
@@ -222,7 +223,7 @@ class Painter:
                 assert run is not None
                 ended = not run.active
                 began = time.perf_counter()
-                with self.context:  # (the charts first: "done" is shown once the last charts are sent)
+                with self.context, together(self.render):  # (one render; "done" with the last charts)
                     visible = tab.peek() == RUN_PAGE
                     if run.snapshot is not drawn and (visible or ended):
                         drawn = run.snapshot
@@ -240,15 +241,23 @@ class Painter:
             self.unsubscribe()
 
 
-def start_run() -> None:
-    """Queue a run of the current design; a painter brings its updates to this session's page."""
+def together(render: Any) -> Any:
+    """A context in which the changes of state made in it are rendered once, at its end (each change alone
+    renders the pages that read it again: a few tenths of a second for three changes)."""
+    return render if render is not None else contextlib.nullcontext()
+
+
+def start_run(render: Any = None) -> None:
+    """Queue a run of the current design; a painter brings its updates to this session's page (`render`:
+    the session's render context, to show the change in one render)."""
     context = session_context()
     sc = design.value.scenario()
     run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value)
-    live.set(run)
-    snapshot.set(None)
-    progress.set(Progress("queued", "", 0, sc.params.days, None))
-    Painter(context).follow(run)
+    with together(render):
+        live.set(run)
+        snapshot.set(None)
+        progress.set(Progress("queued", "", 0, sc.params.days, None))
+    Painter(context, render).follow(run)
     keep(run)
     run.start(CONFIG.queue)
 
@@ -275,6 +284,7 @@ def Charts(snap: Snapshot | None) -> None:
 
 @solara.component
 def RunPage() -> None:
+    render = reacton.core.get_render_context(required=False)
     d = design.value
     sc, errors = d.resolved()
     memory, refusal = memory_line(sc)
@@ -294,8 +304,8 @@ def RunPage() -> None:
         if errors:
             solara.Warning("Some values of the design are refused (see Design): the run uses the accepted ones.")
         with solara.Row():
-            solara.Button("Run", on_click=start_run, disabled=busy or refusal is not None, color="primary",
-                          classes=["scs-run"])  # fmt: skip
+            solara.Button("Run", on_click=lambda: start_run(render), disabled=busy or refusal is not None,
+                          color="primary", classes=["scs-run"])  # fmt: skip
             solara.Button("Cancel", on_click=lambda: run.cancel() if run else None, disabled=not busy,
                           classes=["scs-cancel"])  # fmt: skip
             if run is not None and run.state == "done":
