@@ -190,8 +190,8 @@ class Painter:
     shown, it draws nothing and sends only changes of state: the newest snapshot is drawn when Run is
     shown again (and the last one at the end whichever page is shown)."""
 
-    def __init__(self, context: Any, render: Any = None) -> None:
-        self.context, self.render = context, render
+    def __init__(self, context: Any, render: reacton.core._RenderContext) -> None:
+        self.context, self.render = context, render  # (changes made inside `render` are rendered once, at its end)
         self.wake = threading.Event()
         self.shown = threading.Event()  # the Run page was shown again
         self.shown_at = 0.0  # (perf_counter)
@@ -223,7 +223,7 @@ class Painter:
                 assert run is not None
                 ended = not run.active
                 began = time.perf_counter()
-                with self.context, together(self.render):  # (one render; "done" with the last charts)
+                with self.context, self.render:  # (one render; "done" with the last charts)
                     visible = tab.peek() == RUN_PAGE
                     if run.snapshot is not drawn and (visible or ended):
                         drawn = run.snapshot
@@ -241,19 +241,13 @@ class Painter:
             self.unsubscribe()
 
 
-def together(render: Any) -> Any:
-    """A context in which the changes of state made in it are rendered once, at its end (each change alone
-    renders the pages that read it again: a few tenths of a second for three changes)."""
-    return render if render is not None else contextlib.nullcontext()
-
-
-def start_run(render: Any = None) -> None:
-    """Queue a run of the current design; a painter brings its updates to this session's page (`render`:
-    the session's render context, to show the change in one render)."""
+def start_run(render: reacton.core._RenderContext) -> None:
+    """Queue a run of the current design; a painter brings its updates to this session's page (`render`: the
+    session's render context, inside which changes of state are rendered once, not once per value changed)."""
     context = session_context()
     sc = design.value.scenario()
     run = LiveRun(sc, seed.value, run_folder(sc, seed.value), baseline.value)
-    with together(render):
+    with render:
         live.set(run)
         snapshot.set(None)
         progress.set(Progress("queued", "", 0, sc.params.days, None))
@@ -284,7 +278,7 @@ def Charts(snap: Snapshot | None) -> None:
 
 @solara.component
 def RunPage() -> None:
-    render = reacton.core.get_render_context(required=False)
+    render = reacton.core.get_render_context()
     d = design.value
     sc, errors = d.resolved()
     memory, refusal = memory_line(sc)
