@@ -261,6 +261,30 @@ def test_invalid_value_shows_its_message(chromium: Any, server: dict[str, Any]) 
     context.close()
 
 
+def test_a_value_typed_is_kept_through_a_render_before_it_is_applied(chromium: Any, server: dict[str, Any]) -> None:
+    """The page rendered between typing a value and applying it (here by the chilling-effect checkbox,
+    toggled by a script so that the days field keeps the focus, as a run's progress or a download's
+    thread renders it) keeps the text typed, and the run has those days: Solara's own text field put the
+    old value back, and the run silently had 120 days."""
+    context, page, guard = open_lab(chromium, server)
+    tab(page, "Run")
+    box = field(page, "days").locator("input").first
+    box.fill("7")
+    page.evaluate("""() => [...document.querySelectorAll('.v-input--checkbox')]
+        .find((e) => e.innerText.includes('also run without surveillance')).querySelector('input').click()""")
+    page.wait_for_timeout(1_500)  # the server's render of the Run page has come back
+    assert box.input_value() == "7"
+    box.press("Enter")
+    before = set(server["root"].iterdir())
+    page.locator(".scs-run").click()
+    page.locator(".scs-state-done").wait_for(timeout=90_000)
+    run = only_run(server["root"], before)
+    assert len(pd.read_parquet(run / "timeseries.parquet")) == 7
+    assert not (run / "baseline_timeseries.parquet").exists()  # the checkbox, too, was applied
+    guard.check()
+    context.close()
+
+
 def test_cancel_stops_the_run_and_leaves_nothing(chromium: Any, server: dict[str, Any]) -> None:
     context, page, guard = open_lab(chromium, server)
     tab(page, "Run")

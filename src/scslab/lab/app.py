@@ -32,6 +32,7 @@ from scslab.hardware import available_bytes
 from scslab.lab import people as people_view
 from scslab.lab.charts import Chart, PlotlyPreload
 from scslab.lab.design import RULES_GROUP, Design, Rule, check_upload_size, groups, read_upload, scenario_text
+from scslab.lab.fields import IntField, TextField
 from scslab.lab.jobs import CompareRun, LiveRun, Snapshot
 from scslab.lab.live import chart_figures, compare_figure, compare_rows
 from scslab.lab.server import CONFIG
@@ -92,27 +93,35 @@ def ValueControl(key: str, label: str, help: str) -> None:
     d = design.value
     _, errors = d.resolved()
     error = errors.get(key)
-    solara.InputText(
-        label,
+
+    def commit(text: str) -> None:
+        if text.strip() != design.value.text(key):
+            design.set(design.value.with_text(key, text.strip()))
+
+    TextField(
+        label=label,
         value=d.text(key),
-        on_value=lambda text: design.set(design.value.with_text(key, text.strip())),
-        continuous_update=False,
-        error=error or False,
-        message=error or help,
+        error=error or "",
+        message=help,
         classes=["scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")],
+        event_commit=commit,
     )
 
 
 @solara.component
 def RuleControl(rule: Rule, error: str | None) -> None:
+    def change(**values: Any) -> None:
+        """Change this rule as the design now holds it (not as it was when this control was drawn)."""
+        now = next(r for r in design.value.rules if (r.kind, r.index) == (rule.kind, rule.index))
+        design.set(design.value.with_rule(replace(now, **values)))
+
     with solara.Row(style="align-items: center"):
         solara.Checkbox(label=f"{rule.kind[:-1]} {rule.effect.replace('_', ' ')}", value=rule.on,
-                        on_value=lambda on: design.set(design.value.with_rule(replace(rule, on=on))))  # fmt: skip
+                        on_value=lambda on: change(on=on))  # fmt: skip
         if rule.trigger or rule.kind == "sanctions":
-            solara.InputText("trigger", value=rule.trigger, continuous_update=False,
-                             on_value=lambda t: design.set(design.value.with_rule(replace(rule, trigger=t.strip()))),
-                             error=error or False,
-                             message=error or '"blacklist", "tier <= NAME" or "tier >= NAME"')  # fmt: skip
+            TextField(label="trigger", value=rule.trigger, error=error or "",
+                      message='"blacklist", "tier <= NAME" or "tier >= NAME"',
+                      event_commit=lambda text: change(trigger=text.strip()))  # fmt: skip
 
 
 @solara.component
@@ -290,7 +299,7 @@ def RunPage() -> None:
             ValueControl("population.size", "citizens", "Simulated citizens (counts are also scaled to the real "
                          "population).")  # fmt: skip
             ValueControl("days", "days", "Simulated days.")
-            solara.InputInt("seed", value=seed, continuous_update=False)
+            IntField("seed", value=seed.value, on_value=seed.set, classes=["scs-seed"])
             solara.Checkbox(label="also run without surveillance (the chilling effect)", value=baseline)
         text_block(f"Memory: {memory}.")
         if refusal:
@@ -319,14 +328,12 @@ def RunPage() -> None:
 
 @solara.component
 def ComparePage() -> None:
-    d = design.value
     _ = compare_tick.value
     job = comparison.value
     presets = [name for name, _ in list_presets()]
-    other, set_other = solara.use_state(f"preset {COMPARE_WITH}")
-    seeds, set_seeds = solara.use_state(5)
-    size, set_size = solara.use_state(5_000)
-    days, set_days = solara.use_state(60)
+    # (read when Compare is pressed, not as they were when the page was drawn)
+    other = solara.use_reactive(f"preset {COMPARE_WITH}")
+    seeds, size, days = solara.use_reactive(5), solara.use_reactive(5_000), solara.use_reactive(60)
     choices = [f"preset {name}" for name in presets] + [f"saved {name}" for name in saved.value]
     with solara.Card("Compare the current design (A) with another (B)"):
         text_block("Both designs run over the same seeds with common random numbers: everyone whose rates the "
@@ -334,24 +341,25 @@ def ComparePage() -> None:
                    "designs' effect, not noise. The table gives each headline figure's mean difference B − A "
                    "with its 95% interval over the seeds.")  # fmt: skip
         with solara.Row():
-            solara.Select("B", values=choices, value=other if other in choices else choices[0], on_value=set_other)
-            solara.InputInt("seeds (K)", value=seeds, on_value=set_seeds, continuous_update=False,
-                            classes=["scs-compare-seeds"])
-            solara.InputInt("citizens", value=size, on_value=set_size, continuous_update=False,
-                            classes=["scs-compare-size"])
-            solara.InputInt("days", value=days, on_value=set_days, continuous_update=False,
-                            classes=["scs-compare-days"])
+            if other.value not in choices:
+                other.set(choices[0])
+            solara.Select("B", values=choices, value=other)
+            IntField("seeds (K)", value=seeds.value, on_value=seeds.set, classes=["scs-compare-seeds"])
+            IntField("citizens", value=size.value, on_value=size.set, classes=["scs-compare-size"])
+            IntField("days", value=days.value, on_value=days.set, classes=["scs-compare-days"])
 
         def go() -> None:
             context = session_context()
-            b = (saved.value[other.removeprefix("saved ")].scenario() if other.startswith("saved ")
-                 else load_scenario(other.removeprefix("preset ")))  # fmt: skip
+            b_name = other.value
+            b = (saved.value[b_name.removeprefix("saved ")].scenario() if b_name.startswith("saved ")
+                 else load_scenario(b_name.removeprefix("preset ")))  # fmt: skip
 
             def tick(_: Any) -> None:
                 with context:
                     compare_tick.set(compare_tick.peek() + 1)
 
-            job = CompareRun(d.scenario(), b, seeds, {"population.size": size, "days": days}, on_update=tick)
+            job = CompareRun(design.value.scenario(), b, seeds.value, {"population.size": size.value,
+                             "days": days.value}, on_update=tick)  # fmt: skip
             keep(job)
             comparison.set(job.start(CONFIG.queue))
 
@@ -373,7 +381,8 @@ def AuditPage() -> None:
     sc = design.value.scenario()
     report = solara.use_memo(lambda: audit(sc), dependencies=[sc.to_toml()])
     verdict = ("No rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet") + (
-        f" the prohibited pattern of {report.article}")
+        f" the prohibited pattern of {report.article}"
+    )
     (solara.Success if report.passes else solara.Error)(verdict, classes=["scs-verdict"])
     text_block(report.rule_of_thumb)
     for f in report.findings:
@@ -383,9 +392,14 @@ def AuditPage() -> None:
                         style="font-weight: bold; color: " + ("#c0392b" if f.prohibited else "#27ae60"))  # fmt: skip
             data = "; ".join(f"{u.name} ({u.path}) {u.context}" for u in f.data) or "none"
             offences = ", ".join(f"{u.name} {u.gravity}" for u in f.data if u.gravity != "merit") or "none"
-            lines = [f"(a) {f.scoring}", f"(i) data: {data}; applied in {f.context}",
-                     *(f"(i) unrelated: {r}" for r in f.unrelated), f"(ii) {f.severity} against: {offences}",
-                     *(f"(ii) disproportionate: {r}" for r in f.disproportionate), *(f"note: {n}" for n in f.notes)]
+            lines = [
+                f"(a) {f.scoring}",
+                f"(i) data: {data}; applied in {f.context}",
+                *(f"(i) unrelated: {r}" for r in f.unrelated),
+                f"(ii) {f.severity} against: {offences}",
+                *(f"(ii) disproportionate: {r}" for r in f.disproportionate),
+                *(f"note: {n}" for n in f.notes),
+            ]
             for line in lines:
                 text_block(line)
     for note in report.not_audited:
@@ -407,16 +421,21 @@ def PeoplePage() -> None:
 def SessionsPage() -> None:
     _ = progress.value, refreshed.value
     going, waiting = CONFIG.queue.counts()
-    name, set_name = solara.use_state("")
+    name = solara.use_reactive("")  # (read when Save is pressed)
     with solara.Card("This server"):
         solara.Text(f"{going} run(s) going, {waiting} waiting; at most {CONFIG.queue.slots} at once (--max-runs). "
                     f"Runs are written under {CONFIG.root}.", classes=["scs-server"])  # fmt: skip
         solara.Button("Refresh", on_click=lambda: refreshed.set(refreshed.value + 1), classes=["scs-refresh"])
     with solara.Card("Designs saved in this session"):
         with solara.Row():
-            solara.InputText("name", value=name, on_value=set_name)
-            solara.Button("Save the current design", disabled=not name.strip(),
-                          on_click=lambda: saved.set(saved.value | {name.strip(): design.value}))  # fmt: skip
+            TextField(label="name", value=name.value, message="" if name.value else "a name to save it under",
+                      event_commit=lambda text: name.set(text.strip()))  # fmt: skip
+
+            def save() -> None:
+                if name.value:
+                    saved.set(saved.value | {name.value: design.value})
+
+            solara.Button("Save the current design", on_click=save)
         for key, d in saved.value.items():
             with solara.Row():
                 solara.Text(key)
