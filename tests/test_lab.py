@@ -285,6 +285,24 @@ def test_a_value_typed_is_kept_through_a_render_before_it_is_applied(chromium: A
     context.close()
 
 
+def test_a_flag_is_a_box_to_tick(chromium: Any, server: dict[str, Any], tmp_path: Path) -> None:
+    """A true-or-false key is a box; ticking it changes the design's scenario file (and nothing else)."""
+    context, page, guard = open_lab(chromium, server)
+    expand(page, "Reproducibility")
+    box = field(page, "crn")
+    assert not box.locator("input").is_checked()
+    box.locator("label").click()
+    page.wait_for_function("() => document.querySelector('.scs-key-crn input').checked")
+    with page.expect_download() as download:
+        page.get_by_text("Download scenario.toml").click()
+    download.value.save_as(tmp_path / "scenario.toml")
+    ticked = scslab.load_scenario(tmp_path / "scenario.toml").params
+    start = scslab.load_scenario("beijing-2020").with_overrides({"population.size": 20_000, "days": 120}).params
+    assert ticked.crn and ticked.model_copy(update={"crn": False}) == start
+    guard.check()
+    context.close()
+
+
 def test_cancel_stops_the_run_and_leaves_nothing(chromium: Any, server: dict[str, Any]) -> None:
     context, page, guard = open_lab(chromium, server)
     tab(page, "Run")

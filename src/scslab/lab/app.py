@@ -39,6 +39,7 @@ from scslab.lab.server import CONFIG
 from scslab.memory import check_memory, estimate_peak_bytes
 from scslab.scenario import Scenario, list_presets, load_scenario
 from scslab.scenario.loader import MAX_FILE_BYTES
+from scslab.scenario.messages import is_flag
 
 DEFAULT_PRESET = "beijing-2020"
 DEFAULT_SIZE, DEFAULT_DAYS = 20_000, 120
@@ -89,21 +90,29 @@ def text_block(text: str, css: str = "") -> None:
 
 @solara.component
 def ValueControl(key: str, label: str, help: str) -> None:
-    """A text field for one scenario value, with the schema's message beside it when refused."""
+    """A text field for one scenario value (a box to tick for a flag), with the schema's message beside it
+    when refused."""
     d = design.value
     _, errors = d.resolved()
     error = errors.get(key)
+    css = ["scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")]
 
     def commit(text: str) -> None:
         if text.strip() != design.value.text(key):
             design.set(design.value.with_text(key, text.strip()))
+
+    if is_flag(key):
+        with solara.Column(gap="0px", classes=css):
+            solara.Checkbox(label=label, value=d.text(key) == "true", on_value=lambda on: commit(str(on).lower()))
+            text_block(error or help, "margin: 0 0 8px 0; font-size: 12px; color: " + ("#b00020" if error else "#666"))
+        return
 
     TextField(
         label=label,
         value=d.text(key),
         error=error or "",
         message=help,
-        classes=["scs-control", "scs-key-" + key.replace(".", "-").replace("[", "-").replace("]", "")],
+        classes=css,
         event_commit=commit,
     )
 

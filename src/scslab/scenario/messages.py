@@ -95,6 +95,16 @@ def describe(loc: KeyPath) -> str | None:
     return _describe_type(tp, meta)
 
 
+def is_flag(key: str) -> bool:
+    """Whether `key` takes true or false and is never left out (`bool`, not `bool | None`)."""
+    loc = parse_key(key)
+    found = _field_at(loc[:-1]) if loc else None
+    if loc is None or found is None or not (isinstance(found[0], type) and issubclass(found[0], BaseModel)):
+        return False
+    field = found[0].model_fields.get(str(loc[-1]))
+    return field is not None and field.annotation is bool
+
+
 def _unknown_key(loc: KeyPath) -> str:
     key = loc[-1] if loc else ""
     found = _field_at(loc[:-1])
