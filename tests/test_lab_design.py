@@ -20,6 +20,7 @@ from scslab.lab.design import NOT_CONTROLS, Design, apply, excluded, groups, sce
 from scslab.scenario import Scenario, ScenarioParams, list_presets, load_scenario
 from scslab.scenario.keys import parse_key
 from scslab.scenario.loader import EXAMPLE_FILE
+from scslab.scenario.messages import is_flag
 from scslab.scenario.schema import Firms
 
 BASES = [*(name for name, _ in list_presets()), str(EXAMPLE_FILE)]
@@ -227,3 +228,12 @@ def test_the_download_after_a_change_loads_back_to_the_same_scenario(tmp_path: P
     again = load_scenario(path)
     assert again.params == sc.params
     assert again.params != base.params
+
+
+def test_a_flag_is_a_key_whose_default_is_true_or_false(base: Scenario) -> None:
+    """The keys shown as a box to tick: every key of the schema with a default of true or false, and no other
+    (a party member's eligibility, which may be left out, is a field)."""
+    walked = list(leaves(ScenarioParams, base.params))
+    assert [key for key, _, default in walked if is_flag(key) != isinstance(default, bool)] == []
+    assert any(is_flag(key) for key, _, _ in walked)
+    assert not is_flag("events.criticism.eligible.party_member") and not is_flag("no.such.key")
