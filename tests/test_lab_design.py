@@ -237,3 +237,14 @@ def test_a_flag_is_a_key_whose_default_is_true_or_false(base: Scenario) -> None:
     assert [key for key, _, default in walked if is_flag(key) != isinstance(default, bool)] == []
     assert any(is_flag(key) for key, _, _ in walked)
     assert not is_flag("events.criticism.eligible.party_member") and not is_flag("no.such.key")
+
+
+def test_emptying_the_firms_source_turns_corporate_credit_off_and_naming_one_on() -> None:
+    base = load_scenario("beijing-2020")
+    assert base.params.firms is not None
+    off = Design.start(base, "x").with_text("firms.source", "")
+    assert off.resolved()[1] == {} and off.scenario().params.firms is None
+    assert off.scenario().params == base.with_overrides({"firms": None}).params  # nothing else changed
+    source = base.params.firms.source
+    on = off.with_text("firms.source", source)
+    assert on.resolved()[1] == {} and on.scenario().params == base.params  # (the same values as the preset's)

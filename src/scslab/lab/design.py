@@ -136,7 +136,7 @@ RULE_KEYS = {  # the keys of a rule that its effect reads (NOT_CONTROLS: the oth
 }  # fmt: skip
 FIRMS = (
     ("source", "seen by", "The source that sees firms' violations (a source's name); set it first to turn corporate "
-     "credit on where the scenario has none."),
+     "credit on where the scenario has none, empty it to turn it off."),
     ("start", "score at the start", "Every private firm's score at the start."),
     ("blacklist_threshold", "blacklist threshold", "A firm's score below this puts the firm on its blacklist."),
     ("violation_rate", "violation rate", "How often a firm violates a rule, a day."),
@@ -299,9 +299,12 @@ def typed(key: str, text: str) -> Any:
 
 def lifted(sc: Scenario, key: str, value: Any, done: dict[str, Any]) -> tuple[str, Any]:
     """The override that sets `key`: an entry of a list of numbers or of the tiers sets the whole list or ladder
-    (which a file may leave to its defaults, and which an extending file replaces whole), else the key itself.
-    `done`: the lists and ladders already set by the same change."""
+    (which a file may leave to its defaults, and which an extending file replaces whole); an empty source of
+    firms leaves out the table of firms; else the key itself. `done`: the lists and ladders already set by the
+    same change."""
     path = parse_key(key) or ()
+    if key == "firms.source" and value is None:
+        return "firms", None  # no source sees firms: no corporate credit (the [firms] table left out)
     if path[:2] == ("score", "tiers") and len(path) == 3:
         whole = "score.tiers"
     elif path and isinstance(path[-1], int):
