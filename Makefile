@@ -20,7 +20,7 @@ lab: $(STAMP)
 	$(BIN)/scslab lab
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # Headless Chromium for tests/test_browser.py (Debian's package; as root). Without it those tests skip.
 browser:
