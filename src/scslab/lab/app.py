@@ -390,8 +390,7 @@ def AuditPage() -> None:
     sc = design.value.scenario()
     report = solara.use_memo(lambda: audit(sc), dependencies=[sc.to_toml()])
     verdict = ("No rule meets" if report.passes else f"{len(report.prohibited)} rule(s) meet") + (
-        f" the prohibited pattern of {report.article}"
-    )
+        f" the prohibited pattern of {report.article}")
     (solara.Success if report.passes else solara.Error)(verdict, classes=["scs-verdict"])
     text_block(report.rule_of_thumb)
     for f in report.findings:
@@ -401,14 +400,9 @@ def AuditPage() -> None:
                         style="font-weight: bold; color: " + ("#c0392b" if f.prohibited else "#27ae60"))  # fmt: skip
             data = "; ".join(f"{u.name} ({u.path}) {u.context}" for u in f.data) or "none"
             offences = ", ".join(f"{u.name} {u.gravity}" for u in f.data if u.gravity != "merit") or "none"
-            lines = [
-                f"(a) {f.scoring}",
-                f"(i) data: {data}; applied in {f.context}",
-                *(f"(i) unrelated: {r}" for r in f.unrelated),
-                f"(ii) {f.severity} against: {offences}",
-                *(f"(ii) disproportionate: {r}" for r in f.disproportionate),
-                *(f"note: {n}" for n in f.notes),
-            ]
+            lines = [f"(a) {f.scoring}", f"(i) data: {data}; applied in {f.context}",
+                     *(f"(i) unrelated: {r}" for r in f.unrelated), f"(ii) {f.severity} against: {offences}",
+                     *(f"(ii) disproportionate: {r}" for r in f.disproportionate), *(f"note: {n}" for n in f.notes)]
             for line in lines:
                 text_block(line)
     for note in report.not_audited:
