@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -95,6 +96,7 @@ def describe(loc: KeyPath) -> str | None:
     return _describe_type(tp, meta)
 
 
+@functools.cache  # (asked for every control on every render of the lab's Design page; the schema is fixed)
 def is_flag(key: str) -> bool:
     """Whether `key` takes true or false and is never left out (`bool`, not `bool | None`)."""
     loc = parse_key(key)
